@@ -1,0 +1,130 @@
+"""Builds the project's models by name.
+
+Every model of the paper (Lu et al., ECCV 2022, with its appendix B
+variants), LeNet-5, AlexNet and the default :class:`DigitsCNN` is registered
+under a lower-case name; :func:`get_model` looks names up
+case-insensitively and :func:`get_input_shape` says what input a model
+expects.
+"""
+import difflib
+from functools import partial
+from typing import Any, Callable
+
+from torch import nn
+
+from pyg_dnnmod.models.alexnet import alexnet
+from pyg_dnnmod.models.digits_cnn import digits_cnn
+from pyg_dnnmod.models.lenet import lenet5
+from pyg_dnnmod.models.resnet import (
+    RESNET152_REMOVED,
+    resnet18,
+    resnet20,
+    resnet32,
+    resnet34,
+    resnet44,
+    resnet50,
+    resnet56,
+    resnet101,
+    resnet110,
+    resnet152,
+    resnet152_pruned,
+)
+from pyg_dnnmod.models.vgg import VGG, VGG_CONVS_PER_BLOCK
+
+_CIFAR = (3, 32, 32)
+_IMAGENET = (3, 224, 224)
+
+_MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[int, int, int]]] = {}
+
+
+def _register(name: str, fn: Callable[..., nn.Module],
+              input_shape: tuple[int, int, int]) -> None:
+    assert name == name.lower() and name not in _MODELS
+    _MODELS[name] = (fn, input_shape)
+
+
+for _name, _convs in VGG_CONVS_PER_BLOCK.items():
+    _register(_name, partial(VGG, _convs), _CIFAR)
+for _fn in (resnet18, resnet34, resnet50, resnet101, resnet152):
+    _register(_fn.__name__, _fn, _CIFAR)
+    _register(f'{_fn.__name__}_imagenet', partial(_fn, stem='imagenet'),
+              _IMAGENET)
+for _fn in (resnet20, resnet32, resnet44, resnet56, resnet110):
+    _register(_fn.__name__, _fn, _CIFAR)
+for _r in RESNET152_REMOVED:
+    _register(f'resnet152_{_r}', partial(resnet152_pruned, _r), _CIFAR)
+    _register(f'resnet152_{_r}_imagenet',
+              partial(resnet152_pruned, _r, imagenet=True), _IMAGENET)
+_register('lenet5', lenet5, _CIFAR)
+_register('alexnet', alexnet, _CIFAR)
+_register('digits_cnn', digits_cnn, (1, 16, 16))
+
+
+def list_models() -> list[str]:
+    r"""Returns the names :func:`get_model` accepts, sorted.
+
+    Example:
+        >>> [name for name in list_models() if name.startswith('vgg11')]
+        ['vgg11', 'vgg11_1', 'vgg11_2', 'vgg11_3']
+    """
+    return sorted(_MODELS)
+
+
+def _lookup(name: str) -> tuple[Callable[..., nn.Module], tuple[int, ...]]:
+    if not isinstance(name, str):
+        raise TypeError(f"'name' must be a str (got {type(name).__name__})")
+    key = name.strip().lower()
+    if key not in _MODELS:
+        close = difflib.get_close_matches(key, list(_MODELS), n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ''
+        raise ValueError(f"Unknown model '{name}'.{hint} Valid names: "
+                         f"{', '.join(list_models())}")
+    return _MODELS[key]
+
+
+def get_model(name: str, num_classes: int = 10, width: float = 1.0,
+              **kwargs: Any) -> nn.Module:
+    r"""Builds a registered model by name (case-insensitive), freshly
+    initialised; nothing is downloaded.
+
+    Names: :obj:`'vgg11'`, :obj:`'vgg13'`, :obj:`'vgg16'`, :obj:`'vgg19'`,
+    the pruned :obj:`'vgg19_1'` .. :obj:`'vgg19_6'` and :obj:`'vgg11_1'` ..
+    :obj:`'vgg11_3'`; :obj:`'resnet18'` .. :obj:`'resnet152'` (CIFAR form,
+    or ImageNet form with the suffix :obj:`'_imagenet'`); :obj:`'resnet20'`
+    .. :obj:`'resnet110'`; the pruned :obj:`'resnet152_r'` for
+    :math:`r \in \{5, 11, 16, 21, 26, 30\}` (also with :obj:`'_imagenet'`);
+    :obj:`'lenet5'`, :obj:`'alexnet'` and :obj:`'digits_cnn'`. See
+    :func:`list_models`.
+
+    Args:
+        name (str): The model name.
+        num_classes (int, optional): Number of classes. (default: :obj:`10`)
+        width (float, optional): Channel width multiplier.
+            (default: :obj:`1.0`)
+        **kwargs (optional): Further arguments of the model's class, e.g.
+            :obj:`in_channels`, :obj:`mean` and :obj:`std`.
+
+    Returns:
+        torch.nn.Module: The model, in training mode.
+
+    Example:
+        >>> model = get_model('VGG19_3', num_classes=100)
+        >>> model.convs_per_block, model.classifier[-1].out_features
+        ((2, 2, 4, 4, 1), 100)
+        >>> get_model('resnet152_30').num_blocks
+        (3, 8, 6, 3)
+    """
+    fn, _ = _lookup(name)
+    return fn(num_classes=num_classes, width=width, **kwargs)
+
+
+def get_input_shape(name: str) -> tuple[int, int, int]:
+    r"""Returns the :obj:`(channels, height, width)` of one input of a
+    registered model with its default :obj:`in_channels`.
+
+    Example:
+        >>> get_input_shape('digits_cnn'), get_input_shape('resnet50_imagenet')
+        ((1, 16, 16), (3, 224, 224))
+    """
+    _, shape = _lookup(name)
+    return shape  # type: ignore[return-value]

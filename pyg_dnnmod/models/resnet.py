@@ -1,0 +1,489 @@
+"""Residual networks of Lu et al. (ECCV 2022): CIFAR ResNet18..152, the
+three-stage CIFAR ResNet20..110 of He et al. (2016), and the layer-pruned
+ResNet152 variants of the paper's appendix B in CIFAR and ImageNet form.
+
+One :class:`ResNet` class covers them all. Its stem convolution is always
+named :obj:`conv1`, its stages :obj:`layer1`, :obj:`layer2`, ..., and every
+residual block class carries :obj:`is_residual_block = True` (feature
+extraction uses it to find the blocks) and a :obj:`has_projection` property
+(a block with a 1x1-conv shortcut changes the shape and cannot be pruned).
+The stride of a :class:`Bottleneck` sits on its 3x3 convolution, as in the
+paper's code and torchvision ("ResNet v1.5"). No operation is in-place, so a
+forward hook that keeps a module's output is never overwritten.
+"""
+from collections.abc import Sequence
+from typing import Any, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pyg_dnnmod.models._utils import (
+    check_positive_int,
+    check_width,
+    scale_channels,
+)
+from pyg_dnnmod.models.normalize import Normalize, Stats
+
+#: Bottleneck blocks per stage of ResNet152.
+RESNET152_BLOCKS: tuple[int, int, int, int] = (3, 8, 36, 3)
+
+#: Blocks removed from the third stage of ResNet152 by the paper's
+#: modularity-guided pruning (appendix B): ResNet152_r keeps
+#: :obj:`[3, 8, 36 - r, 3]` blocks.
+RESNET152_REMOVED: tuple[int, ...] = (5, 11, 16, 21, 26, 30)
+
+
+def _projection(in_channels: int, out_channels: int,
+                stride: int) -> nn.Module:
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride,
+                  bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+class BasicBlock(nn.Module):
+    r"""The two-convolution residual block of ResNet18/34 and of the CIFAR
+    ResNet20..110.
+
+    .. math::
+        \mathbf{y} = \mathrm{ReLU}\big(\mathrm{BN}(\mathrm{conv}_{3 \times 3}
+        (\mathrm{ReLU}(\mathrm{BN}(\mathrm{conv}_{3 \times 3}(\mathbf{x})))))
+        + \mathrm{shortcut}(\mathbf{x})\big)
+
+    The :obj:`shortcut` is a 1x1 convolution with BatchNorm when the stride
+    or the channel count changes ("option B" of He et al.), the identity
+    otherwise.
+
+    Args:
+        in_channels (int): Input channels.
+        channels (int): Channels of both convolutions.
+        stride (int, optional): Stride of the first convolution.
+            (default: :obj:`1`)
+
+    Example:
+        >>> block = BasicBlock(16, 32, stride=2)
+        >>> block.has_projection, block(torch.rand(1, 16, 8, 8)).shape
+        (True, torch.Size([1, 32, 4, 4]))
+    """
+    expansion: int = 1
+    is_residual_block: bool = True
+
+    def __init__(self, in_channels: int, channels: int,
+                 stride: int = 1) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = channels * self.expansion
+        self.stride = stride
+        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=3,
+                               stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1,
+                               bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.shortcut = _projection(in_channels, self.out_channels, stride)
+
+    @property
+    def has_projection(self) -> bool:
+        r"""Whether the shortcut is a 1x1 convolution (the block changes
+        the shape of its input and cannot be removed)."""
+        return not isinstance(self.shortcut, nn.Identity)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class Bottleneck(nn.Module):
+    r"""The 1x1 - 3x3 - 1x1 residual block of ResNet50/101/152, with
+    :obj:`expansion = 4` output channels per bottleneck channel and the
+    stride on the 3x3 convolution.
+
+    Args:
+        in_channels (int): Input channels.
+        channels (int): Bottleneck channels; the block outputs
+            :obj:`4 * channels`.
+        stride (int, optional): Stride of the 3x3 convolution.
+            (default: :obj:`1`)
+
+    Example:
+        >>> block = Bottleneck(256, 64)
+        >>> block.has_projection, block(torch.rand(1, 256, 4, 4)).shape
+        (False, torch.Size([1, 256, 4, 4]))
+    """
+    expansion: int = 4
+    is_residual_block: bool = True
+
+    def __init__(self, in_channels: int, channels: int,
+                 stride: int = 1) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = channels * self.expansion
+        self.stride = stride
+        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=1,
+                               bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3,
+                               stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv3 = nn.Conv2d(channels, self.out_channels, kernel_size=1,
+                               bias=False)
+        self.bn3 = nn.BatchNorm2d(self.out_channels)
+        self.shortcut = _projection(in_channels, self.out_channels, stride)
+
+    @property
+    def has_projection(self) -> bool:
+        r"""Whether the shortcut is a 1x1 convolution (the block changes
+        the shape of its input and cannot be removed)."""
+        return not isinstance(self.shortcut, nn.Identity)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + self.shortcut(x))
+
+
+_BLOCKS: dict[str, type[nn.Module]] = {
+    'basic': BasicBlock,
+    'bottleneck': Bottleneck,
+}
+
+
+class ResNet(nn.Module):
+    r"""A residual network in CIFAR or ImageNet form (He et al., 2016), as
+    used by Lu et al. (ECCV 2022, `"Understanding the Dynamics of DNNs Using
+    Graph Modularity" <https://arxiv.org/abs/2111.12485>`_).
+
+    * :obj:`stem='cifar'`: :obj:`conv1` is a 3x3 convolution with stride 1
+      and no max-pooling follows (for :math:`32 \times 32` inputs).
+    * :obj:`stem='imagenet'`: :obj:`conv1` is a 7x7 convolution with stride
+      2 followed by a 3x3 max-pooling with stride 2 (for
+      :math:`224 \times 224` inputs).
+
+    Stage :math:`i` (:obj:`layer{i}`) has :obj:`num_blocks[i - 1]` blocks of
+    :obj:`channels[i - 1]` channels; every stage but the first halves the
+    resolution in its first block. Global average pooling and a linear
+    :obj:`fc` layer follow. (The paper's CIFAR code uses a 1x1 convolution as
+    :obj:`fc`, which computes the same function.) Convolutions use Kaiming
+    initialisation (fan-out), BatchNorm starts at :math:`\gamma = 1,
+    \beta = 0`.
+
+    Args:
+        block (str or type): :obj:`'basic'` (:class:`BasicBlock`),
+            :obj:`'bottleneck'` (:class:`Bottleneck`) or a block class.
+        num_blocks ([int]): Blocks per stage, every entry :math:`\geq 1`.
+        num_classes (int, optional): Number of classes. (default: :obj:`10`)
+        channels ([int], optional): Base channels of every stage, one per
+            entry of :obj:`num_blocks`; the stem outputs :obj:`channels[0]`.
+            (default: :obj:`(64, 128, 256, 512)`)
+        width (float, optional): Multiplier of every channel count.
+            (default: :obj:`1.0`)
+        in_channels (int, optional): Input channels. (default: :obj:`3`)
+        stem (str, optional): :obj:`'cifar'` or :obj:`'imagenet'`.
+            (default: :obj:`'cifar'`)
+        zero_init_residual (bool, optional): Whether to start the last
+            BatchNorm of every block at :math:`\gamma = 0`, so that every
+            block starts as the identity. (default: :obj:`False`)
+        mean (float or [float], optional): Input normalisation mean, see
+            :class:`Normalize`. (default: :obj:`None`)
+        std (float or [float], optional): Input normalisation std.
+            (default: :obj:`None`)
+
+    Example:
+        >>> model = ResNet('basic', [1, 1], channels=(8, 16), num_classes=3)
+        >>> model.num_blocks, model(torch.rand(2, 3, 32, 32)).shape
+        ((1, 1), torch.Size([2, 3]))
+        >>> [m.has_projection for m in model.blocks()]
+        [False, True]
+    """
+    def __init__(
+        self,
+        block: Union[str, type[nn.Module]],
+        num_blocks: Sequence[int],
+        num_classes: int = 10,
+        channels: Sequence[int] = (64, 128, 256, 512),
+        width: float = 1.0,
+        in_channels: int = 3,
+        stem: str = 'cifar',
+        zero_init_residual: bool = False,
+        mean: Stats = None,
+        std: Stats = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(block, str):
+            if block.lower() not in _BLOCKS:
+                raise ValueError(f"'block' must be 'basic' or 'bottleneck' "
+                                 f"(got {block!r})")
+            block = _BLOCKS[block.lower()]
+        if not (isinstance(block, type) and issubclass(block, nn.Module)
+                and getattr(block, 'is_residual_block', False)):
+            raise TypeError(f"'block' must be 'basic', 'bottleneck' or a "
+                            f"residual block class (got {block!r})")
+        num_blocks = tuple(num_blocks)
+        channels = tuple(channels)
+        if len(num_blocks) == 0 or len(num_blocks) != len(channels):
+            raise ValueError(f"'num_blocks' and 'channels' must be non-empty "
+                             f"and of the same length (got {num_blocks!r} "
+                             f"and {channels!r})")
+        for n in num_blocks:
+            check_positive_int(n, 'num_blocks')
+        check_positive_int(num_classes, 'num_classes')
+        check_positive_int(in_channels, 'in_channels')
+        width = check_width(width)
+        if stem not in ('cifar', 'imagenet'):
+            raise ValueError(f"'stem' must be 'cifar' or 'imagenet' "
+                             f"(got {stem!r})")
+        self.stem = stem
+        widths = [scale_channels(c, width) for c in channels]
+
+        self.normalize = Normalize(mean, std)
+        if stem == 'cifar':
+            self.conv1 = nn.Conv2d(in_channels, widths[0], kernel_size=3,
+                                   stride=1, padding=1, bias=False)
+            self.maxpool = None
+        else:
+            self.conv1 = nn.Conv2d(in_channels, widths[0], kernel_size=7,
+                                   stride=2, padding=3, bias=False)
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+
+        planes = widths[0]
+        for i, (n, c) in enumerate(zip(num_blocks, widths)):
+            blocks = []
+            for j in range(n):
+                stride = 2 if i > 0 and j == 0 else 1
+                blocks.append(block(planes, c, stride))
+                planes = c * block.expansion
+            self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(planes, num_classes)
+        self.reset_parameters(zero_init_residual)
+
+    def reset_parameters(self, zero_init_residual: bool = False) -> None:
+        r"""Re-initialises all weights."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out',
+                                        nonlinearity='relu')
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                m.reset_parameters()
+        if zero_init_residual:
+            for m in self.blocks():
+                last = m.bn3 if isinstance(m, Bottleneck) else m.bn2
+                nn.init.zeros_(last.weight)
+
+    @property
+    def stages(self) -> list[nn.Sequential]:
+        r"""The stages :obj:`layer1`, :obj:`layer2`, ... in order."""
+        out = []
+        i = 1
+        while hasattr(self, f'layer{i}'):
+            out.append(getattr(self, f'layer{i}'))
+            i += 1
+        return out
+
+    @property
+    def num_blocks(self) -> tuple[int, ...]:
+        r"""Blocks per stage, read from the stages (so it reflects layer
+        surgery)."""
+        return tuple(len(stage) for stage in self.stages)
+
+    def blocks(self) -> list[nn.Module]:
+        r"""All residual blocks, stage by stage."""
+        return [m for stage in self.stages for m in stage]
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.normalize(x)
+        x = F.relu(self.bn1(self.conv1(x)))
+        if self.maxpool is not None:
+            x = self.maxpool(x)
+        for stage in self.stages:
+            x = stage(x)
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(x)
+
+
+def resnet18(num_classes: int = 10, **kwargs: Any) -> ResNet:
+    r"""CIFAR ResNet18, :obj:`[2, 2, 2, 2]` basic blocks; keyword arguments
+    (e.g. :obj:`stem='imagenet'`) go to :class:`ResNet`.
+
+    Example:
+        >>> sum(p.numel() for p in resnet18().parameters())
+        11173962
+    """
+    return ResNet('basic', [2, 2, 2, 2], num_classes=num_classes, **kwargs)
+
+
+def resnet34(num_classes: int = 10, **kwargs: Any) -> ResNet:
+    r"""CIFAR ResNet34, :obj:`[3, 4, 6, 3]` basic blocks; keyword arguments
+    go to :class:`ResNet`.
+
+    Example:
+        >>> resnet34().num_blocks
+        (3, 4, 6, 3)
+    """
+    return ResNet('basic', [3, 4, 6, 3], num_classes=num_classes, **kwargs)
+
+
+def resnet50(num_classes: int = 10, **kwargs: Any) -> ResNet:
+    r"""CIFAR ResNet50, :obj:`[3, 4, 6, 3]` bottleneck blocks; keyword
+    arguments go to :class:`ResNet`.
+
+    Example:
+        >>> resnet50().fc
+        Linear(in_features=2048, out_features=10, bias=True)
+    """
+    return ResNet('bottleneck', [3, 4, 6, 3], num_classes=num_classes,
+                  **kwargs)
+
+
+def resnet101(num_classes: int = 10, **kwargs: Any) -> ResNet:
+    r"""CIFAR ResNet101, :obj:`[3, 4, 23, 3]` bottleneck blocks; keyword
+    arguments go to :class:`ResNet`.
+
+    Example:
+        >>> resnet101().num_blocks
+        (3, 4, 23, 3)
+    """
+    return ResNet('bottleneck', [3, 4, 23, 3], num_classes=num_classes,
+                  **kwargs)
+
+
+def resnet152(num_classes: int = 10, **kwargs: Any) -> ResNet:
+    r"""CIFAR ResNet152, :obj:`[3, 8, 36, 3]` bottleneck blocks; keyword
+    arguments go to :class:`ResNet`.
+
+    Example:
+        >>> resnet152().num_blocks
+        (3, 8, 36, 3)
+    """
+    return ResNet('bottleneck', RESNET152_BLOCKS, num_classes=num_classes,
+                  **kwargs)
+
+
+def resnet152_pruned(removed: int, num_classes: int = 10,
+                     imagenet: bool = False, **kwargs: Any) -> ResNet:
+    r"""A ResNet152 with :obj:`removed` bottleneck blocks taken from its
+    third stage, i.e. :obj:`[3, 8, 36 - removed, 3]` blocks: the paper's
+    variants ResNet152_r for :math:`r \in` :obj:`RESNET152_REMOVED`. (The
+    paper's code names them by depth: r = 5, 11, 16, 21, 26, 30 are its
+    ResNet152_137, _119, _104, _89, _74, _62.)
+
+    Args:
+        removed (int): Blocks to remove, :math:`0 \leq r \leq 35`.
+        num_classes (int, optional): Number of classes. (default: :obj:`10`)
+        imagenet (bool, optional): Whether to build the ImageNet form
+            (7x7 stem, max-pooling, :math:`224 \times 224` inputs) instead
+            of the CIFAR form. (default: :obj:`False`)
+        **kwargs (optional): Further arguments of :class:`ResNet`.
+
+    Example:
+        >>> resnet152_pruned(30).num_blocks
+        (3, 8, 6, 3)
+        >>> resnet152_pruned(5, imagenet=True).stem
+        'imagenet'
+    """
+    if isinstance(removed, bool) or not isinstance(removed, int):
+        raise TypeError(f"'removed' must be an int (got {removed!r})")
+    if not 0 <= removed < RESNET152_BLOCKS[2]:
+        raise ValueError(f"'removed' must be in [0, {RESNET152_BLOCKS[2] - 1}]"
+                         f" (got {removed})")
+    if 'stem' in kwargs:
+        raise TypeError("'resnet152_pruned' sets 'stem' from 'imagenet'")
+    num_blocks = list(RESNET152_BLOCKS)
+    num_blocks[2] -= removed
+    return ResNet('bottleneck', num_blocks, num_classes=num_classes,
+                  stem='imagenet' if imagenet else 'cifar', **kwargs)
+
+
+def _cifar_resnet(depth: int, num_classes: int, **kwargs: Any) -> ResNet:
+    n = (depth - 2) // 6
+    return ResNet('basic', [n, n, n], num_classes=num_classes,
+                  channels=(16, 32, 64), **kwargs)
+
+
+def cifar_resnet(depth: int, num_classes: int = 10,
+                 **kwargs: Any) -> ResNet:
+    r"""The CIFAR ResNet of He et al. (2016) with :math:`6n + 2` layers:
+    a 16-channel 3x3 stem and three stages of :math:`n` basic blocks with
+    16, 32 and 64 channels.
+
+    Where a block changes the shape, its shortcut is a 1x1 convolution with
+    BatchNorm ("option B"), not the zero-padding identity of the original
+    CIFAR experiments ("option A"); this adds
+    :math:`16 \cdot 32 + 64 + 32 \cdot 64 + 128 = 2{,}752` parameters to every
+    depth and gives every shape-changing block the :obj:`has_projection` flag
+    that layer pruning relies on.
+
+    Args:
+        depth (int): :math:`6n + 2`, e.g. 20, 32, 44, 56 or 110.
+        num_classes (int, optional): Number of classes. (default: :obj:`10`)
+        **kwargs (optional): Further arguments of :class:`ResNet`.
+
+    Example:
+        >>> cifar_resnet(56).num_blocks
+        (9, 9, 9)
+    """
+    if isinstance(depth, bool) or not isinstance(depth, int):
+        raise TypeError(f"'depth' must be an int (got {depth!r})")
+    if depth < 8 or (depth - 2) % 6 != 0:
+        raise ValueError(f"'depth' must be 6n + 2 with n >= 1 (got {depth})")
+    return _cifar_resnet(depth, num_classes, **kwargs)
+
+
+def resnet20(num_classes: int = 10, **kwargs: Any) -> ResNet:
+    r"""CIFAR ResNet20 (:math:`n = 3`), see :func:`cifar_resnet`.
+
+    Example:
+        >>> sum(p.numel() for p in resnet20().parameters())
+        272474
+    """
+    return _cifar_resnet(20, num_classes, **kwargs)
+
+
+def resnet32(num_classes: int = 10, **kwargs: Any) -> ResNet:
+    r"""CIFAR ResNet32 (:math:`n = 5`), see :func:`cifar_resnet`.
+
+    Example:
+        >>> resnet32().num_blocks
+        (5, 5, 5)
+    """
+    return _cifar_resnet(32, num_classes, **kwargs)
+
+
+def resnet44(num_classes: int = 10, **kwargs: Any) -> ResNet:
+    r"""CIFAR ResNet44 (:math:`n = 7`), see :func:`cifar_resnet`.
+
+    Example:
+        >>> resnet44().num_blocks
+        (7, 7, 7)
+    """
+    return _cifar_resnet(44, num_classes, **kwargs)
+
+
+def resnet56(num_classes: int = 10, **kwargs: Any) -> ResNet:
+    r"""CIFAR ResNet56 (:math:`n = 9`), see :func:`cifar_resnet`.
+
+    Example:
+        >>> resnet56().num_blocks
+        (9, 9, 9)
+    """
+    return _cifar_resnet(56, num_classes, **kwargs)
+
+
+def resnet110(num_classes: int = 10, **kwargs: Any) -> ResNet:
+    r"""CIFAR ResNet110 (:math:`n = 18`), see :func:`cifar_resnet`.
+
+    Example:
+        >>> resnet110().num_blocks
+        (18, 18, 18)
+    """
+    return _cifar_resnet(110, num_classes, **kwargs)

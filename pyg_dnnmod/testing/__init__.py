@@ -1,0 +1,14 @@
+r"""Reference implementations and test helpers.
+
+:mod:`pyg_dnnmod.testing.paper_pipeline` reproduces the paper's own snapshot
+pipeline (dense similarity, per-row :func:`heapq.nlargest`, dense
+:math:`(\mathbf{A} + \mathbf{A}^{\top}) / 2`, networkx modularity); the
+tests match the library against it and the benchmarks time it.
+"""
+from pyg_dnnmod.testing.paper_pipeline import (
+    paper_knn_adjacency,
+    paper_modularity,
+    paper_similarity,
+)
+
+__all__ = ['paper_similarity', 'paper_knn_adjacency', 'paper_modularity']

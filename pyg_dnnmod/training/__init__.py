@@ -1,0 +1,31 @@
+r"""Training with per-epoch checkpoints, the raw material of training
+dynamics.
+
+:func:`train` runs the paper's SGD recipe (:class:`TrainConfig`), saves the
+untrained model as epoch 0 and every later epoch atomically, and resumes an
+interrupted run bit for bit; :func:`evaluate` gives loss and accuracy;
+:func:`load_checkpoint` restores a checkpoint with
+:obj:`torch.load(weights_only=True)` after checking that it fits the model.
+"""
+from pyg_dnnmod.training._augment import random_crop_flip
+from pyg_dnnmod.training._checkpoint import (
+    checkpoint_path,
+    list_checkpoints,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from pyg_dnnmod.training._config import TrainConfig
+from pyg_dnnmod.training._train import evaluate, train
+
+__all__ = [
+    'TrainConfig',
+    'train',
+    'evaluate',
+    'load_checkpoint',
+    'read_checkpoint',
+    'save_checkpoint',
+    'list_checkpoints',
+    'checkpoint_path',
+    'random_crop_flip',
+]

@@ -1,0 +1,108 @@
+r"""The training recipe as one validated, serialisable configuration."""
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Tuple
+
+# Fields that change the sequence of weights; a resumed run must agree on
+# them with the checkpoint it resumes from. `epochs` may grow, and the others
+# only change speed or evaluation batching.
+TRAJECTORY_FIELDS = ('batch_size', 'lr', 'momentum', 'weight_decay',
+                     'nesterov', 'milestones', 'gamma', 'seed')
+
+
+@dataclass
+class TrainConfig:
+    r"""The training recipe: SGD with momentum and a step learning rate.
+
+    The defaults are the paper's CIFAR recipe (Lu et al., ECCV 2022): SGD with
+    learning rate :obj:`0.01`, momentum :obj:`0.9`, weight decay
+    :obj:`0.005`, batch size :obj:`256`, :obj:`150` epochs, and (as in the
+    command of the paper's code) the learning rate divided by 10 after epochs
+    50 and 100. The paper's code steps its scheduler at the start of every
+    epoch, which in current PyTorch lowers the rate one epoch early; here the
+    rate of epoch :math:`e` is :math:`\mathrm{lr} \cdot
+    \gamma^{|\{m \in \mathrm{milestones} : m < e\}|}`.
+
+    Args:
+        epochs (int, optional): The number of training epochs.
+            (default: :obj:`150`)
+        batch_size (int, optional): The training batch size.
+            (default: :obj:`256`)
+        lr (float, optional): The initial learning rate.
+            (default: :obj:`0.01`)
+        momentum (float, optional): The SGD momentum. (default: :obj:`0.9`)
+        weight_decay (float, optional): The L2 weight decay.
+            (default: :obj:`0.005`)
+        nesterov (bool, optional): Use Nesterov momentum.
+            (default: :obj:`False`)
+        milestones (Tuple[int, ...], optional): The epochs after which the
+            learning rate is multiplied by :obj:`gamma`; empty for a constant
+            rate. (default: :obj:`(50, 100)`)
+        gamma (float, optional): The learning-rate factor at each milestone.
+            (default: :obj:`0.1`)
+        seed (int, optional): The seed of the shuffling and of every other
+            random draw during training. (default: :obj:`0`)
+        eval_batch_size (int, optional): The batch size of evaluation.
+            (default: :obj:`1024`)
+        num_workers (int, optional): Data loader workers when the data is a
+            :class:`torch.utils.data.Dataset`. (default: :obj:`0`)
+
+    Example:
+        >>> TrainConfig(epochs=5, milestones=[3]).milestones
+        (3,)
+        >>> TrainConfig(lr=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'lr' must be > 0 (got 0)
+    """
+    epochs: int = 150
+    batch_size: int = 256
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.005
+    nesterov: bool = False
+    milestones: Tuple[int, ...] = (50, 100)
+    gamma: float = 0.1
+    seed: int = 0
+    eval_batch_size: int = 1024
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        for name, low in (('epochs', 0), ('batch_size', 1), ('seed', 0),
+                          ('eval_batch_size', 1), ('num_workers', 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"'{name}' must be an integer "
+                                f"(got {value!r})")
+            if value < low:
+                raise ValueError(f"'{name}' must be >= {low} (got {value})")
+        for name in ('lr', 'momentum', 'weight_decay', 'gamma'):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"'{name}' must be a number (got {value!r})")
+            if value != value or value in (float('inf'), float('-inf')):
+                raise ValueError(f"'{name}' must be finite (got {value})")
+        if self.lr <= 0:
+            raise ValueError(f"'lr' must be > 0 (got {self.lr})")
+        if self.momentum < 0 or self.weight_decay < 0:
+            name = 'momentum' if self.momentum < 0 else 'weight_decay'
+            raise ValueError(f"'{name}' must be >= 0 "
+                             f"(got {getattr(self, name)})")
+        if self.gamma <= 0:
+            raise ValueError(f"'gamma' must be > 0 (got {self.gamma})")
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("'nesterov' needs a 'momentum' > 0 (got 0)")
+        milestones = tuple(self.milestones)
+        if any(isinstance(m, bool) or not isinstance(m, int) or m < 1
+               for m in milestones) or list(milestones) != sorted(
+                   set(milestones)):
+            raise ValueError(f"'milestones' must be strictly increasing "
+                             f"positive integers (got {self.milestones!r})")
+        self.milestones = milestones
+
+    def to_dict(self) -> Dict[str, Any]:
+        r"""Returns the configuration as a dict of plain values, as stored in
+        the checkpoints."""
+        out = asdict(self)
+        out['milestones'] = list(self.milestones)
+        return out
+

@@ -1,0 +1,316 @@
+r"""Exact k-NN graphs over dense features by blocked matrix product + top-k.
+
+This is where a layer snapshot's graph is built. The similarity matrix is
+never materialised: rows are processed in blocks of ``block_size``, each block
+is one matrix product against all rows followed by a top-k, so memory is
+:math:`O(N \cdot k + \text{block} \cdot N)` on CPU and CUDA alike.
+"""
+import math
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from pyg_dnnmod.utils._symmetrize import SYMMETRIZE_MODES, symmetrize_edges
+
+METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
+
+# Elements of one similarity block: 2**25 float32 values are 128 MiB, large
+# enough that the matrix product dominates and small enough for any machine.
+_BLOCK_ELEMENTS = 2**25
+
+
+def _check_features(x: Tensor, name: str = 'x') -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"'{name}' must be a torch.Tensor "
+                        f"(got {type(x).__name__})")
+    if x.dim() < 2:
+        raise ValueError(f"'{name}' must be at least two-dimensional "
+                         f"[num_nodes, num_features] (got {x.dim()} "
+                         f"dimension{'s' if x.dim() != 1 else ''} with shape "
+                         f"{tuple(x.shape)})")
+    if x.is_complex():
+        raise TypeError(f"'{name}' must be real (got dtype {x.dtype})")
+    x = x.reshape(x.size(0), -1)
+    if x.dtype != torch.float64:
+        x = x.to(torch.float32)
+    if x.numel() > 0 and not bool(torch.isfinite(x).all()):
+        bad = (~torch.isfinite(x)).any(dim=1).nonzero().view(-1)
+        raise ValueError(f"'{name}' contains NaN or Inf values (in "
+                         f"{bad.numel()} rows, first row {int(bad[0])})")
+    return x
+
+
+def prepare_features(x: Tensor, metric: str = 'cosine',
+                     eps: float = 1e-8) -> Tensor:
+    r"""Returns the rows that the :obj:`metric` compares by dot product.
+
+    * :obj:`"cosine"`: :math:`\mathbf{x}_i / \max(\|\mathbf{x}_i\|_2,
+      \epsilon)`, so a zero row has similarity :math:`0` to every row (the
+      paper's code does the same).
+    * :obj:`"pearson"`: every row is centred by its own mean first, then
+      normalised as for cosine; the dot product is Pearson's :math:`r`
+      between two samples (over their features).
+    * :obj:`"dot"` and :obj:`"euclidean"`: the rows unchanged.
+
+    Args:
+        x (torch.Tensor): Features :math:`[N, D]`, float32 or float64.
+        metric (str, optional): The metric. (default: :obj:`"cosine"`)
+        eps (float, optional): The norm clamp. (default: :obj:`1e-8`)
+
+    Example:
+        >>> prepare_features(torch.tensor([[3., 4.], [0., 0.]]))
+        tensor([[0.6000, 0.8000],
+                [0.0000, 0.0000]])
+    """
+    if metric == 'pearson':
+        x = x - x.mean(dim=1, keepdim=True)
+    if metric in ('cosine', 'pearson'):
+        norm = x.norm(dim=1, keepdim=True).clamp_min(eps)
+        x = x / norm
+    return x
+
+
+def _block_similarity(xb: Tensor, x: Tensor, metric: str,
+                      sq_norm_b: Optional[Tensor],
+                      sq_norm: Optional[Tensor]) -> Tensor:
+    sim = xb @ x.t()
+    if metric == 'euclidean':
+        # A monotone similarity of the distance: 1 / (1 + d), in (0, 1].
+        dist2 = (sq_norm_b.unsqueeze(1) + sq_norm.unsqueeze(0) - 2 * sim)
+        sim = 1.0 / (1.0 + dist2.clamp_min_(0).sqrt_())
+    return sim
+
+
+def _row_hash(bits: Tensor, seed: int) -> Tensor:
+    r"""An exact integer hash of every row of :obj:`bits` (int32): identical
+    rows get the same value whatever the order of summation, since integer
+    addition (wrapping in int64) is associative, unlike float addition."""
+    gen = torch.Generator().manual_seed(seed)
+    mult = torch.randint(1, 2**31 - 1, (bits.size(1), ), generator=gen)
+    mult = mult.to(bits.device)
+    # Rows in chunks of about 2**24 entries keep the int64 copies small.
+    step = max(1, 2**24 // max(1, bits.size(1)))
+    return torch.cat([(bits[i:i + step].to(torch.int64) * mult).sum(dim=1)
+                      for i in range(0, bits.size(0), step)])
+
+
+def _shared(h: Tensor) -> Tensor:
+    r"""Mask of the entries of :obj:`h` that occur more than once."""
+    _, inverse, counts = torch.unique(h, return_inverse=True,
+                                      return_counts=True)
+    return counts[inverse] > 1
+
+
+def _unique_rows(z: Tensor) -> Optional[Tuple[Tensor, Tensor]]:
+    r"""Finds bit-identical rows: returns ``(unique, inverse)`` with
+    ``z[unique][inverse] == z``, or :obj:`None` when all rows differ.
+
+    A matrix product need not give bit-identical results for two identical
+    columns (tiles at the matrix edge use other kernels), so duplicates would
+    break the "ties to the lowest index" rule. Comparing against the unique
+    rows only and copying the values makes duplicates exact ties.
+
+    Cost: a hash of about 64 evenly spaced columns for every row, a hash of the full row
+    only for rows whose sampled hash is shared, and an exact comparison of
+    the rows whose full hashes agree.
+    """
+    num_nodes = z.size(0)
+    bits = z.contiguous().view(torch.int32)
+    sampled = bits[:, ::max(1, bits.size(1) // 64)]
+    candidates = _shared(_row_hash(sampled, seed=0)).nonzero().view(-1)
+    if candidates.numel() == 0:
+        return None
+    h = _row_hash(bits[candidates], seed=1)
+    candidates, h = candidates[_shared(h)], h[_shared(h)]
+    if candidates.numel() == 0:
+        return None
+    first = torch.arange(num_nodes, device=z.device)
+    h_sorted, perm = h.sort(stable=True)
+    members = candidates[perm].tolist()
+    starts = torch.cat([torch.ones(1, dtype=torch.bool, device=z.device),
+                        h_sorted[1:] != h_sorted[:-1]]).tolist()
+    head = members[0]
+    for member, is_start in zip(members, starts):
+        # Members of one hash group are in index order (stable sort of
+        # candidates, which are ascending), so the head is the lowest index.
+        if is_start:
+            head = member
+        elif torch.equal(z[head], z[member]):
+            first[member] = head
+    unique, inverse = torch.unique(first, return_inverse=True)
+    if unique.numel() == num_nodes:
+        return None
+    return unique, inverse
+
+
+def _topk_lowest_index(sim: Tensor, k: int) -> Tuple[Tensor, Tensor]:
+    r"""Row-wise top-k where ties go to the lowest column index.
+
+    :meth:`torch.topk` does not specify which of several equal values it
+    returns. The set it returns is right unless the k-th value is tied with a
+    value outside the set; only those rows are recomputed, by keeping every
+    value above the k-th one and then the lowest-index copies of it.
+    """
+    val, idx = sim.topk(k, dim=1, largest=True, sorted=True)
+    kth = val[:, -1:]
+    num_ge = (sim >= kth).sum(dim=1)
+    tied = (num_ge > k).nonzero().view(-1)
+    if tied.numel() > 0:
+        s = sim[tied]
+        t = kth[tied]
+        above = s > t
+        need = k - above.sum(dim=1, keepdim=True)
+        equal = s == t
+        keep = above | (equal & (equal.cumsum(dim=1) <= need))
+        # Exactly k entries per row are kept; `nonzero` lists them in column
+        # order, so a stable sort by value restores a descending order.
+        cols = keep.nonzero()[:, 1].view(-1, k)
+        vals = s.gather(1, cols)
+        vals, perm = vals.sort(dim=1, descending=True, stable=True)
+        val[tied] = vals
+        idx[tied] = cols.gather(1, perm)
+    return val, idx
+
+
+def knn_graph(
+    x: Tensor,
+    k: int = 3,
+    metric: str = 'cosine',
+    loop: bool = False,
+    symmetrize: str = 'half',
+    block_size: Optional[int] = None,
+    eps: float = 1e-8,
+) -> Tuple[Tensor, Tensor]:
+    r"""Builds the weighted k-NN graph of the rows of :obj:`x` exactly, as in
+    the `"Understanding the Dynamics of DNNs Using Graph Modularity"
+    <https://arxiv.org/abs/2111.12485>`_ paper.
+
+    Every node :math:`i` is linked to the :math:`k` other nodes :math:`j` of
+    largest similarity :math:`s_{ij}`, giving the directed adjacency
+
+    .. math::
+        A_{ij} = \begin{cases} s_{ij} & j \in \mathcal{N}_k(i) \\
+        0 & \text{otherwise,} \end{cases}
+
+    which is then symmetrised. The paper's choice (the default) is
+    :math:`\frac{1}{2}(\mathbf{A} + \mathbf{A}^{\top})`: a mutual pair keeps
+    its weight :math:`w`, a one-way pair gets :math:`w / 2`.
+
+    Similarities (see :func:`prepare_features`): :obj:`"cosine"`
+    :math:`\langle \mathbf{x}_i, \mathbf{x}_j\rangle / (\max(\|\mathbf{x}_i\|,
+    \epsilon) \max(\|\mathbf{x}_j\|, \epsilon))`, :obj:`"pearson"` (cosine
+    of the row-centred features), :obj:`"dot"` and :obj:`"euclidean"`,
+    whose weight is the similarity :math:`1 / (1 + \|\mathbf{x}_i -
+    \mathbf{x}_j\|_2)` (nearest first, always positive).
+
+    Semantics kept from the paper's code, and the one difference:
+
+    * no self edge unless :obj:`loop=True`; ties go to the lowest index, as
+      :obj:`heapq.nlargest` over :obj:`range(N)` does, whatever the block
+      size or device;
+    * the paper's code sets the diagonal of the similarity matrix to zero
+      instead of excluding it, so a node with fewer than :math:`k` other nodes
+      of positive similarity takes itself as a zero-weight neighbour in place
+      of a negatively similar one. The two agree whenever every node has at
+      least :math:`k` others with positive similarity (always for ReLU
+      features); here a node's neighbours are always :math:`k` other nodes;
+    * negative similarities are kept as negative weights.
+
+    Rows are processed in blocks: one matrix product of a block against all
+    rows, then a top-k, so peak memory is :math:`O(N k + \text{block} \cdot N)`
+    besides :obj:`x` itself and the full similarity matrix is never built.
+    Exact ties (e.g. duplicate rows) are resolved deterministically; two
+    similarities that differ only by floating-point rounding may order
+    differently on another device, so compare in float64 where that matters.
+
+    Args:
+        x (torch.Tensor): Node features :math:`[N, D]` (or :math:`[N, *]`,
+            flattened), float32 by default; float64 is kept as float64.
+        k (int, optional): The number of neighbours of every node.
+            (default: :obj:`3`)
+        metric (str, optional): :obj:`"cosine"`, :obj:`"pearson"`,
+            :obj:`"euclidean"` or :obj:`"dot"`. (default: :obj:`"cosine"`)
+        loop (bool, optional): If :obj:`True`, a node may be its own
+            neighbour. (default: :obj:`False`)
+        symmetrize (str, optional): :obj:`"half"` for
+            :math:`(\mathbf{A} + \mathbf{A}^{\top}) / 2`, :obj:`"max"` for the
+            larger of the two directions' weights, :obj:`"sum"` for
+            :math:`\mathbf{A} + \mathbf{A}^{\top}`, or :obj:`"none"` for the
+            directed k-NN edges in PyG's :obj:`flow="source_to_target"` layout
+            (:obj:`edge_index[1]` is the node, :obj:`edge_index[0]` its
+            neighbour). Undirected results hold every edge in both directions.
+            (default: :obj:`"half"`)
+        block_size (int, optional): Rows per block; by default as many as keep
+            one block of similarities near 128 MiB. (default: :obj:`None`)
+        eps (float, optional): The norm clamp of cosine and Pearson.
+            (default: :obj:`1e-8`)
+
+    Returns:
+        (torch.LongTensor, torch.Tensor): :obj:`edge_index` :math:`[2, E]`
+        sorted by row then column, and :obj:`edge_weight` :math:`[E]` in the
+        dtype of the computation (float32, or float64 for float64 input).
+
+    Example:
+        >>> x = torch.tensor([[1., 0.], [1., 0.1], [0., 1.], [0.1, 1.]])
+        >>> edge_index, edge_weight = knn_graph(x, k=1)
+        >>> edge_index
+        tensor([[0, 1, 2, 3],
+                [1, 0, 3, 2]])
+        >>> edge_weight
+        tensor([0.9950, 0.9950, 0.9950, 0.9950])
+    """
+    x = _check_features(x)
+    num_nodes = x.size(0)
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"'k' must be an int (got {type(k).__name__} {k!r})")
+    max_k = num_nodes if loop else num_nodes - 1
+    if k < 1:
+        raise ValueError(f"'k' must be >= 1 (got {k})")
+    if k > max_k:
+        raise ValueError(f"'k' must be smaller than the number of nodes "
+                         f"{'' if not loop else 'or equal to it '}"
+                         f"(got k={k} for N={num_nodes} nodes)")
+    if metric not in METRICS:
+        raise ValueError(f"'metric' must be one of {METRICS} "
+                         f"(got {metric!r})")
+    if symmetrize not in SYMMETRIZE_MODES:
+        raise ValueError(f"'symmetrize' must be one of {SYMMETRIZE_MODES} "
+                         f"(got {symmetrize!r})")
+    if block_size is None:
+        block_size = max(1, min(num_nodes, _BLOCK_ELEMENTS // num_nodes))
+    elif isinstance(block_size, bool) or not isinstance(block_size, int) \
+            or block_size < 1:
+        raise ValueError(f"'block_size' must be a positive int "
+                         f"(got {block_size!r})")
+
+    z = prepare_features(x, metric, eps)
+    dedup = _unique_rows(z)
+    z_cols = z if dedup is None else z[dedup[0]]
+    sq_norm = (z * z).sum(dim=1) if metric == 'euclidean' else None
+    sq_norm_cols = sq_norm
+    if sq_norm is not None and dedup is not None:
+        sq_norm_cols = sq_norm[dedup[0]]
+
+    rows, cols, weights = [], [], []
+    for start in range(0, num_nodes, block_size):
+        end = min(start + block_size, num_nodes)
+        sq_norm_b = sq_norm[start:end] if sq_norm is not None else None
+        sim = _block_similarity(z[start:end], z_cols, metric, sq_norm_b,
+                                sq_norm_cols)
+        if dedup is not None:
+            sim = sim[:, dedup[1]]
+        if not loop:
+            diag = torch.arange(start, end, device=z.device)
+            sim[diag - start, diag] = -math.inf
+        val, idx = _topk_lowest_index(sim, k)
+        del sim
+        rows.append(torch.arange(start, end, device=z.device)
+                    .repeat_interleave(k))
+        cols.append(idx.reshape(-1))
+        weights.append(val.reshape(-1))
+
+    row = torch.cat(rows)
+    col = torch.cat(cols)
+    weight = torch.cat(weights)
+    return symmetrize_edges(row, col, weight, num_nodes, symmetrize)

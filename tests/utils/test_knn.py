@@ -1,0 +1,186 @@
+import heapq
+
+import numpy as np
+import pytest
+import torch
+
+from pyg_dnnmod import knn_graph, modularity
+from pyg_dnnmod.testing import (
+    paper_knn_adjacency,
+    paper_modularity,
+    paper_similarity,
+)
+
+
+def to_dense(edge_index, edge_weight, n):
+    adj = torch.zeros(n, n, dtype=torch.float64)
+    adj[edge_index[0].cpu(), edge_index[1].cpu()] = \
+        edge_weight.cpu().double()
+    return adj.numpy()
+
+
+def clustered(n, d, num_classes, seed, spread=1.0, dtype=torch.float64):
+    gen = torch.Generator().manual_seed(seed)
+    centers = torch.randn(num_classes, d, generator=gen, dtype=dtype) * 3
+    y = torch.arange(n) % num_classes
+    x = centers[y] + spread * torch.randn(n, d, generator=gen, dtype=dtype)
+    return x, y
+
+
+def test_hand_computed_cosine(device):
+    # Two pairs of nearly parallel vectors; cosine(0, 1) = 1 / sqrt(1.01).
+    x = torch.tensor([[1., 0.], [1., .1], [0., 1.], [.1, 1.]], device=device)
+    edge_index, edge_weight = knn_graph(x, k=1)
+    assert edge_index.tolist() == [[0, 1, 2, 3], [1, 0, 3, 2]]
+    assert torch.allclose(edge_weight.cpu(),
+                          torch.full((4, ), 1 / 1.01**0.5))
+    assert edge_weight.dtype == torch.float32
+
+
+def test_half_symmetrization_one_way_pair(device):
+    # 0 and 1 choose each other; 2 chooses 1, 1 does not choose 2.
+    x = torch.tensor([[1., 0.], [1., 0.2], [1., 1.]], device=device,
+                     dtype=torch.float64)
+    s12 = float(torch.nn.functional.cosine_similarity(x[1:2], x[2:3]))
+    s01 = float(torch.nn.functional.cosine_similarity(x[0:1], x[1:2]))
+    edge_index, edge_weight = knn_graph(x, k=1)
+    assert edge_index.tolist() == [[0, 1, 1, 2], [1, 0, 2, 1]]
+    assert edge_weight.tolist() == pytest.approx([s01, s01, s12 / 2,
+                                                  s12 / 2])
+    _, w_max = knn_graph(x, k=1, symmetrize='max')
+    assert w_max.tolist() == pytest.approx([s01, s01, s12, s12])
+    _, w_sum = knn_graph(x, k=1, symmetrize='sum')
+    assert w_sum.tolist() == pytest.approx([2 * s01, 2 * s01, s12, s12])
+
+
+def test_directed_layout_is_source_to_target(device):
+    x = torch.tensor([[1., 0.], [1., 0.2], [1., 1.]], device=device)
+    edge_index, _ = knn_graph(x, k=1, symmetrize='none')
+    # Row 1 = the node, row 0 = the neighbour it chose: 0->1, 1->0, 2->1.
+    target, source = edge_index[1].tolist(), edge_index[0].tolist()
+    assert sorted(zip(target, source)) == [(0, 1), (1, 0), (2, 1)]
+    assert torch.bincount(edge_index[1], minlength=3).tolist() == [1, 1, 1]
+
+
+def test_ties_go_to_lowest_index(device):
+    # Rows 1..5 are identical: every one ties with every other.
+    x = torch.tensor([[0., 1.]] + [[1., 0.]] * 5, device=device)
+    for block_size in (1, 2, 3, 6):
+        edge_index, _ = knn_graph(x, k=2, symmetrize='none',
+                                  block_size=block_size)
+        nbrs = {}
+        for s, t in edge_index.t().tolist():
+            nbrs.setdefault(t, []).append(s)
+        expected = {i: heapq.nlargest(
+            2, [j for j in range(6) if j != i],
+            key=lambda j: float(x[i] @ x[j])) for i in range(6)}
+        assert {i: sorted(v) for i, v in nbrs.items()} == \
+            {i: sorted(v) for i, v in expected.items()}
+        assert sorted(nbrs[3]) == [1, 2] and sorted(nbrs[1]) == [2, 3]
+        # Node 0 is orthogonal to all: ties at 0, lowest indices 1 and 2.
+        assert sorted(nbrs[0]) == [1, 2]
+
+
+def test_loop_allows_self(device):
+    x = torch.tensor([[1., 0.], [0., 1.], [1., 1.]], device=device)
+    edge_index, edge_weight = knn_graph(x, k=1, loop=True)
+    assert edge_index.tolist() == [[0, 1, 2], [0, 1, 2]]
+    assert edge_weight.tolist() == pytest.approx([1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize('metric', ['cosine', 'pearson', 'dot', 'euclidean'])
+def test_metrics_match_dense_reference(metric, device):
+    x, _ = clustered(40, 6, 3, seed=1)
+    sim = paper_similarity(x.numpy(), metric)
+    for block_size in (7, None):
+        edge_index, edge_weight = knn_graph(x.to(device), k=4, metric=metric,
+                                            block_size=block_size)
+        assert edge_weight.dtype == torch.float64
+        np.testing.assert_allclose(
+            to_dense(edge_index, edge_weight, 40),
+            paper_knn_adjacency(sim, 4), atol=1e-12)
+
+
+@pytest.mark.parametrize('n,k', [(30, 1), (60, 3), (150, 5), (200, 10)])
+def test_paper_pipeline_agreement(n, k, device):
+    x, y = clustered(n, 16, 4, seed=n + k, spread=2.5)
+    # Duplicate rows, zero rows and rows of mixed sign (negative cosines).
+    x[5] = x[3]
+    x[n - 1] = x[3]
+    x[7] = 0
+    x[11] = -x[12]
+    sim = paper_similarity(x.numpy())
+    adj = paper_knn_adjacency(sim, k)
+    for block_size in (13, None):
+        edge_index, edge_weight = knn_graph(x.to(device), k=k,
+                                            block_size=block_size)
+        np.testing.assert_allclose(to_dense(edge_index, edge_weight, n), adj,
+                                   atol=1e-12)
+        q = modularity(edge_index, y.to(device), edge_weight)
+        assert q == pytest.approx(paper_modularity(adj, y.tolist()),
+                                  abs=1e-6)
+
+
+def test_paper_quirk_agrees_for_relu_features():
+    # With non-negative features every node has k others of positive
+    # similarity, and the paper's "diagonal = 0" gives the same graph.
+    x, y = clustered(80, 10, 4, seed=3)
+    x = x.clamp_min(0)
+    sim = paper_similarity(x.numpy())
+    edge_index, edge_weight = knn_graph(x, k=5)
+    np.testing.assert_allclose(to_dense(edge_index, edge_weight, 80),
+                               paper_knn_adjacency(sim, 5, self_as_zero=True),
+                               atol=1e-12)
+
+
+def test_float32_close_to_float64_reference():
+    x, y = clustered(300, 64, 5, seed=7)
+    ei32, ew32 = knn_graph(x.float(), k=5)
+    ei64, ew64 = knn_graph(x, k=5)
+    assert ei32.tolist() == ei64.tolist()
+    assert torch.allclose(ew32.double(), ew64, atol=1e-6)
+
+
+def test_block_size_and_shape_independence(device):
+    x, _ = clustered(97, 8, 3, seed=2, dtype=torch.float32)
+    ref = knn_graph(x.to(device), k=3)
+    for block_size in (1, 10, 96, 500):
+        out = knn_graph(x.to(device), k=3, block_size=block_size)
+        assert out[0].tolist() == ref[0].tolist()
+    # [N, C, H, W] input is flattened.
+    img = x.view(97, 2, 2, 2)
+    assert knn_graph(img.to(device), k=3)[0].tolist() == ref[0].tolist()
+
+
+def test_devices_agree():
+    if not torch.cuda.is_available():
+        pytest.skip('no CUDA device')
+    x, _ = clustered(500, 32, 5, seed=4)
+    x[10] = x[20]
+    cpu = knn_graph(x, k=5)
+    gpu = knn_graph(x.cuda(), k=5)
+    assert cpu[0].tolist() == gpu[0].cpu().tolist()
+    assert torch.allclose(cpu[1], gpu[1].cpu(), atol=1e-12)
+
+
+@pytest.mark.parametrize('kwargs,error,match', [
+    (dict(x=torch.tensor([[0., float('nan')], [1., 1.], [2., 0.]]), k=1),
+     ValueError, r"'x' contains NaN or Inf values .*first row 0"),
+    (dict(x=torch.tensor([[0., 1.], [1., float('inf')], [2., 0.]]), k=1),
+     ValueError, r"'x' contains NaN or Inf"),
+    (dict(x=torch.ones(3, 2), k=3), ValueError, r"got k=3 for N=3"),
+    (dict(x=torch.ones(3, 2), k=0), ValueError, r"'k' must be >= 1 \(got 0\)"),
+    (dict(x=torch.ones(3, 2), k=1.5), TypeError, r"'k' must be an int"),
+    (dict(x=torch.ones(3), k=1), ValueError,
+     r"'x' must be at least two-dimensional .*got 1 dimension"),
+    (dict(x=[[1., 0.]], k=1), TypeError, r"'x' must be a torch.Tensor"),
+    (dict(x=torch.ones(3, 2), k=1, metric='manhattan'), ValueError,
+     r"'metric' must be one of .*'manhattan'"),
+    (dict(x=torch.ones(3, 2), k=1, symmetrize='min'), ValueError,
+     r"'symmetrize' must be one of .*'min'"),
+    (dict(x=torch.ones(3, 2), k=1, block_size=0), ValueError,
+     r"'block_size' must be a positive int \(got 0\)"),
+])
+def test_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        knn_graph(**kwargs)

@@ -1,10 +1,18 @@
 r"""pyg_dnnmod: deep networks read as dynamic graphs, for PyTorch Geometric.
 
-Where things live: :mod:`pyg_dnnmod.utils` builds k-NN snapshots
-(:func:`knn_graph`) and computes modularity (:func:`modularity`);
-:mod:`pyg_dnnmod.transforms` wraps them as PyG transforms.
+Where things live:
+
+* :mod:`pyg_dnnmod.utils`: the functional core, k-NN snapshot graphs
+  (:func:`knn_graph`) and modularity (:func:`modularity`);
+* :mod:`pyg_dnnmod.transforms`: the same as PyG transforms;
+* :mod:`pyg_dnnmod.features`: which layers are read, and their features;
+* :mod:`pyg_dnnmod.models`: the paper's networks and their variants;
+* :mod:`pyg_dnnmod.datasets`: offline data sources;
+* :mod:`pyg_dnnmod.training`: the paper's training recipe with checkpoints.
 """
-from pyg_dnnmod import transforms, utils
+from pyg_dnnmod import datasets, features, models, training, transforms, utils
+from pyg_dnnmod.features import extract_features, list_layers, select_layers
+from pyg_dnnmod.models import get_model, list_models
 from pyg_dnnmod.transforms import AddModularity, FeatureKNNGraph
 from pyg_dnnmod.utils import community_modularity, knn_graph, modularity
 
@@ -16,7 +24,16 @@ __all__ = [
     'community_modularity',
     'FeatureKNNGraph',
     'AddModularity',
+    'list_layers',
+    'select_layers',
+    'extract_features',
+    'get_model',
+    'list_models',
     'utils',
     'transforms',
+    'features',
+    'models',
+    'datasets',
+    'training',
     '__version__',
 ]

@@ -31,8 +31,7 @@ from torch.utils.data import (
 from pyg_dnnmod.features._select import (
     LayerSpec,
     _post_activation,
-    _quote_names,
-    resolve_layers,
+    _resolve_layers,
     select_layers,
 )
 
@@ -54,7 +53,7 @@ class _StopForward(Exception):
 
 
 @contextmanager
-def model_state(model: nn.Module, device: Optional[torch.device] = None):
+def _model_state(model: nn.Module, device: Optional[torch.device] = None):
     r"""Puts :obj:`model` in eval mode (and on :obj:`device`, if given) for
     the duration of the block and restores every module's train/eval flag
     and the model's device afterwards, also on error. Yields the device the
@@ -91,7 +90,8 @@ def _check_inputs(inputs: Inputs) -> None:
     if not isinstance(inputs, Iterable):
         raise TypeError(f"'inputs' must be a Tensor, a DataLoader or an "
                         f"iterable of batches (got {type(inputs).__name__})")
-    if iter(inputs) is inputs:
+    # Not `iter(inputs) is inputs`: iterating a DataLoader starts workers.
+    if isinstance(inputs, Iterator):
         raise TypeError(f"'inputs' must be re-iterable (a Tensor, a "
                         f"DataLoader or a list of batches), since every group "
                         f"of layers makes its own pass (got the one-shot "
@@ -149,8 +149,9 @@ class _Collector:
     def __init__(self, names: list[str], num_samples: int,
                  dims: Optional[dict[str, int]] = None,
                  out_device: Optional[torch.device] = None,
-                 stop_early: bool = False) -> None:
+                 stop_early: bool = False, check_finite: bool = True) -> None:
         self.names = names
+        self.check_finite = check_finite
         self.dims = dims
         self.stop_early = stop_early
         self.shapes: dict[str, tuple[int, ...]] = {}
@@ -188,6 +189,16 @@ class _Collector:
                 f"sample along the first dimension, so the batch must come "
                 f"first (e.g. batch_first=True)")
         flat = output.detach().reshape(self.size, -1)
+        if self.check_finite:
+            # Checked per batch on the device: fails early, and never
+            # allocates a mask as large as a layer's features.
+            bad = ~torch.isfinite(flat).all(dim=1)
+            if bool(bad.any()):
+                first = self.start + int(bad.nonzero()[0])
+                raise ValueError(
+                    f"features of layer {name!r} contain NaN or Inf values "
+                    f"(first in sample {first}); check the model and the "
+                    f"inputs, or pass check_finite=False")
         if self.dims is None:
             self.shapes[name] = tuple(output.shape[1:])
         else:
@@ -281,7 +292,7 @@ def _run_pass(model: nn.Module, inputs: Inputs, names: list[str],
               collect: _Collector, method: str, batch_size: int,
               device: Optional[torch.device], num_samples: Optional[int],
               probe: bool = False) -> None:
-    with model_state(model, device) as device, torch.no_grad(), \
+    with _model_state(model, device) as device, torch.no_grad(), \
             _RUNNERS[method](model, names, collect) as run:
         start = 0
         for x in _batches(inputs, batch_size):
@@ -314,10 +325,11 @@ def _select(model: nn.Module, layers: LayerSpec, post_activation: bool,
             raise ValueError("'post_activation' is not supported with "
                              "method='timm' (got True)")
         modules = _timm_modules(model)
-        if isinstance(layers, type) or isinstance(layers, tuple):
+        if isinstance(layers, type) or (isinstance(layers, tuple) and any(
+                isinstance(t, type) for t in layers)):
             raise TypeError(f"method='timm' selects layers by index or "
                             f"feature_info module name (got {layers!r})")
-        return resolve_layers(modules, modules, layers, what='feature')
+        return _resolve_layers(modules, modules, layers, what='feature')
 
     explicit = isinstance(layers, str) or (
         isinstance(layers, (list, tuple)) and len(layers) > 0
@@ -331,7 +343,7 @@ def _select(model: nn.Module, layers: LayerSpec, post_activation: bool,
     modules = [name for name, _ in model.named_modules() if name]
     nodes = get_graph_node_names(model)[1]
     valid = modules + [n for n in nodes if n not in set(modules)]
-    names = resolve_layers([], valid, layers)
+    names = _resolve_layers([], valid, layers)
     if post_activation:
         module_set = set(modules)
         others = [name for name in names if name not in module_set]
@@ -340,16 +352,6 @@ def _select(model: nn.Module, layers: LayerSpec, post_activation: bool,
                              f"only, not to the FX nodes {others!r}")
         names = [_post_activation(model, name) for name in names]
     return names
-
-
-def _check_finite(name: str, features: Tensor) -> None:
-    finite = torch.isfinite(features)
-    if not bool(finite.all()):
-        bad = ~finite
-        first = int(bad.any(dim=1).nonzero()[0])
-        raise ValueError(f"features of layer {name!r} contain "
-                         f"{int(bad.sum())} NaN or Inf value(s) (first in "
-                         f"sample {first}); check the model and the inputs")
 
 
 def _default_device(model: nn.Module) -> torch.device:
@@ -363,7 +365,8 @@ def _default_device(model: nn.Module) -> torch.device:
 def _plan(model: nn.Module, inputs: Inputs, layers: LayerSpec,
           post_activation: bool, batch_size: int,
           device: Union[str, torch.device, None], max_bytes: int,
-          method: str, hold_all: bool) -> dict[str, Any]:
+          check_finite: bool, method: str,
+          hold_all: bool) -> dict[str, Any]:
     # Everything that can fail on bad input happens here, before the first
     # layer is yielded.
     if not isinstance(model, nn.Module):
@@ -387,7 +390,7 @@ def _plan(model: nn.Module, inputs: Inputs, layers: LayerSpec,
     # One forward pass over two samples finds every layer's feature size
     # (and rejects modules that run more than once) before any memory is
     # allocated.
-    probe = _Collector(names, _PROBE_SIZE)
+    probe = _Collector(names, _PROBE_SIZE, check_finite=check_finite)
     _run_pass(model, inputs, names, probe, method, batch_size, device, None,
               probe=True)
     dims = {name: math.prod(probe.shapes[name]) for name in names}
@@ -428,16 +431,14 @@ def _generate(model: nn.Module, inputs: Inputs, plan: dict[str, Any],
         out_device = device if device is not None else _default_device(model)
     for group in plan['groups']:
         collect = _Collector(group, plan['num_samples'], plan['dims'],
-                             out_device, stop_early=method == 'hooks')
+                             out_device, stop_early=method == 'hooks',
+                             check_finite=check_finite)
         _run_pass(model, inputs, group, collect, method, batch_size, device,
                   plan['num_samples'])
         for name in group:
             # Drop our reference before yielding, so that a caller who lets
             # go of a layer frees its memory.
-            features = collect.buffers.pop(name)
-            if check_finite:
-                _check_finite(name, features)
-            yield name, features
+            yield name, collect.buffers.pop(name)
 
 
 def iter_layer_features(
@@ -492,7 +493,8 @@ def iter_layer_features(
             :class:`~torch.utils.data.DataLoader`, a list) of batches
             :obj:`x` or :obj:`(x, y, ...)` that yields the same samples in
             the same order on every pass (a shuffling DataLoader is
-            rejected).
+            rejected). :math:`N` is read from a DataLoader's sampler, and
+            otherwise counted by one pass over the batches.
         layers (None or int or str or [str] or [int] or type, optional): The
             layers, see :func:`select_layers`. With :obj:`method='fx'`,
             names may also be FX node names (see torchvision's
@@ -536,7 +538,7 @@ def iter_layer_features(
         [('0', (10, 72)), ('2', (10, 64))]
     """
     plan = _plan(model, inputs, layers, post_activation, batch_size, device,
-                 max_bytes, method, hold_all=False)
+                 max_bytes, check_finite, method, hold_all=False)
     return _generate(model, inputs, plan, batch_size, keep_on_device,
                      check_finite, method)
 
@@ -602,6 +604,6 @@ def extract_features(
         True
     """
     plan = _plan(model, inputs, layers, post_activation, batch_size, device,
-                 max_bytes, method, hold_all=True)
+                 max_bytes, check_finite, method, hold_all=True)
     return dict(_generate(model, inputs, plan, batch_size, keep_on_device,
                           check_finite, method))

@@ -184,7 +184,7 @@ def _is_module_type(x: object) -> bool:
     return isinstance(x, type) and issubclass(x, nn.Module)
 
 
-def resolve_layers(candidates: list[str], valid: Sequence[str],
+def _resolve_layers(candidates: list[str], valid: Sequence[str],
                    layers: LayerSpec, what: str = 'layer') -> list[str]:
     r"""Resolves :obj:`layers` given as names or timm-style indices against
     a list of :obj:`candidates` (the default layers) and a list of
@@ -334,7 +334,7 @@ def select_layers(model: nn.Module, layers: LayerSpec = None,
                     f"block, transformer block, convolution or linear "
                     f"layer); pass 'layers' by name or type (call "
                     f"list_layers(model) to see the modules)")
-        names = resolve_layers(candidates, valid, layers)
+        names = _resolve_layers(candidates, valid, layers)
 
     if post_activation:
         names = [_post_activation(model, name) for name in names]

@@ -115,7 +115,8 @@ def lenet5(num_classes: int = 10, **kwargs: Any) -> LeNet5:
     :class:`LeNet5`.
 
     Example:
-        >>> lenet5(in_channels=1, input_size=28)(torch.rand(1, 1, 28, 28)).shape
+        >>> model = lenet5(in_channels=1, input_size=28)  # MNIST-sized
+        >>> model(torch.rand(1, 1, 28, 28)).shape
         torch.Size([1, 10])
     """
     return LeNet5(num_classes=num_classes, **kwargs)

@@ -18,10 +18,9 @@ Stats = Optional[Union[float, Sequence[float], Tensor]]
 def _as_stats(value: Stats, name: str) -> Optional[Tensor]:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(
-            value, (int, float, Sequence, Tensor)):
+    if isinstance(value, (bool, str, bytes)):
         raise TypeError(f"'{name}' must be a float, a sequence of floats or "
-                        f"a tensor (got {type(value).__name__})")
+                        f"a tensor (got {value!r})")
     try:
         out = torch.as_tensor(value, dtype=torch.float).detach().clone()
     except (TypeError, ValueError, RuntimeError) as e:
@@ -159,4 +158,3 @@ class NormalizedModel(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(self.normalize(x))
-

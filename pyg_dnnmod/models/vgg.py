@@ -307,4 +307,3 @@ def vgg_variant(name: str, num_classes: int = 10, **kwargs: Any) -> VGG:
         valid = ', '.join(f"'{n}'" for n in VGG_CONVS_PER_BLOCK)
         raise ValueError(f"Unknown VGG '{name}' (valid names: {valid})")
     return _vgg(key, num_classes=num_classes, **kwargs)
-

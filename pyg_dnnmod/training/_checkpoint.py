@@ -162,10 +162,12 @@ def load_checkpoint(model: nn.Module, path: PathLike,
         ...     path = save_checkpoint({'model': model.state_dict()},
         ...                            Path(tmp) / 'a.pt')
         ...     _ = load_checkpoint(nn.Linear(2, 3), path)
-        ...     load_checkpoint(nn.Linear(2, 4), path)  # doctest: +ELLIPSIS
+        ...     load_checkpoint(nn.Linear(2, 4), path)
+        ... # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
         Traceback (most recent call last):
         ...
-        ValueError: checkpoint '...a.pt' does not fit the model: shape mismatch: weight [3, 2] in file vs [4, 2] in model, bias [3] in file vs [4] in model
+        ValueError: checkpoint '...a.pt' does not fit the model: shape
+        mismatch: weight [3, 2] in file vs [4, 2] in model, ...
     """
     checkpoint = read_checkpoint(path, map_location=map_location)
     state = checkpoint['model']

@@ -354,6 +354,7 @@ def train(
                          test_loss=test_loss, test_acc=test_acc,
                          lr=optimizer.param_groups[0]['lr'],
                          seconds=time.perf_counter() - start))
+                model.eval()
                 snapshot(0, history)
                 start_epoch = 1
 

@@ -1,9 +1,11 @@
 r"""Exact k-NN graphs over dense features by blocked matrix product + top-k.
 
 This is where a layer snapshot's graph is built. The similarity matrix is
-never materialised: rows are processed in blocks of ``block_size``, each block
-is one matrix product against all rows followed by a top-k, so memory is
-:math:`O(N \cdot k + \text{block} \cdot N)` on CPU and CUDA alike.
+never materialised: it is computed block by block, only the upper triangle
+of the block grid (similarity is symmetric, so block (I, J) also serves rows
+J), and every block is merged into a running top-k per row. Memory is
+:math:`O(N \cdot k + \text{block}^2)`, work half a Gram matrix plus the
+diagonal blocks, on CPU and CUDA alike.
 """
 import math
 from typing import Optional, Tuple
@@ -14,11 +16,6 @@ from torch import Tensor
 from pyg_dnnmod.utils._symmetrize import SYMMETRIZE_MODES, symmetrize_edges
 
 METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
-
-# Elements of one similarity block: 2**25 float32 values are 128 MiB, large
-# enough that the matrix product dominates and small enough for any machine.
-_BLOCK_ELEMENTS = 2**25
-
 
 def _check_features(x: Tensor, name: str = 'x') -> Tensor:
     if not isinstance(x, Tensor):
@@ -34,7 +31,10 @@ def _check_features(x: Tensor, name: str = 'x') -> Tensor:
     x = x.reshape(x.size(0), -1)
     if x.dtype != torch.float64:
         x = x.to(torch.float32)
-    if x.numel() > 0 and not bool(torch.isfinite(x).all()):
+    # Row sums are finite unless a row holds NaN/Inf (or overflows), and cost
+    # one reduction; the exact element check runs only when they are not.
+    if x.numel() > 0 and not bool(torch.isfinite(x.sum(dim=1)).all()) \
+            and not bool(torch.isfinite(x).all()):
         bad = (~torch.isfinite(x)).any(dim=1).nonzero().view(-1)
         raise ValueError(f"'{name}' contains NaN or Inf values (in "
                          f"{bad.numel()} rows, first row {int(bad[0])})")
@@ -102,18 +102,19 @@ def _shared(h: Tensor) -> Tensor:
     return counts[inverse] > 1
 
 
-def _unique_rows(z: Tensor) -> Optional[Tuple[Tensor, Tensor]]:
-    r"""Finds bit-identical rows: returns ``(unique, inverse)`` with
-    ``z[unique][inverse] == z``, or :obj:`None` when all rows differ.
+def _duplicate_groups(z: Tensor) -> Optional[Tensor]:
+    r"""Finds bit-identical rows: returns :obj:`first` with
+    ``first[i]`` the lowest index of the rows equal to row ``i``, or
+    :obj:`None` when all rows differ.
 
     A matrix product need not give bit-identical results for two identical
     columns (tiles at the matrix edge use other kernels), so duplicates would
-    break the "ties to the lowest index" rule. Comparing against the unique
-    rows only and copying the values makes duplicates exact ties.
+    break the "ties to the lowest index" rule; :func:`knn_graph` gives all
+    copies of a row one shared value instead.
 
-    Cost: a hash of about 64 evenly spaced columns for every row, a hash of the full row
-    only for rows whose sampled hash is shared, and an exact comparison of
-    the rows whose full hashes agree.
+    Cost: a hash of about 64 evenly spaced columns for every row, a hash of
+    the full row only for rows whose sampled hash is shared, and an exact
+    comparison of the rows whose full hashes agree.
     """
     num_nodes = z.size(0)
     bits = z.contiguous().view(torch.int32)
@@ -138,10 +139,9 @@ def _unique_rows(z: Tensor) -> Optional[Tuple[Tensor, Tensor]]:
             head = member
         elif torch.equal(z[head], z[member]):
             first[member] = head
-    unique, inverse = torch.unique(first, return_inverse=True)
-    if unique.numel() == num_nodes:
+    if bool((first == torch.arange(num_nodes, device=z.device)).all()):
         return None
-    return unique, inverse
+    return first
 
 
 def _topk_lowest_index(sim: Tensor, k: int) -> Tuple[Tensor, Tensor]:
@@ -171,6 +171,35 @@ def _topk_lowest_index(sim: Tensor, k: int) -> Tuple[Tensor, Tensor]:
         val[tied] = vals
         idx[tied] = cols.gather(1, perm)
     return val, idx
+
+
+class _RunningTopK:
+    r"""The best :obj:`k` (value, index) pairs of every row, merged block by
+    block. Column blocks reach each row in ascending order, and the kept
+    pairs are stored sorted by index, so "ties to the lowest index" is
+    "ties to the lowest position" in every merge."""
+    def __init__(self, num_nodes: int, k: int, like: Tensor) -> None:
+        self.k = k
+        self.val = like.new_full((num_nodes, k), -math.inf)
+        self.idx = torch.full((num_nodes, k), -1, dtype=torch.long,
+                              device=like.device)
+
+    def update(self, rows: slice, sim: Tensor, col_start: int) -> None:
+        k = self.k
+        cand = torch.cat([self.val[rows], sim], dim=1)
+        val, pos = _topk_lowest_index(cand, k)
+        old = self.idx[rows].gather(1, pos.clamp(max=k - 1))
+        idx = torch.where(pos < k, old, pos - k + col_start)
+        idx, order = idx.sort(dim=1)
+        self.val[rows] = val.gather(1, order)
+        self.idx[rows] = idx
+
+
+def _default_block_size(num_nodes: int) -> int:
+    # About eight row blocks: the upper triangle of the block grid then costs
+    # (1 + 1/8) / 2 of a full Gram matrix, and each block product is still
+    # large enough to run at full speed.
+    return max(1, min(num_nodes, 4096, max(256, -(-num_nodes // 8))))
 
 
 def knn_graph(
@@ -217,12 +246,15 @@ def knn_graph(
       features); here a node's neighbours are always :math:`k` other nodes;
     * negative similarities are kept as negative weights.
 
-    Rows are processed in blocks: one matrix product of a block against all
-    rows, then a top-k, so peak memory is :math:`O(N k + \text{block} \cdot N)`
-    besides :obj:`x` itself and the full similarity matrix is never built.
-    Exact ties (e.g. duplicate rows) are resolved deterministically; two
-    similarities that differ only by floating-point rounding may order
-    differently on another device, so compare in float64 where that matters.
+    The similarity matrix is never built: blocks of
+    :math:`\text{block} \times \text{block}` similarities of the upper
+    triangle are computed one at a time and merged into a running top-k, so
+    peak memory is :math:`O(N k + \text{block}^2)` besides :obj:`x` and the
+    work is about half a Gram matrix :math:`\mathbf{X}\mathbf{X}^{\top}`.
+    Exact ties are resolved deterministically, duplicate rows included (all
+    copies of a row share one computed similarity); two similarities that
+    differ only by floating-point rounding may order differently with another
+    block size or device, so compare in float64 where that matters.
 
     Args:
         x (torch.Tensor): Node features :math:`[N, D]` (or :math:`[N, *]`,
@@ -241,8 +273,8 @@ def knn_graph(
             (:obj:`edge_index[1]` is the node, :obj:`edge_index[0]` its
             neighbour). Undirected results hold every edge in both directions.
             (default: :obj:`"half"`)
-        block_size (int, optional): Rows per block; by default as many as keep
-            one block of similarities near 128 MiB. (default: :obj:`None`)
+        block_size (int, optional): Rows per block; by default about
+            :math:`N / 8`, between 256 and 4096. (default: :obj:`None`)
         eps (float, optional): The norm clamp of cosine and Pearson.
             (default: :obj:`1e-8`)
 
@@ -278,39 +310,61 @@ def knn_graph(
         raise ValueError(f"'symmetrize' must be one of {SYMMETRIZE_MODES} "
                          f"(got {symmetrize!r})")
     if block_size is None:
-        block_size = max(1, min(num_nodes, _BLOCK_ELEMENTS // num_nodes))
+        block_size = _default_block_size(num_nodes)
     elif isinstance(block_size, bool) or not isinstance(block_size, int) \
             or block_size < 1:
         raise ValueError(f"'block_size' must be a positive int "
                          f"(got {block_size!r})")
 
     z = prepare_features(x, metric, eps)
-    dedup = _unique_rows(z)
-    z_cols = z if dedup is None else z[dedup[0]]
     sq_norm = (z * z).sum(dim=1) if metric == 'euclidean' else None
-    sq_norm_cols = sq_norm
-    if sq_norm is not None and dedup is not None:
-        sq_norm_cols = sq_norm[dedup[0]]
 
-    rows, cols, weights = [], [], []
-    for start in range(0, num_nodes, block_size):
-        end = min(start + block_size, num_nodes)
-        sq_norm_b = sq_norm[start:end] if sq_norm is not None else None
-        sim = _block_similarity(z[start:end], z_cols, metric, sq_norm_b,
-                                sq_norm_cols)
-        if dedup is not None:
-            sim = sim[:, dedup[1]]
-        if not loop:
-            diag = torch.arange(start, end, device=z.device)
-            sim[diag - start, diag] = -math.inf
-        val, idx = _topk_lowest_index(sim, k)
-        del sim
-        rows.append(torch.arange(start, end, device=z.device)
-                    .repeat_interleave(k))
-        cols.append(idx.reshape(-1))
-        weights.append(val.reshape(-1))
+    def similarity(a: slice, b) -> Tensor:
+        return _block_similarity(
+            z[a], z[b], metric, None if sq_norm is None else sq_norm[a],
+            None if sq_norm is None else sq_norm[b])
 
-    row = torch.cat(rows)
-    col = torch.cat(cols)
-    weight = torch.cat(weights)
-    return symmetrize_edges(row, col, weight, num_nodes, symmetrize)
+    # All copies of a duplicated row get the similarity computed against
+    # its first copy, so that they tie exactly.
+    first = _duplicate_groups(z)
+    if first is not None:
+        is_member = torch.zeros(num_nodes, dtype=torch.bool, device=z.device)
+        is_member[first[first != torch.arange(num_nodes,
+                                              device=z.device)]] = True
+        is_member |= first != torch.arange(num_nodes, device=z.device)
+        reps, rep_pos = torch.unique(first[is_member], return_inverse=True)
+        member_idx = is_member.nonzero().view(-1)
+        shared = similarity(slice(None), reps)  # [N, num_groups]
+
+    def override(sim: Tensor, rows: slice, cols: slice) -> Tensor:
+        if first is None:
+            return sim
+        sel = (member_idx >= cols.start) & (member_idx < cols.stop)
+        if bool(sel.any()):
+            sim[:, member_idx[sel] - cols.start] = \
+                shared[rows][:, rep_pos[sel]]
+        return sim
+
+    # Only the upper triangle of the block grid is computed: block (I, J)
+    # serves rows I against columns J and, transposed, rows J against I.
+    best = _RunningTopK(num_nodes, k, z)
+    starts = list(range(0, num_nodes, block_size))
+    for i, a0 in enumerate(starts):
+        rows_a = slice(a0, min(a0 + block_size, num_nodes))
+        for b0 in starts[i:]:
+            rows_b = slice(b0, min(b0 + block_size, num_nodes))
+            sim = similarity(rows_a, rows_b)
+            if b0 == a0:
+                sim = override(sim, rows_a, rows_b)
+                if not loop:
+                    sim.fill_diagonal_(-math.inf)
+                best.update(rows_a, sim, b0)
+            else:
+                sim_t = override(sim.t().contiguous(), rows_b, rows_a)
+                best.update(rows_a, override(sim, rows_a, rows_b), b0)
+                best.update(rows_b, sim_t, a0)
+            del sim
+
+    row = torch.arange(num_nodes, device=z.device).repeat_interleave(k)
+    return symmetrize_edges(row, best.idx.view(-1), best.val.view(-1),
+                            num_nodes, symmetrize)

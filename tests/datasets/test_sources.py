@@ -218,7 +218,11 @@ def _dump(path, obj, protocol=pickle.HIGHEST_PROTOCOL):
         pickle.dump(obj, f, protocol=protocol)
 
 
-def _fake_cifar10(root, sizes=(3, 2, 1, 2, 2), test_size=2):
+def _fake_cifar10(root, sizes=(3, 2, 1, 2, 2), test_size=2,
+                  bytes_keys=True):
+    # The official files are Python 2 pickles whose keys load as str with
+    # encoding='latin1' (as torchvision reads them); files written with
+    # bytes keys are accepted too, so by default some are.
     folder = root / 'cifar-10-batches-py'
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -227,8 +231,8 @@ def _fake_cifar10(root, sizes=(3, 2, 1, 2, 2), test_size=2):
         data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
         labels = rng.integers(0, 10, size=n).tolist()
         parts.append((data, labels))
-        # The official files have byte-string keys (Python 2); mix both.
-        keys = (b'data', b'labels') if i % 2 else ('data', 'labels')
+        keys = (b'data', b'labels') if i % 2 and bytes_keys else \
+            ('data', 'labels')
         _dump(folder / f'data_batch_{i}', {
             keys[0]: data,
             keys[1]: labels,
@@ -236,11 +240,11 @@ def _fake_cifar10(root, sizes=(3, 2, 1, 2, 2), test_size=2):
         }, protocol=2 if i == 1 else pickle.HIGHEST_PROTOCOL)
     test = rng.integers(0, 256, size=(test_size, 3072), dtype=np.uint8)
     test_labels = [9, 0][:test_size]
-    _dump(folder / 'test_batch', {b'data': test, b'labels': test_labels})
+    _dump(folder / 'test_batch', {'data': test, 'labels': test_labels})
     names = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
              'horse', 'ship', 'truck']
-    _dump(folder / 'batches.meta', {b'label_names': [n.encode()
-                                                     for n in names]})
+    _dump(folder / 'batches.meta', {'label_names': [n.encode()
+                                                    for n in names]})
     return folder, parts, (test, test_labels), names
 
 
@@ -272,8 +276,8 @@ def test_cifar10_reads_pickles(tmp_path):
     assert y.tolist() == sum((labels for _, labels in parts), [])
     # Row layout: 1024 red, 1024 green, 1024 blue values, each row-major.
     i, c, h, w = 4, 2, 5, 17
-    assert x[i, c, h, w].item() == pytest.approx(
-        data[i, c * 1024 + h * 32 + w] / 255.0, abs=0)
+    assert x[i, c, h, w].item() == \
+        np.float32(data[i, c * 1024 + h * 32 + w]) / np.float32(255.0)
     assert torch.equal(x, torch.from_numpy(data).float().div(255.0)
                        .view(-1, 3, 32, 32))
     x_te, y_te = load_cifar10(folder, train=False)  # the folder itself
@@ -361,7 +365,7 @@ def test_cifar_torchvision_backend(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match=r"not found under 'root'.*"
                        r"torchvision"):
         load_cifar10(tmp_path, backend='torchvision')
-    _fake_cifar10(tmp_path)
+    _fake_cifar10(tmp_path, bytes_keys=False)
     _fake_cifar100(tmp_path)
     # The fake files cannot have the official MD5 sums.
     monkeypatch.setattr(tv_cifar, 'check_integrity', lambda *a, **k: True)
@@ -451,16 +455,18 @@ def test_imagenet50_default_size_and_transform(tmp_path):
 
 def test_resize_center_crop_geometry():
     from PIL import Image
-    # A 30 x 20 image (w x h) whose left and right thirds are black and the
-    # middle third white: resized to short side 10 it is 15 x 10, and the
-    # central 5 x 5 crop lies in the white band.
+    # A 30 x 20 image (w x h), black with a white band in columns 8..21:
+    # resized to short side 10 it is 15 x 10 (a factor 2, so each output
+    # pixel mixes source pixels within +-2 of its centre), and the central
+    # 5 x 5 crop (columns 5..9, i.e. source columns 9..21) is all white.
     array = np.zeros((20, 30, 3), np.uint8)
-    array[:, 10:20] = 255
+    array[:, 8:22] = 255
     x = resize_center_crop(Image.fromarray(array), resize=10, crop=5)
     assert x.shape == (3, 5, 5)
     assert float(x.min()) == 1.0
     x = resize_center_crop(Image.fromarray(array), resize=10, crop=10)
-    assert float(x[:, :, 0].max()) < 0.2 and float(x[:, :, 5].min()) == 1.0
+    # The 10 x 10 crop starts at column round(2.5) = 2 (source 3..7: black).
+    assert float(x[:, :, 0].max()) == 0.0 and float(x[:, :, 5].min()) == 1.0
     with pytest.raises(ValueError, match=r"'crop' must be <= 'resize'"):
         resize_center_crop(Image.fromarray(array), resize=10, crop=11)
 
@@ -491,8 +497,12 @@ def test_sample_imagenet50(tmp_path):
         assert y.tolist() == [0, 7, 49]
         x2, y2 = sample_imagenet50(tmp_path, 3, seed=0, resize=16, crop=8)
         assert torch.equal(x, x2) and torch.equal(y, y2)
-        with pytest.raises(ValueError, match=r"needs 3 samples per class"):
-            sample_imagenet50(tmp_path, 9, resize=16, crop=8)
+        x, y = sample_imagenet50(tmp_path, 6, resize=16, crop=8)
+        assert y.tolist() == [0, 0, 7, 7, 49, 49]
+        assert float(x[5].abs().max()) == 0.0  # f.JPEG is black
+        with pytest.raises(ValueError, match=r"not a multiple of the number "
+                           r"of classes \(3\)"):
+            sample_imagenet50(tmp_path, 4, resize=16, crop=8)
 
 
 def test_imagenet50_errors(tmp_path):

@@ -43,6 +43,13 @@ def test_normalize_buffers_not_in_state_dict_and_follow_dtype():
     assert out.dtype == torch.float64 and out.item() == 1.0
 
 
+def test_normalize_accepts_numpy():
+    import numpy as np
+    norm = Normalize(mean=np.array([0.5, 0.5]), std=(0.25, 0.5))
+    assert norm.mean.flatten().tolist() == [0.5, 0.5]
+    assert norm.std.flatten().tolist() == [0.25, 0.5]
+
+
 def test_normalize_tensor_input_is_copied():
     mean = torch.tensor([0.5])
     norm = Normalize(mean=mean)
@@ -59,8 +66,10 @@ def test_normalize_bad_input():
         Normalize(mean=[0.0, 0.0, 0.0], std=[1.0, 1.0])
     with pytest.raises(ValueError, match=r"'mean' must not be empty"):
         Normalize(mean=[])
-    with pytest.raises(TypeError, match=r"'mean' must be a float"):
+    with pytest.raises(TypeError, match=r"'mean' must be a float.*got '0.5'"):
         Normalize(mean='0.5')
+    with pytest.raises(TypeError, match=r"'std' must be a float"):
+        Normalize(std=[[1.0, 2.0], [3.0]])
     norm = Normalize(mean=[0.0, 0.0, 0.0])
     with pytest.raises(ValueError, match=r"3 channels .*got shape \(1, 1, 2, "
                        r"2\)"):

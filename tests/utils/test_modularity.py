@@ -1,0 +1,187 @@
+import random
+
+import networkx as nx
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+from pyg_dnnmod import community_modularity, modularity
+
+
+def nx_to_pyg(graph: nx.Graph, weight: str = 'weight'):
+    rows, cols, ws = [], [], []
+    for u, v, w in graph.edges(data=weight, default=1.0):
+        rows.append(u)
+        cols.append(v)
+        ws.append(w)
+        if not graph.is_directed() and u != v:
+            rows.append(v)
+            cols.append(u)
+            ws.append(w)
+    edge_index = torch.tensor([rows, cols], dtype=torch.long).view(2, -1)
+    return edge_index, torch.tensor(ws, dtype=torch.float64)
+
+
+def partition(labels):
+    groups = {}
+    for node, c in enumerate(labels):
+        groups.setdefault(c, set()).add(node)
+    return list(groups.values())
+
+
+def random_graph(n, p, seed, directed=False, loops=False, negative=False):
+    rng = random.Random(seed)
+    graph = nx.DiGraph() if directed else nx.Graph()
+    graph.add_nodes_from(range(n))
+    for u in range(n):
+        for v in range(n):
+            if (u == v and not loops) or (not directed and v < u):
+                continue
+            if rng.random() < p:
+                lo = -1.0 if negative else 0.1
+                graph.add_edge(u, v, weight=rng.uniform(lo, 2.0))
+    return graph
+
+
+def test_barbell_closed_form(device):
+    # networkx's own test: barbell_graph(3, 0) has modularity 70 / 196.
+    graph = nx.barbell_graph(3, 0)
+    edge_index, _ = nx_to_pyg(graph)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1], device=device)
+    assert modularity(edge_index.to(device), labels) == pytest.approx(
+        70 / 196, abs=1e-12)
+
+
+def test_two_disjoint_edges_hand_computed(device):
+    # m = 2, each community: L_c / m = 1/2, (K_c / 2m)^2 = 1/4 -> Q = 1/2.
+    edge_index = torch.tensor([[0, 1, 2, 3], [1, 0, 3, 2]], device=device)
+    assert modularity(edge_index, torch.tensor([0, 0, 1, 1],
+                                               device=device)) == 0.5
+    # All in one community: Q = 1 - 1 = 0.
+    assert modularity(edge_index, torch.zeros(4, dtype=torch.long,
+                                              device=device)) == 0.0
+
+
+@pytest.mark.parametrize('seed', range(4))
+@pytest.mark.parametrize('directed', [False, True])
+@pytest.mark.parametrize('loops', [False, True])
+@pytest.mark.parametrize('resolution', [1.0, 0.5, 2.0])
+def test_networkx_agreement(seed, directed, loops, resolution, device):
+    graph = random_graph(25, 0.2, seed, directed=directed, loops=loops)
+    rng = random.Random(seed)
+    labels = [rng.choice([3, 8, 42]) for _ in range(25)]
+    expected = nx.community.modularity(graph, partition(labels),
+                                       resolution=resolution)
+    edge_index, edge_weight = nx_to_pyg(graph)
+    got = modularity(edge_index.to(device), torch.tensor(labels,
+                                                         device=device),
+                     edge_weight.to(device), resolution=resolution,
+                     directed=directed)
+    assert got == pytest.approx(expected, abs=1e-12)
+    # Unweighted.
+    expected = nx.community.modularity(graph, partition(labels), weight=None,
+                                       resolution=resolution)
+    got = modularity(edge_index.to(device), torch.tensor(labels,
+                                                         device=device),
+                     resolution=resolution, directed=directed)
+    assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_negative_weights_kept_like_networkx():
+    graph = random_graph(20, 0.4, seed=9, negative=True)
+    labels = [i % 3 for i in range(20)]
+    edge_index, edge_weight = nx_to_pyg(graph)
+    assert modularity(edge_index, torch.tensor(labels),
+                      edge_weight) == pytest.approx(
+                          nx.community.modularity(graph, partition(labels)),
+                          abs=1e-12)
+
+
+def test_empty_graph_and_isolated_nodes():
+    empty = torch.empty(2, 0, dtype=torch.long)
+    assert modularity(empty, torch.tensor([0, 1, 1])) == 0.0
+    # An isolated node changes nothing.
+    edge_index = torch.tensor([[0, 1], [1, 0]])
+    assert modularity(edge_index, torch.tensor([0, 0, 1])) == \
+        modularity(edge_index, torch.tensor([0, 0]))
+
+
+def test_batch_equals_per_graph(device):
+    graphs, expected = [], []
+    for seed in range(5):
+        graph = random_graph(10 + seed, 0.3, seed, loops=seed % 2 == 1)
+        labels = [(i * 7 + seed) % 3 for i in range(graph.number_of_nodes())]
+        edge_index, edge_weight = nx_to_pyg(graph)
+        graphs.append(Data(edge_index=edge_index, edge_weight=edge_weight,
+                           y=torch.tensor(labels),
+                           num_nodes=graph.number_of_nodes()))
+        expected.append(nx.community.modularity(graph, partition(labels)))
+    # An empty graph inside the batch gets Q = 0.
+    graphs.append(Data(edge_index=torch.empty(2, 0, dtype=torch.long),
+                       edge_weight=torch.empty(0, dtype=torch.float64),
+                       y=torch.tensor([0, 1]), num_nodes=2))
+    expected.append(0.0)
+    batch = Batch.from_data_list(graphs).to(device)
+    out = modularity(batch.edge_index, batch.y, batch.edge_weight,
+                     batch=batch.batch)
+    assert isinstance(out, torch.Tensor) and out.shape == (6, )
+    assert out.cpu().tolist() == pytest.approx(expected, abs=1e-12)
+
+
+def test_community_terms_sum_to_q(device):
+    graph = random_graph(30, 0.2, seed=1)
+    labels = [[5, 9, 11][i % 3] for i in range(30)]
+    edge_index, edge_weight = nx_to_pyg(graph)
+    ids, terms = community_modularity(edge_index.to(device),
+                                      torch.tensor(labels, device=device),
+                                      edge_weight.to(device))
+    assert ids.tolist() == [5, 9, 11]
+    m = graph.size(weight='weight')
+    for c, term in zip(ids.tolist(), terms.tolist()):
+        nodes = {i for i in range(30) if labels[i] == c}
+        l_c = graph.subgraph(nodes).size(weight='weight')
+        k_c = sum(d for _, d in graph.degree(nodes, weight='weight'))
+        assert term == pytest.approx(l_c / m - (k_c / (2 * m))**2, abs=1e-12)
+    assert float(terms.sum()) == pytest.approx(
+        modularity(edge_index, torch.tensor(labels), edge_weight), abs=1e-12)
+
+
+def test_community_terms_batched():
+    e = torch.tensor([[0, 1, 2, 3], [1, 0, 3, 2]])
+    batch = Batch.from_data_list([
+        Data(edge_index=e, y=torch.tensor([0, 0, 1, 1]), num_nodes=4),
+        Data(edge_index=e, y=torch.tensor([0, 0, 0, 0]), num_nodes=4),
+    ])
+    ids, terms = community_modularity(batch.edge_index, batch.y,
+                                      batch=batch.batch)
+    assert ids.tolist() == [0, 1]
+    assert terms.tolist() == [[0.25, 0.25], [0.0, 0.0]]
+
+
+@pytest.mark.parametrize('args,kwargs,error,match', [
+    ((torch.tensor([[0, 5], [5, 0]]), torch.tensor([0, 1, 1])), {},
+     ValueError, r"'edge_index' holds node index 5, out of range for 3"),
+    ((torch.tensor([[0, -1], [1, 0]]), torch.tensor([0, 1, 1])), {},
+     ValueError, r"node index -1"),
+    ((torch.tensor([0, 1]), torch.tensor([0, 1])), {}, ValueError,
+     r"'edge_index' must have shape \[2, num_edges\] \(got \[2\]\)"),
+    ((torch.tensor([[0., 1.], [1., 0.]]), torch.tensor([0, 1])), {},
+     TypeError, r"'edge_index' must hold integers"),
+    ((torch.tensor([[0, 1], [1, 0]]), torch.tensor([0.5, 1.0])), {},
+     TypeError, r"'communities' must be integer labels .*float32"),
+    ((torch.tensor([[0, 1], [1, 0]]), torch.tensor([0, 1, 1])),
+     dict(num_nodes=2), ValueError,
+     r"one label per node \(got 3 labels for num_nodes=2\)"),
+    ((torch.tensor([[0, 1], [1, 0]]), torch.tensor([0, 1])),
+     dict(edge_weight=torch.ones(3)), ValueError,
+     r"'edge_weight' must have shape \[num_edges\] = \[2\] \(got \[3\]\)"),
+    ((torch.tensor([[0, 1], [1, 0]]), torch.tensor([0, 1])),
+     dict(edge_weight=torch.tensor([1.0, float('nan')])), ValueError,
+     r"'edge_weight' contains NaN"),
+    ((torch.tensor([[0, 1], [1, 0]]), torch.tensor([0, 1])),
+     dict(batch=torch.tensor([0])), ValueError,
+     r"'batch' must have shape \[num_nodes\] = \[2\] \(got \[1\]\)"),
+])
+def test_bad_input(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        modularity(*args, **kwargs)

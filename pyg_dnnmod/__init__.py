@@ -5,18 +5,35 @@ Where things live:
 * :mod:`pyg_dnnmod.utils`: the functional core, k-NN snapshot graphs
   (:func:`knn_graph`) and modularity (:func:`modularity`);
 * :mod:`pyg_dnnmod.transforms`: the same as PyG transforms;
+* :mod:`pyg_dnnmod.snapshots`: a model's layers as a sequence of PyG
+  snapshots (:func:`layer_graphs`), per training epoch too;
 * :mod:`pyg_dnnmod.features`: which layers are read, and their features;
 * :mod:`pyg_dnnmod.models`: the paper's networks and their variants;
 * :mod:`pyg_dnnmod.datasets`: offline data sources;
 * :mod:`pyg_dnnmod.training`: the paper's training recipe with checkpoints.
 """
-from pyg_dnnmod import datasets, features, models, training, transforms, utils
+__version__ = '0.1.0'
+
+from pyg_dnnmod import (
+    datasets,
+    features,
+    models,
+    snapshots,
+    training,
+    transforms,
+    utils,
+)
 from pyg_dnnmod.features import extract_features, list_layers, select_layers
 from pyg_dnnmod.models import get_model, list_models
+from pyg_dnnmod.snapshots import (
+    EpochLayerGraphs,
+    LayerGraphs,
+    epoch_layer_graphs,
+    layer_graphs,
+)
+from pyg_dnnmod.datasets import LayerGraphDataset
 from pyg_dnnmod.transforms import AddModularity, FeatureKNNGraph
 from pyg_dnnmod.utils import community_modularity, knn_graph, modularity
-
-__version__ = '0.1.0'
 
 __all__ = [
     'knn_graph',
@@ -24,6 +41,11 @@ __all__ = [
     'community_modularity',
     'FeatureKNNGraph',
     'AddModularity',
+    'layer_graphs',
+    'LayerGraphs',
+    'LayerGraphDataset',
+    'epoch_layer_graphs',
+    'EpochLayerGraphs',
     'list_layers',
     'select_layers',
     'extract_features',
@@ -32,6 +54,7 @@ __all__ = [
     'utils',
     'transforms',
     'features',
+    'snapshots',
     'models',
     'datasets',
     'training',

@@ -9,3 +9,26 @@ DEVICES = [pytest.param('cpu', id='cpu'),
 @pytest.fixture(params=DEVICES)
 def device(request) -> torch.device:
     return torch.device(request.param)
+
+
+@pytest.fixture(scope='session')
+def default_cache(tmp_path_factory):
+    r"""A session-wide cache folder for the default model, shared with CLI
+    subprocesses through the environment, so it is trained once per run."""
+    import os
+    folder = tmp_path_factory.mktemp('cache')
+    old = os.environ.get('PYG_DNNMOD_CACHE')
+    os.environ['PYG_DNNMOD_CACHE'] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop('PYG_DNNMOD_CACHE', None)
+    else:
+        os.environ['PYG_DNNMOD_CACHE'] = old
+
+
+@pytest.fixture(scope='session')
+def trained_digits(default_cache):
+    r"""The default DigitsCNN trained with the default recipe."""
+    from pyg_dnnmod.pretrained import pretrained_digits_cnn
+    model, info = pretrained_digits_cnn()
+    return model, info

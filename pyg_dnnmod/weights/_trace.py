@@ -20,7 +20,7 @@ nodes and the edges from the nodes of their input.
 """
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -40,6 +40,12 @@ _GATHER_OPS = {
     't', 'channel_shuffle', 'native_channel_shuffle', 'pixel_shuffle',
     'pixel_unshuffle', 'repeat', 'expand', 'expand_as'
 }
+# May return their input itself, which then keeps what it was. Any other op
+# returning its input (`relu(x, inplace=True)`) changed it.
+_NOOP_OPS = {
+    'contiguous', 'to', 'type', 'float', 'double', 'half', 'cpu', 'cuda',
+    'detach', 'requires_grad_', 'view_as', 'reshape_as', 'reshape', 'view'
+}
 _POOL_OPS = {'max_pool2d', 'avg_pool2d', 'max_pool2d_with_indices'}
 _ADAPTIVE_POOL_OPS = {
     'adaptive_avg_pool2d', 'adaptive_max_pool2d',
@@ -56,7 +62,6 @@ class _Layer:
     shape: Tuple[int, ...]
     consumed: bool = False
     merged_into: Optional[int] = None
-    merged_names: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -248,8 +253,7 @@ class WeightTracer(TorchFunctionMode):
                 return out
         if not isinstance(result, Tensor):
             return out
-        if any(result is t for t, _ in inputs) and not (
-                name.endswith('_') or name.startswith('__i')):
+        if name in _NOOP_OPS and any(result is t for t, _ in inputs):
             return out  # e.g. `x.contiguous()` returning `x` itself
         info = self.record(name, func, args, kwargs, inputs, result)
         self.values[id(result)] = (result, info)
@@ -499,10 +503,12 @@ class WeightTracer(TorchFunctionMode):
         ]
         if len(free) == 2:
             # Two fresh branches (main path and 1x1-conv shortcut) end in
-            # the same channels: one set of nodes, reached by both.
-            keep, drop = min(free), max(free)
+            # the same channels: one set of nodes, reached by both. It takes
+            # the later slot, after the inputs of both branches.
+            drop, keep = min(free), max(free)
             self.layers[drop].merged_into = keep
-            self.layers[keep].merged_names.append(self.layers[drop].name)
+            self.layers[keep].name = \
+                f'{self.layers[drop].name}+{self.layers[keep].name}'
             return self.layer_value(keep)
         plain = [lid for lid in (la, lb) if lid is not None]
         if not plain:

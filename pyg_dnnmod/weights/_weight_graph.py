@@ -12,7 +12,7 @@ import math
 from typing import Optional, Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce
 
@@ -71,7 +71,7 @@ def _assemble(tracer: WeightTracer, signed: bool,
             offset, offset + layer.size)
         layer_id.append(torch.full((layer.size, ), len(names)))
         pos_in_layer.append(torch.arange(layer.size))
-        names.append('+'.join([layer.name] + layer.merged_names))
+        names.append(layer.name)
         shapes.append(tuple(layer.shape))
         offset += layer.size
     num_nodes = offset
@@ -155,8 +155,8 @@ def weight_graph(model: nn.Module, conv: str = 'rolled',
     of the block output (the nodes of the block's last convolution). A
     projection shortcut (a 1x1 convolution) links the block input to those
     same nodes by its kernel-slice norms: the two branches that are summed
-    share one set of nodes, named ``'main+shortcut'`` in
-    :obj:`layer_names`. Whenever several weights connect the same two
+    share one set of nodes, named like ``'conv2+shortcut.0'`` in
+    :obj:`layer_names` (the branch that ran first named first). Whenever several weights connect the same two
     nodes, they combine into one L2 norm.
 
     BatchNorm adds no nodes. With :obj:`bn='ignore'` it is skipped; with

@@ -166,8 +166,10 @@ def test_batch_norm_fold():
                                norm * factor[:, None], rtol=1e-6, atol=0)
 
 
-def test_batch_norm_not_after_conv_warns():
-    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.BatchNorm2d(3))
+@pytest.mark.parametrize('inplace', [False, True])
+def test_batch_norm_not_after_conv_warns(inplace):
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(inplace=inplace),
+                          nn.BatchNorm2d(3))
     with pytest.warns(UserWarning, match="BatchNorm '2' does not directly"):
         data = weight_graph(model, input_shape=(2, 5, 5), bn='fold')
     torch.testing.assert_close(block(dense(data), data, 1, 0),
@@ -234,6 +236,21 @@ def test_identity_and_projection_shortcuts():
         atol=0)
 
 
+def test_projection_computed_first_keeps_depth_order():
+    class ShortcutFirst(Block):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            short = self.shortcut(x)
+            out = F.relu(self.bn1(self.conv1(x)))
+            return F.relu(self.bn2(self.conv2(out)) + short)
+
+    data = weight_graph(ShortcutFirst(3, 5, project=True),
+                        input_shape=(3, 4, 4))
+    assert data.layer_names == ['input', 'conv1', 'shortcut.0+conv2']
+    layer = data.layer[data.edge_index]
+    assert set(zip(layer[0].tolist(), layer[1].tolist())) == {
+        (1, 0), (0, 1), (2, 1), (1, 2), (2, 0), (0, 2)}
+
+
 def test_single_conv_residual_combines_parallel_weights():
     # y = conv(x) + x: the kernel slice W[i, i] and the identity link the
     # same pair, and combine into sqrt(||W[i, i]||^2 + 1).
@@ -269,11 +286,17 @@ def test_option_a_shortcut_with_channel_padding():
             short = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 2, 2))
             return self.conv(x) + short
 
-    data = weight_graph(OptionA(), input_shape=(3, 8, 8))
-    expected = torch.zeros(8, 4)
-    expected[2:6] = torch.eye(4)
-    adj = dense(data)
-    assert torch.equal(block(adj, data, 2, 1) == 1, expected == 1)
+    torch.manual_seed(8)
+    model = OptionA()
+    data = weight_graph(model, input_shape=(3, 8, 8))
+    shift = torch.zeros(8, 4)
+    shift[2:6] = torch.eye(4)  # channel i feeds channel i + 2
+    # The conv reads the same input, so each shortcut weight combines with
+    # the kernel norm of that pair.
+    norm = model.conv.weight.detach().norm(dim=(2, 3))
+    torch.testing.assert_close(block(dense(data), data, 2, 1),
+                               torch.sqrt(norm**2 + shift), rtol=1e-6,
+                               atol=0)
 
 
 def test_registry_resnet20():
@@ -353,6 +376,29 @@ def test_unrolled_pool_and_linear_match_jacobian():
                                rtol=1e-6, atol=0)
     torch.testing.assert_close(block(adj, data, 3, 2),
                                fc.weight.detach().abs(), rtol=1e-6, atol=0)
+
+
+class SpatialMean(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((2, 3), keepdim=True)
+
+
+@pytest.mark.parametrize('pool', [
+    nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True),
+    nn.AdaptiveAvgPool2d((2, 3)),
+    SpatialMean(),
+])
+def test_unrolled_pool_windows_match_jacobian_support(pool):
+    conv = nn.Conv2d(1, 2, 1, bias=False)
+    out = pool(torch.zeros(1, 2, 5, 5)).numel()
+    fc = nn.Linear(out, 3, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+        fc.weight.fill_(1.0)
+    model = nn.Sequential(conv, pool, nn.Flatten(), fc)
+    data = weight_graph(model, conv='unrolled', input_shape=(1, 5, 5))
+    J = jacobian(nn.Sequential(pool, nn.Flatten(), fc), torch.zeros(2, 5, 5))
+    assert torch.equal(block(dense(data), data, 2, 1) > 0, J != 0)
 
 
 def test_unrolled_size_error(lenet):

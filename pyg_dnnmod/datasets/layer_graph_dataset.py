@@ -1,0 +1,144 @@
+r"""The snapshots of one model + data + parameters, cached on disk as a PyG
+:class:`~torch_geometric.data.InMemoryDataset`."""
+import hashlib
+import json
+import os
+from typing import Any, Callable, Dict, List, Optional
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import InMemoryDataset
+
+import pyg_dnnmod
+
+
+def _update_with_tensor(h: 'hashlib._Hash', t: Tensor) -> None:
+    t = t.detach().cpu().contiguous()
+    h.update(f'{t.dtype}{tuple(t.shape)}'.encode())
+    h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b'')
+
+
+def cache_key(model: nn.Module, inputs: Tensor, labels: Tensor,
+              params: Dict[str, Any]) -> str:
+    r"""A hash of everything that changes the snapshots: the architecture
+    (its :obj:`repr`), every parameter and buffer of the model, the inputs,
+    the labels, the build parameters and the library version.
+
+    Example:
+        >>> m = torch.nn.Linear(2, 2)
+        >>> x, y = torch.zeros(4, 2), torch.zeros(4, dtype=torch.long)
+        >>> cache_key(m, x, y, {'k': 3}) == cache_key(m, x, y, {'k': 3})
+        True
+        >>> cache_key(m, x, y, {'k': 3}) == cache_key(m, x, y, {'k': 5})
+        False
+    """
+    h = hashlib.sha256()
+    h.update(pyg_dnnmod.__version__.encode())
+    h.update(repr(model).encode())
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        _update_with_tensor(h, t)
+    _update_with_tensor(h, inputs)
+    _update_with_tensor(h, labels)
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+class LayerGraphDataset(InMemoryDataset):
+    r"""The k-NN layer snapshots of a model over labelled samples (see
+    :func:`pyg_dnnmod.layer_graphs`) as a PyG dataset stored under
+    :obj:`root`, one :class:`~torch_geometric.data.Data` per layer in depth
+    order.
+
+    The processed file is named by :func:`cache_key`, a hash of the model's
+    architecture and weights, the inputs, the labels and every build
+    parameter, so a changed parameter builds a new file and never reuses a
+    stale one; files are written to a temporary name and renamed into place,
+    so an interrupted build leaves nothing half-written.
+
+    Args:
+        root (str): The root folder.
+        model (torch.nn.Module): The model.
+        inputs (torch.Tensor): The samples :math:`[M, ...]`.
+        labels (torch.Tensor): Their labels :math:`[M]`.
+        transform (callable, optional): Applied to every snapshot on access.
+            (default: :obj:`None`)
+        force_reload (bool, optional): Rebuild even if cached.
+            (default: :obj:`False`)
+        **kwargs: Build parameters of :func:`pyg_dnnmod.layer_graphs`
+            (:obj:`k`, :obj:`layers`, :obj:`metric`, :obj:`num_samples`,
+            :obj:`seed`, ...).
+
+    Example:
+        >>> import tempfile
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+        >>> x, y = torch.randn(30, 4), torch.arange(30) % 3
+        >>> root = tempfile.mkdtemp()
+        >>> dataset = LayerGraphDataset(root, model, x, y, k=3)
+        >>> len(dataset), dataset.layer_names
+        (2, ['0', '2'])
+        >>> dataset.modularity().shape
+        torch.Size([2])
+    """
+    def __init__(self, root: str, model: nn.Module, inputs: Tensor,
+                 labels: Tensor, transform: Optional[Callable] = None,
+                 force_reload: bool = False, **kwargs: Any) -> None:
+        self.model = model
+        self.inputs = inputs
+        self.labels = labels
+        self.params = dict(kwargs)
+        self.params.pop('progress', None)
+        self.progress = kwargs.get('progress', False)
+        self.key = cache_key(model, inputs, labels, self.params)
+        super().__init__(root, transform, force_reload=force_reload)
+        self.load(self.processed_paths[0])
+        with open(self.processed_paths[1]) as f:
+            self.meta = json.load(f)
+
+    @property
+    def raw_file_names(self) -> List[str]:
+        return []
+
+    @property
+    def processed_file_names(self) -> List[str]:
+        return [f'layer_graphs_{self.key}.pt', f'layer_graphs_{self.key}.json']
+
+    def download(self) -> None:
+        pass
+
+    def process(self) -> None:
+        from pyg_dnnmod.snapshots import layer_graphs
+        kwargs = dict(self.params)
+        graphs = layer_graphs(self.model, self.inputs, self.labels,
+                              progress=self.progress, **kwargs)
+        data_path, meta_path = self.processed_paths
+        tmp = f'{data_path}.tmp{os.getpid()}'
+        try:
+            self.save(list(graphs), tmp)
+            os.replace(tmp, data_path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        meta = dict(graphs.meta, params=self.params, key=self.key,
+                    layer_names=graphs.layer_names)
+        tmp = f'{meta_path}.tmp{os.getpid()}'
+        with open(tmp, 'w') as f:
+            json.dump(meta, f, default=str)
+        os.replace(tmp, meta_path)
+
+    @property
+    def layer_names(self) -> List[str]:
+        return list(self.meta['layer_names'])
+
+    def to_layer_graphs(self) -> 'pyg_dnnmod.snapshots.LayerGraphs':
+        r"""The snapshots as a :class:`~pyg_dnnmod.snapshots.LayerGraphs`."""
+        from pyg_dnnmod.snapshots import LayerGraphs
+        return LayerGraphs([self[i] for i in range(len(self))], self.meta)
+
+    def modularity(self, resolution: float = 1.0) -> Tensor:
+        r"""One modularity value per snapshot, in one batched call."""
+        return self.to_layer_graphs().modularity(resolution)
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}({len(self)}, key={self.key})'

@@ -1,0 +1,21 @@
+r"""Snapshots: a model's layers (and its training epochs) as a sequence of
+PyG k-NN graphs."""
+from pyg_dnnmod.snapshots.epochs import (
+    EpochLayerGraphs,
+    LayerGraphsCallback,
+    epoch_layer_graphs,
+)
+from pyg_dnnmod.snapshots.layer_graphs import (
+    LayerGraphs,
+    layer_graphs,
+    snapshot,
+)
+
+__all__ = [
+    'LayerGraphs',
+    'layer_graphs',
+    'snapshot',
+    'EpochLayerGraphs',
+    'LayerGraphsCallback',
+    'epoch_layer_graphs',
+]

@@ -1,0 +1,328 @@
+r"""From a model to its temporal graph: one k-NN snapshot per layer.
+
+This is where a model's layers become PyG snapshots: the features of every
+chosen layer over :math:`N` labelled samples give one
+:class:`~torch_geometric.data.Data` (the k-NN graph of the samples, their
+labels, the depth index), and :class:`LayerGraphs` holds the sequence over
+depth: an edge-dynamic graph on a fixed node set.
+"""
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch, Data
+
+from pyg_dnnmod.utils import knn_graph, modularity
+
+
+class LayerGraphs(Sequence):
+    r"""A sequence of k-NN snapshots over depth (or any time axis), as PyG
+    :class:`~torch_geometric.data.Data` objects.
+
+    Every snapshot holds :obj:`edge_index`, :obj:`edge_weight`, :obj:`y`
+    (the node labels), :obj:`num_nodes`, :obj:`t` (its depth index) and
+    :obj:`layer` (the layer name); :obj:`x` too when features were kept.
+    Indexing by an integer gives a snapshot, by a slice another
+    :class:`LayerGraphs`; iteration keeps no state on the container, so two
+    loops can run at once. It plugs into
+    :class:`torch_geometric.loader.DataLoader` as it is.
+
+    Args:
+        snapshots (list[Data]): The snapshots in time order.
+        meta (dict, optional): What built them (model, k, metric, ...),
+            carried along by slices. (default: :obj:`None`)
+
+    Example:
+        >>> x = torch.tensor([[1., 0.], [1., .1], [0., 1.], [.1, 1.]])
+        >>> y = torch.tensor([0, 0, 1, 1])
+        >>> graphs = LayerGraphs.from_features(
+        ...     [('input', x), ('mixed', x[[0, 2, 1, 3]])], y, k=1)
+        >>> len(graphs), graphs.layer_names
+        (2, ['input', 'mixed'])
+        >>> graphs.modularity()
+        tensor([ 0.5000, -0.5000], dtype=torch.float64)
+        >>> graphs[1:].layer_names
+        ['mixed']
+    """
+    def __init__(self, snapshots: List[Data],
+                 meta: Optional[Dict[str, Any]] = None) -> None:
+        self._snapshots = list(snapshots)
+        self.meta = dict(meta or {})
+
+    @classmethod
+    def from_features(
+        cls,
+        features: Sequence[Tuple[str, Tensor]],
+        labels: Tensor,
+        k: int = 3,
+        metric: str = 'cosine',
+        symmetrize: str = 'half',
+        keep_features: bool = False,
+        meta: Optional[Dict[str, Any]] = None,
+    ) -> 'LayerGraphs':
+        r"""Builds one snapshot per :obj:`(name, features)` pair; the
+        features may be a generator, so that only one layer is held at a
+        time."""
+        snapshots = [
+            snapshot(x, labels, k=k, metric=metric, symmetrize=symmetrize,
+                     t=t, layer=name, keep_features=keep_features)
+            for t, (name, x) in enumerate(features)
+        ]
+        meta = dict(meta or {})
+        meta.update(k=k, metric=metric, symmetrize=symmetrize)
+        return cls(snapshots, meta)
+
+    def __len__(self) -> int:
+        return len(self._snapshots)
+
+    def __getitem__(self, idx: Union[int, slice]) -> Union[Data,
+                                                           'LayerGraphs']:
+        if isinstance(idx, slice):
+            return self.__class__(self._snapshots[idx], self.meta)
+        if isinstance(idx, bool) or not isinstance(idx, int):
+            raise TypeError(f"'idx' must be an int or a slice "
+                            f"(got {type(idx).__name__})")
+        return self._snapshots[idx]
+
+    def __iter__(self) -> Iterator[Data]:
+        return iter(self._snapshots)
+
+    def __repr__(self) -> str:
+        num_nodes = self._snapshots[0].num_nodes if self._snapshots else 0
+        return (f'{self.__class__.__name__}({len(self)} snapshots, '
+                f'num_nodes={num_nodes})')
+
+    @property
+    def layer_names(self) -> List[str]:
+        r"""The layer name of every snapshot."""
+        return [data.layer for data in self._snapshots]
+
+    def split(self, at: Union[int, float] = 0.5
+              ) -> Tuple['LayerGraphs', 'LayerGraphs']:
+        r"""A time-ordered split: the first snapshots and the rest. :obj:`at`
+        is an index, or a fraction of the length (rounded down)."""
+        if isinstance(at, float):
+            if not 0.0 <= at <= 1.0:
+                raise ValueError(f"'at' as a fraction must lie in [0, 1] "
+                                 f"(got {at})")
+            at = int(at * len(self))
+        return self[:at], self[at:]
+
+    def to_batch(self) -> Batch:
+        r"""All snapshots as one disjoint-union PyG
+        :class:`~torch_geometric.data.Batch`."""
+        return Batch.from_data_list(self._snapshots)
+
+    def modularity(self, resolution: float = 1.0) -> Tensor:
+        r"""The modularity of the label partition of every snapshot, computed
+        in one batched call over the edge lists (float64, one value per
+        snapshot)."""
+        if len(self) == 0:
+            return torch.zeros(0, dtype=torch.float64)
+        batch = self.to_batch()
+        return modularity(batch.edge_index, batch.y, batch.edge_weight,
+                          num_nodes=batch.num_nodes, resolution=resolution,
+                          batch=batch.batch)
+
+    def to_dataframe(self, resolution: float = 1.0) -> pd.DataFrame:
+        r"""One row per snapshot: :obj:`layer_index`, :obj:`layer`,
+        :obj:`num_nodes`, :obj:`num_edges` (stored, both directions) and
+        :obj:`modularity`."""
+        q = self.modularity(resolution).tolist()
+        return pd.DataFrame({
+            'layer_index': [int(data.t) for data in self._snapshots],
+            'layer': self.layer_names,
+            'num_nodes': [data.num_nodes for data in self._snapshots],
+            'num_edges': [data.num_edges for data in self._snapshots],
+            'modularity': q,
+        })
+
+    def temporal_signal_arguments(self) -> Dict[str, list]:
+        r"""The arguments of PyTorch Geometric Temporal's
+        :class:`DynamicGraphTemporalSignal` constructor (numpy arrays per
+        snapshot: :obj:`edge_indices`, :obj:`edge_weights`, :obj:`features`,
+        which is :obj:`None` per snapshot unless features were kept, and
+        :obj:`targets`)."""
+        return {
+            'edge_indices': [d.edge_index.cpu().numpy() for d in self],
+            'edge_weights': [d.edge_weight.cpu().numpy() for d in self],
+            'features': [d.x.cpu().numpy() if d.get('x') is not None else
+                         None for d in self],
+            'targets': [d.y.cpu().numpy() for d in self],
+        }
+
+    def to_temporal_signal(self):
+        r"""Converts to PyTorch Geometric Temporal's
+        :class:`DynamicGraphTemporalSignal` (requires
+        :obj:`torch-geometric-temporal`)."""
+        try:
+            from torch_geometric_temporal.signal import (
+                DynamicGraphTemporalSignal, )
+        except Exception as e:  # noqa: BLE001 - its imports may fail too
+            raise ImportError(
+                "'to_temporal_signal' requires 'torch-geometric-temporal' "
+                f"(importing it failed: {e})") from e
+        return DynamicGraphTemporalSignal(**self.temporal_signal_arguments())
+
+
+def snapshot(
+    x: Tensor,
+    labels: Tensor,
+    k: int = 3,
+    metric: str = 'cosine',
+    symmetrize: str = 'half',
+    t: int = 0,
+    layer: str = '',
+    keep_features: bool = False,
+) -> Data:
+    r"""One k-NN snapshot: the graph of :func:`~pyg_dnnmod.knn_graph` over
+    the rows of :obj:`x` as a PyG :class:`~torch_geometric.data.Data` with
+    :obj:`edge_index`, :obj:`edge_weight`, :obj:`y`, :obj:`num_nodes`,
+    :obj:`t` and :obj:`layer` (and :obj:`x` if :obj:`keep_features`),
+    on the CPU.
+
+    Example:
+        >>> x = torch.tensor([[1., 0.], [1., .1], [0., 1.]])
+        >>> snapshot(x, torch.tensor([0, 0, 1]), k=1, layer='conv1')
+        Data(edge_index=[2, 4], y=[3], num_nodes=3, edge_weight=[4], t=0, layer='conv1')
+    """
+    labels = _check_labels(labels, x.size(0))
+    edge_index, edge_weight = knn_graph(x, k, metric=metric,
+                                        symmetrize=symmetrize)
+    data = Data(edge_index=edge_index.cpu(), y=labels.cpu(),
+                num_nodes=x.size(0))
+    data.edge_weight = edge_weight.float().cpu()
+    if keep_features:
+        data.x = x.reshape(x.size(0), -1).float().cpu()
+    data.t = t
+    data.layer = layer
+    return data
+
+
+def _check_labels(labels: Any, num_samples: int) -> Tensor:
+    if not isinstance(labels, Tensor):
+        labels = torch.as_tensor(labels)
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool \
+            or labels.is_complex():
+        raise TypeError(f"'labels' must be integer class labels "
+                        f"(got dtype {labels.dtype})")
+    if labels.dim() != 1 or labels.numel() != num_samples:
+        raise ValueError(f"'labels' must hold one label per sample "
+                         f"(got shape {list(labels.shape)} for "
+                         f"{num_samples} samples)")
+    return labels.long()
+
+
+def layer_graphs(
+    model: nn.Module,
+    inputs: Tensor,
+    labels: Tensor,
+    k: int = 3,
+    layers: Any = None,
+    metric: str = 'cosine',
+    num_samples: Optional[int] = None,
+    seed: int = 0,
+    device: Union[str, torch.device, None] = None,
+    *,
+    balanced: bool = True,
+    symmetrize: str = 'half',
+    post_activation: bool = False,
+    batch_size: int = 256,
+    keep_features: bool = False,
+    max_bytes: int = 2 * 1024**3,
+    progress: bool = False,
+) -> LayerGraphs:
+    r"""The paper's snapshots of a model: for every chosen layer, the k-NN
+    graph of its features over :math:`N` labelled samples, from `"Understanding
+    the Dynamics of DNNs Using Graph Modularity"
+    <https://arxiv.org/abs/2111.12485>`_ (Lu et al., ECCV 2022).
+
+    The layers are those of :func:`~pyg_dnnmod.select_layers` (by default
+    the paper's: every convolution of a VGG, the stem and every residual block
+    of a ResNet). Features are read by
+    :func:`~pyg_dnnmod.features.iter_layer_features` and turned into a graph
+    one layer at a time, so peak memory is about one layer's features
+    :math:`N \cdot D_\ell \cdot 4` bytes (more only if several layers fit
+    :obj:`max_bytes` together) plus the forward pass of one batch and the
+    k-NN blocks; snapshots themselves are :math:`O(N k)` each.
+
+    Args:
+        model (torch.nn.Module): The model (inputs in the space it expects).
+        inputs (torch.Tensor): Samples :math:`[M, ...]`.
+        labels (torch.Tensor): Their integer labels :math:`[M]`.
+        k (int, optional): Neighbours per sample. (default: :obj:`3`)
+        layers (optional): Layer selection, see
+            :func:`~pyg_dnnmod.select_layers`. (default: :obj:`None`)
+        metric (str, optional): The similarity of
+            :func:`~pyg_dnnmod.knn_graph`. (default: :obj:`"cosine"`)
+        num_samples (int, optional): Draw :math:`N` of the :math:`M`
+            samples (see :func:`~pyg_dnnmod.datasets.sample_indices`);
+            all if :obj:`None`. (default: :obj:`None`)
+        seed (int, optional): The seed of that draw. (default: :obj:`0`)
+        device (str or torch.device, optional): Where the forward passes
+            and the k-NN run. (default: :obj:`None`, the model's device)
+        balanced (bool, optional): Draw equally many samples per class.
+            (default: :obj:`True`)
+        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
+            (default: :obj:`"half"`)
+        post_activation (bool, optional): Read after the activation that
+            follows each layer. (default: :obj:`False`)
+        batch_size (int, optional): Samples per forward pass.
+            (default: :obj:`256`)
+        keep_features (bool, optional): Store every layer's features as
+            :obj:`x` of its snapshot. (default: :obj:`False`)
+        max_bytes (int, optional): Feature budget of one forward pass, see
+            :func:`~pyg_dnnmod.features.iter_layer_features`.
+            (default: :obj:`2 * 1024**3`)
+        progress (bool, optional): Show a progress bar on stderr.
+            (default: :obj:`False`)
+
+    Example:
+        >>> from torch import nn
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(),
+        ...                       nn.Conv2d(4, 4, 3))
+        >>> x, y = torch.randn(40, 1, 8, 8), torch.arange(40) % 2
+        >>> graphs = layer_graphs(model, x, y, k=3)
+        >>> graphs.layer_names
+        ['0', '2']
+        >>> graphs[0]
+        Data(edge_index=[2, ...], y=[40], num_nodes=40, edge_weight=[...], t=0, layer='0')
+    """
+    from pyg_dnnmod.datasets import sample_indices
+    from pyg_dnnmod.features import iter_layer_features
+
+    if not isinstance(inputs, Tensor):
+        raise TypeError(f"'inputs' must be a torch.Tensor [M, ...] "
+                        f"(got {type(inputs).__name__})")
+    labels = _check_labels(labels, inputs.size(0))
+    index = None
+    if num_samples is not None:
+        index = sample_indices(labels, num_samples, balanced=balanced,
+                               seed=seed)
+        inputs, labels = inputs[index], labels[index]
+    num_nodes = inputs.size(0)
+    if isinstance(k, int) and not isinstance(k, bool) and k >= num_nodes:
+        raise ValueError(f"'k' must be smaller than the number of samples "
+                         f"(got k={k} for N={num_nodes})")
+
+    device = torch.device(device) if device is not None else None
+    features = iter_layer_features(
+        model, inputs, layers, post_activation=post_activation,
+        batch_size=batch_size, device=device, max_bytes=max_bytes,
+        keep_on_device=device is not None and device.type != 'cpu')
+    if progress:
+        from tqdm.auto import tqdm
+
+        from pyg_dnnmod.features import select_layers
+        total = len(select_layers(model, layers, post_activation))
+        features = tqdm(features, desc='snapshots', unit='layer',
+                        total=total, leave=False)
+    meta = dict(model=type(model).__name__, num_samples=num_nodes, seed=seed,
+                balanced=balanced, post_activation=post_activation,
+                sample_index=None if index is None else index.tolist())
+    return LayerGraphs.from_features(features, labels, k=k, metric=metric,
+                                     symmetrize=symmetrize,
+                                     keep_features=keep_features, meta=meta)

@@ -1,0 +1,135 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from pyg_dnnmod import LayerGraphs, knn_graph, layer_graphs, modularity
+from pyg_dnnmod.pretrained import digits_data, digits_model
+
+
+@pytest.fixture
+def tiny():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 6, 3),
+                          nn.ReLU(), nn.Flatten(), nn.Linear(6 * 4 * 4, 3))
+    x = torch.randn(60, 1, 8, 8)
+    y = torch.arange(60) % 3
+    return model, x, y
+
+
+def test_snapshots_equal_knn_of_layer_outputs(tiny):
+    model, x, y = tiny
+    graphs = layer_graphs(model, x, y, k=4)
+    assert graphs.layer_names == ['0', '2']
+    with torch.no_grad():
+        outs = [model[0](x), model[2](model[1](model[0](x)))]
+    for t, (data, out) in enumerate(zip(graphs, outs)):
+        edge_index, edge_weight = knn_graph(out.flatten(1), 4)
+        assert data.edge_index.tolist() == edge_index.tolist()
+        assert torch.equal(data.edge_weight, edge_weight)
+        assert data.y.tolist() == y.tolist()
+        assert data.t == t and data.num_nodes == 60
+        assert data.layer == graphs.layer_names[t]
+    expected = [modularity(d.edge_index, d.y, d.edge_weight) for d in graphs]
+    assert graphs.modularity().tolist() == pytest.approx(expected, abs=1e-12)
+
+
+def test_sequence_protocol(tiny):
+    model, x, y = tiny
+    graphs = layer_graphs(model, x, y, k=3, layers=[0, 1])
+    assert len(graphs) == 2
+    assert isinstance(graphs[0], Data)
+    part = graphs[1:]
+    assert isinstance(part, LayerGraphs) and part.layer_names == ['2']
+    first, rest = graphs.split(1)
+    assert first.layer_names == ['0'] and rest.layer_names == ['2']
+    assert graphs.split(0.5)[0].layer_names == ['0']
+    # Iteration holds no state: two iterators run side by side.
+    a, b = iter(graphs), iter(graphs)
+    assert next(a) is next(b)
+    assert [d.t for d in graphs] == [0, 1] == [d.t for d in graphs]
+    df = graphs.to_dataframe()
+    assert list(df.columns) == ['layer_index', 'layer', 'num_nodes',
+                                'num_edges', 'modularity']
+    assert df['layer'].tolist() == ['0', '2']
+    with pytest.raises(TypeError, match=r"'idx' must be an int or a slice"):
+        graphs['0']
+
+
+def test_dataloader_batches_equal_per_snapshot(tiny):
+    model, x, y = tiny
+    graphs = layer_graphs(model, x, y, k=3, layers=None)
+    graphs = LayerGraphs(list(graphs) * 3)  # six snapshots
+    expected = graphs.modularity()
+    got = []
+    for batch in DataLoader(graphs, batch_size=4, shuffle=False):
+        got.append(modularity(batch.edge_index, batch.y, batch.edge_weight,
+                              batch=batch.batch))
+    assert torch.cat(got).tolist() == pytest.approx(expected.tolist(),
+                                                    abs=1e-12)
+    per = [modularity(d.edge_index, d.y, d.edge_weight) for d in graphs]
+    assert expected.tolist() == pytest.approx(per, abs=1e-12)
+
+
+def test_temporal_signal_arguments_follow_documented_constructor(tiny):
+    # PyTorch Geometric Temporal's DynamicGraphTemporalSignal(edge_indices,
+    # edge_weights, features, targets) takes equal-length sequences of
+    # numpy arrays (or None) and yields Data(x, edge_index, edge_attr, y).
+    # The package needs torch-scatter/torch-sparse, which cannot be built
+    # here, so the documented contract is checked directly.
+    model, x, y = tiny
+    graphs = layer_graphs(model, x, y, k=3, keep_features=True)
+    args = graphs.temporal_signal_arguments()
+    assert set(args) == {'edge_indices', 'edge_weights', 'features',
+                         'targets'}
+    assert all(len(v) == len(graphs) for v in args.values())
+    for t, data in enumerate(graphs):
+        assert isinstance(args['edge_indices'][t], np.ndarray)
+        assert args['edge_indices'][t].shape == (2, data.num_edges)
+        assert np.array_equal(torch.LongTensor(args['edge_indices'][t]),
+                              data.edge_index)
+        assert np.allclose(args['edge_weights'][t], data.edge_weight)
+        assert args['features'][t].shape == (60, data.x.size(1))
+        assert np.array_equal(args['targets'][t], y.numpy())
+    try:
+        signal = graphs.to_temporal_signal()
+    except ImportError:
+        return
+    assert signal.snapshot_count == len(graphs)
+
+
+def test_sampling_and_errors(tiny):
+    model, x, y = tiny
+    graphs = layer_graphs(model, x, y, k=3, num_samples=30, seed=1)
+    assert graphs[0].num_nodes == 30
+    assert torch.bincount(graphs[0].y).tolist() == [10, 10, 10]
+    again = layer_graphs(model, x, y, k=3, num_samples=30, seed=1)
+    assert graphs[0].edge_index.tolist() == again[0].edge_index.tolist()
+    with pytest.raises(ValueError, match=r"one label per sample .*\[59\]"):
+        layer_graphs(model, x, y[:59], k=3)
+    with pytest.raises(TypeError, match=r"'labels' must be integer"):
+        layer_graphs(model, x, y.float(), k=3)
+    with pytest.raises(ValueError, match=r"got k=60 for N=60"):
+        layer_graphs(model, x, y, k=60)
+    with pytest.raises(ValueError, match=r"nope"):
+        layer_graphs(model, x, y, layers=['nope'])
+    with pytest.raises(ValueError):
+        layer_graphs(model, x, y, layers=[])
+
+
+@pytest.mark.slow
+def test_trained_digits_curve_rises_and_random_init_stays_flat(
+        trained_digits):
+    # The paper's phenomenon on the embedded default (DESIGN.md section 5).
+    model, info = trained_digits
+    assert info['test_acc'] >= 0.90
+    x, y = digits_data('test')
+    q = layer_graphs(model, x, y, k=3, num_samples=500).modularity()
+    assert len(q) == 4
+    assert float(q[0]) < 0.35
+    assert float(q[-1]) > 0.75
+    q_rand = layer_graphs(digits_model(random_init=True), x, y, k=3,
+                          num_samples=500).modularity()
+    assert float(q_rand.max()) < 0.35

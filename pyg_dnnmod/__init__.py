@@ -10,7 +10,8 @@ Where things live:
 * :mod:`pyg_dnnmod.features`: which layers are read, and their features;
 * :mod:`pyg_dnnmod.models`: the paper's networks and their variants;
 * :mod:`pyg_dnnmod.datasets`: offline data sources;
-* :mod:`pyg_dnnmod.training`: the paper's training recipe with checkpoints.
+* :mod:`pyg_dnnmod.training`: the paper's training recipe with checkpoints;
+* :mod:`pyg_dnnmod.weights`: weight graphs over training (second paper).
 """
 __version__ = '0.1.0'
 
@@ -22,6 +23,7 @@ from pyg_dnnmod import (
     training,
     transforms,
     utils,
+    weights,
 )
 from pyg_dnnmod.features import extract_features, list_layers, select_layers
 from pyg_dnnmod.models import get_model, list_models
@@ -34,6 +36,7 @@ from pyg_dnnmod.snapshots import (
 from pyg_dnnmod.datasets import LayerGraphDataset
 from pyg_dnnmod.transforms import AddModularity, FeatureKNNGraph
 from pyg_dnnmod.utils import community_modularity, knn_graph, modularity
+from pyg_dnnmod.weights import weight_graph
 
 __all__ = [
     'knn_graph',
@@ -46,6 +49,7 @@ __all__ = [
     'LayerGraphDataset',
     'epoch_layer_graphs',
     'EpochLayerGraphs',
+    'weight_graph',
     'list_layers',
     'select_layers',
     'extract_features',
@@ -58,5 +62,6 @@ __all__ = [
     'models',
     'datasets',
     'training',
+    'weights',
     '__version__',
 ]

@@ -256,14 +256,8 @@ def attack_params(
             value = float(value)
         out[name] = value
 
-    if 'num_classes' in out:
-        given = params.get('num_classes')
-        if num_classes is not None and given is not None and \
-                given != num_classes:
-            raise ValueError(f"'num_classes' must match the model's "
-                             f"{num_classes} outputs (got {given!r})")
-        if num_classes is not None:
-            out['num_classes'] = num_classes
+    if 'num_classes' in out and num_classes is not None:
+        out['num_classes'] = num_classes
 
     if input_shape is not None and attack in _SQUARE_ONLY:
         shape = tuple(int(s) for s in input_shape)
@@ -701,8 +695,19 @@ def adversarial_examples(
             raise ValueError(f"'y' must hold labels in [0, {num_classes - 1}]"
                              f" for the model's {num_classes} classes (got "
                              f"values in [{int(y.min())}, {int(y.max())}])")
+        # `num_classes` comes from the model; a given one must agree.
+        params = dict(params)
+        has_given = 'num_classes' in params
+        given = params.pop('num_classes', None)
         effective = attack_params(attack, tuple(x.shape[1:]), num_classes,
                                   **params)
+        if has_given and 'num_classes' not in effective:
+            raise ValueError(f"Unknown parameter 'num_classes' of attack "
+                             f"{attack!r} ({ATTACKS[attack]}); valid "
+                             f"parameters: {', '.join(effective)}")
+        if has_given and given != num_classes:
+            raise ValueError(f"'num_classes' must match the model's "
+                             f"{num_classes} outputs (got {given!r})")
         clip = (effective.get('clip_min', 0.0),
                 effective.get('clip_max', 1.0))
         low, high = _bounds(clip[0], x), _bounds(clip[1], x)

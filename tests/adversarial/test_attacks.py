@@ -1,5 +1,6 @@
 import copy
 import math
+import warnings
 
 import pandas as pd
 import pytest
@@ -264,8 +265,10 @@ def test_model_state_is_restored(digits):
     model.train()
     model.fc.weight.requires_grad_(False)
     running = model.features[1].running_mean.clone()
-    adversarial_examples(model, x[:40], y[:40], 'fgsm', num_samples=1,
-                         progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # whether it succeeds is not tested
+        adversarial_examples(model, x[:40], y[:40], 'fgsm', num_samples=1,
+                             progress=False)
     assert model.training
     assert not model.fc.weight.requires_grad
     assert all(p.requires_grad for n, p in model.named_parameters()
@@ -395,6 +398,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match="'num_classes' must match the "
                        "model's 2 outputs \\(got 10\\)"):
         adversarial_examples(model, x, y, 'cw', num_classes=10)
+    with pytest.raises(ValueError, match="Unknown parameter 'num_classes' "
+                       "of attack 'fgsm'"):
+        adversarial_examples(model, x, y, 'fgsm', num_classes=2)
     with pytest.raises(ValueError, match="'num_samples' must be >= 1 "
                        r'\(got 0\)'):
         adversarial_examples(model, x, y, num_samples=0)

@@ -71,25 +71,29 @@ def test_gain_threshold_same_for_float32_and_float64():
 
 
 @pytest.mark.parametrize('removable', [
-    [True, True, False, True, True, True],
-    torch.tensor([True, True, False, True, True, True]),
-    [1, 3, 4, 5],
-    torch.tensor([1, 3, 4, 5]),
-    [-5, -3, -2, -1],
-    ['b0', 'b2', 'b3', 'b4'],
+    [False, True, False, True, True, False],
+    torch.tensor([False, True, False, True, True, False]),
+    [1, 3, 4],
+    torch.tensor([1, 3, 4]),
+    [-5, -3, -2],
+    ['b0', 'b2', 'b3'],
 ])
 def test_removable_restricts_the_selection(removable):
     curve = FakeCurve(CURVE, NAMES)
+    # Unrestricted: [2, 4], [4, 5] and [4, 5].
     assert gain_threshold(curve, 0.0, removable) == [4]
-    assert plateau_run(curve, 0.0, removable) == []
-    assert gain_budget(curve, 2, removable) == [1, 4]
+    assert plateau_run(curve, 0.2, removable) == [4]
+    # Gains .25, .25, -.125 at 1, 3, 4: the tie between 1 and 3 goes to 3.
+    assert gain_budget(curve, 2, removable) == [3, 4]
 
 
 def test_curve_object_and_names():
     curve = FakeCurve(CURVE, NAMES)
     assert gain_threshold(curve) == [2, 4]
     assert GainThreshold().names(curve) == ['b1', 'b3']
-    assert GainBudget(1).names(curve, removable=['b0', 'b2']) == ['b0']
+    # b0 and b2 both gain .25; the tie goes to the deeper b2
+    assert GainBudget(1).names(curve, removable=['b0', 'b2']) == ['b2']
+    assert GainBudget(1).names(curve, removable=['b0', 'b1']) == ['b1']
 
 
 @pytest.mark.parametrize('values,eps,expected', [
@@ -200,7 +204,7 @@ def test_bad_curves():
         gain_threshold(FakeCurve([0.1, 0.2, math.nan, 0.3, 0.3, 0.3], NAMES))
     with pytest.raises(ValueError, match="layer 1 is inf"):
         plateau_run(torch.tensor([0.1, math.inf]))
-    with pytest.raises(ValueError, match=r"one-dimensional .*\[2, 3\]"):
+    with pytest.raises(ValueError, match=r"one-dimensional.*\[2, 3\]"):
         gain_threshold(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="at least one layer"):
         gain_budget(torch.zeros(0), 1)

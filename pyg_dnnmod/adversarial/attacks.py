@@ -27,10 +27,10 @@ than in its source:
   the model's parameters; they are frozen during the attack and restored.
 * Float parameters given as integers (:obj:`eps=1`) make AdverTorch raise a
   bare :class:`TypeError` deep inside; they are converted.
-* :class:`PGD <LinfPGDAttack>`, the single-pixel and the local-search attacks
-  draw from the global random generators; each chunk of samples is attacked
-  under a seed derived from :obj:`seed` (and the caller's random state is
-  restored), so results are reproducible.
+* :class:`LinfPGDAttack`, :class:`SinglePixelAttack` and
+  :class:`LocalSearchAttack` draw from the global random generators; each
+  chunk of samples is attacked under a seed derived from :obj:`seed` (and the
+  caller's random state is restored), so results are reproducible.
 """
 import hashlib
 import importlib.metadata
@@ -86,6 +86,9 @@ _ALWAYS_TARGETED = frozenset({'jsma'})
 _SQUARE_ONLY = frozenset({'single_pixel', 'local_search'})
 _SUPPLIED = frozenset({'predict'})
 _CACHE_FORMAT = 1
+_SUMMARY_COLUMNS = ('attack', 'success_rate', 'num_collected',
+                    'num_attacked', 'linf_mean', 'linf_max', 'l2_mean',
+                    'l2_max', 'seconds', 'target_rule', 'note')
 
 
 @dataclass(eq=False, repr=False)
@@ -673,6 +676,9 @@ def adversarial_examples(
         raise TypeError(f"'model' must be a torch.nn.Module "
                         f"(got {type(model).__name__})")
     x, y = _check_inputs(x, y)
+    # The input is streamed to the device chunk by chunk; the sets are
+    # returned on the CPU.
+    x, y = x.detach().cpu(), y.cpu()
     if num_samples is not None:
         num_samples = _check_int(num_samples, 'num_samples', 1)
     batch_size = _check_int(batch_size, 'batch_size', 1)
@@ -734,6 +740,9 @@ def adversarial_examples(
                 path = Path(cache_dir) / f'{attack}-{key[:32]}.pt'
                 cached = _load_cached(path, key, effective)
                 if cached is not None:
+                    if cached.note:
+                        warnings.warn(f'{attack}: {cached.note}',
+                                      stacklevel=2)
                     return cached
 
         adversary = _attack_class(attack)(model, **effective)
@@ -837,7 +846,3 @@ def attack_summary(
         df.insert(0, 'name', names)
     return df
 
-
-_SUMMARY_COLUMNS = ('attack', 'success_rate', 'num_collected',
-                    'num_attacked', 'linf_mean', 'linf_max', 'l2_mean',
-                    'l2_max', 'seconds', 'target_rule', 'note')

@@ -21,7 +21,8 @@ def _update_with_tensor(h: 'hashlib._Hash', t: Tensor) -> None:
 def cache_key(model: nn.Module, inputs: Tensor, labels: Tensor,
               params: Dict[str, Any]) -> str:
     r"""A hash of everything that changes the snapshots: the architecture
-    (its :obj:`repr`), every parameter and buffer of the model, the inputs,
+    (its :obj:`repr`), every parameter and buffer of the model (also the
+    non-persistent ones, such as a normalisation's mean), the inputs,
     the labels, the build parameters and the library version.
 
     Example:
@@ -35,7 +36,11 @@ def cache_key(model: nn.Module, inputs: Tensor, labels: Tensor,
     h = hashlib.sha256()
     h.update(pyg_dnnmod.__version__.encode())
     h.update(repr(model).encode())
-    for name, t in model.state_dict().items():
+    # Parameters and every buffer, persistent or not (a normalisation
+    # layer's mean and std are non-persistent buffers, outside state_dict).
+    tensors = dict(model.state_dict(keep_vars=False))
+    tensors.update({f'buffer:{n}': b for n, b in model.named_buffers()})
+    for name, t in sorted(tensors.items()):
         h.update(name.encode())
         _update_with_tensor(h, t)
     _update_with_tensor(h, inputs)

@@ -138,9 +138,9 @@ def prune_and_finetune(
         raise TypeError(f"'curve' must be a Tensor or an object with "
                         f"'modularity()' and 'layer_names' (got "
                         f"{type(curve).__name__})")
+    pruned = remove_layers(model, layer_names, adapt=adapt)
     names = [layer_names] if isinstance(layer_names, str) else list(
         layer_names)
-    pruned = remove_layers(model, names, adapt=adapt)
     gain = math.nan if curve is None else _removed_gain(model, names, curve)
     shape = _input_shape(test_data) if input_shape is None else tuple(
         input_shape)

@@ -291,7 +291,8 @@ def plateau_run(curve: Curve, eps: float = 0.01,
     return _indices(selected & mask)
 
 
-def gain_budget(curve: Curve, m: int, removable: Removable = None) -> list[int]:
+def gain_budget(curve: Curve, m: int,
+                removable: Removable = None) -> list[int]:
     r"""Selects the :obj:`m` layers with the smallest modularity gain
     :math:`Q_i - Q_{i-1}`, the first layer excluded.
 

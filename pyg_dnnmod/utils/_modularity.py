@@ -3,7 +3,7 @@ r"""Newman modularity of a node partition, by scatter over the edge list.
 This is where a snapshot's modularity is computed: one pass over the edges,
 no dense matrix, no networkx, for one graph or a whole PyG batch at once.
 """
-from typing import Optional, Tuple, Union, overload
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -12,7 +12,10 @@ from torch_geometric.utils import scatter
 
 def _check_graph(edge_index: Tensor, communities: Tensor,
                  edge_weight: Optional[Tensor], num_nodes: Optional[int],
-                 batch: Optional[Tensor]) -> Tuple[Tensor, Tensor, int]:
+                 batch: Optional[Tensor]) -> Tuple[Tensor, Tensor, int, bool]:
+    r"""Checks the input; returns ``(edge_index, communities, num_nodes,
+    soft)`` with integer labels as :obj:`long` and a soft assignment as it
+    is (so that gradients reach it)."""
     if not isinstance(edge_index, Tensor):
         raise TypeError(f"'edge_index' must be a torch.Tensor "
                         f"(got {type(edge_index).__name__})")
@@ -24,18 +27,40 @@ def _check_graph(edge_index: Tensor, communities: Tensor,
                         f"(got dtype {edge_index.dtype})")
     if not isinstance(communities, Tensor):
         communities = torch.as_tensor(communities)
-    if communities.dtype.is_floating_point or communities.is_complex() \
-            or communities.dtype == torch.bool:
-        raise TypeError(f"'communities' must be integer labels "
-                        f"(got dtype {communities.dtype})")
-    if communities.dim() != 1:
-        raise ValueError(f"'communities' must be one-dimensional [num_nodes] "
-                         f"(got shape {list(communities.shape)})")
+    soft = communities.dim() == 2
+    if communities.dim() not in (1, 2):
+        raise ValueError(f"'communities' must be integer labels [num_nodes] "
+                         f"or a soft assignment [num_nodes, "
+                         f"num_communities] (got shape "
+                         f"{list(communities.shape)})")
+    if communities.is_complex():
+        raise TypeError(f"'communities' must be real (got dtype "
+                        f"{communities.dtype})")
+    if soft:
+        if not communities.dtype.is_floating_point:
+            raise TypeError(f"'communities' of shape [num_nodes, "
+                            f"num_communities] must be a floating soft "
+                            f"assignment (got dtype {communities.dtype}); "
+                            f"pass integer labels as a one-dimensional "
+                            f"tensor")
+        if communities.size(1) == 0:
+            raise ValueError(f"'communities' must have at least one column "
+                             f"(got shape {list(communities.shape)})")
+        if not bool(torch.isfinite(communities).all()):
+            raise ValueError("'communities' contains NaN or Inf values")
+    elif communities.dtype.is_floating_point or \
+            communities.dtype == torch.bool:
+        raise TypeError(f"'communities' must be integer labels when "
+                        f"one-dimensional (got dtype {communities.dtype}); "
+                        f"a soft assignment is a floating [num_nodes, "
+                        f"num_communities] tensor")
+    length = communities.size(0)
     if num_nodes is None:
-        num_nodes = communities.numel()
-    elif communities.numel() != num_nodes:
-        raise ValueError(f"'communities' must hold one label per node "
-                         f"(got {communities.numel()} labels for "
+        num_nodes = length
+    elif length != num_nodes:
+        what = 'row' if soft else 'label'
+        raise ValueError(f"'communities' must hold one {what} per node "
+                         f"(got {length} {what}s for "
                          f"num_nodes={num_nodes})")
     if edge_index.numel() > 0:
         lo, hi = int(edge_index.min()), int(edge_index.max())
@@ -53,37 +78,89 @@ def _check_graph(edge_index: Tensor, communities: Tensor,
     if batch is not None and (batch.dim() != 1 or batch.numel() != num_nodes):
         raise ValueError(f"'batch' must have shape [num_nodes] = "
                          f"[{num_nodes}] (got {list(batch.shape)})")
-    return edge_index.long(), communities.to(edge_index.device).long(), \
-        num_nodes
+    communities = communities.to(edge_index.device)
+    if not soft:
+        communities = communities.long()
+    return edge_index.long(), communities, num_nodes, soft
 
 
-def _community_terms(
-    edge_index: Tensor,
-    communities: Tensor,
-    edge_weight: Optional[Tensor],
-    num_nodes: Optional[int],
-    resolution: float,
-    directed: bool,
-    batch: Optional[Tensor],
-) -> Tuple[Tensor, Tensor, Tensor, int]:
-    r"""Returns ``(terms, community_id, graph_of_term, num_graphs)``: one
-    modularity term per (graph, community) pair present."""
-    edge_index, communities, num_nodes = _check_graph(
-        edge_index, communities, edge_weight, num_nodes, batch)
+def _weights_and_batch(edge_index: Tensor, edge_weight: Optional[Tensor],
+                       num_nodes: int, batch: Optional[Tensor]
+                       ) -> Tuple[Tensor, Tensor, int]:
     device = edge_index.device
-    row, col = edge_index[0], edge_index[1]
     if edge_weight is None:
-        w = torch.ones(row.numel(), dtype=torch.float64, device=device)
+        w = torch.ones(edge_index.size(1), dtype=torch.float64,
+                       device=device)
     else:
         # float64 accumulation: the sums run over every edge of the graph.
-        w = edge_weight.to(torch.float64)
+        w = edge_weight.to(device, torch.float64)
     if batch is None:
         batch = torch.zeros(num_nodes, dtype=torch.long, device=device)
         num_graphs = 1
     else:
         batch = batch.to(device).long()
         num_graphs = int(batch.max()) + 1 if batch.numel() > 0 else 0
+    return w, batch, num_graphs
 
+
+def _soft_terms(
+    edge_index: Tensor,
+    s: Tensor,
+    w: Tensor,
+    num_nodes: int,
+    resolution: float,
+    directed: bool,
+    batch: Tensor,
+    num_graphs: int,
+) -> Tensor:
+    r"""The terms :math:`Q_c` of a soft assignment :math:`S`, one row per
+    graph :math:`[B, C]`, from the edge list alone."""
+    s = s.to(torch.float64)
+    row, col = edge_index[0], edge_index[1]
+    # Per stored entry (i, j): w_ij * S_ic * S_jc, the entries of S^T A S on
+    # its diagonal; one-hot rows reduce this to the hard "inside" mask.
+    inner = s[row] * s[col]
+    if directed:
+        k_out = scatter(w, row, 0, num_nodes, reduce='sum')
+        k_in = scatter(w, col, 0, num_nodes, reduce='sum')
+        m = scatter(k_out, batch, 0, num_graphs, reduce='sum')
+        l_c = scatter(w.unsqueeze(-1) * inner, batch[row], 0, num_graphs,
+                      reduce='sum')
+        kout_c = scatter(k_out.unsqueeze(-1) * s, batch, 0, num_graphs,
+                         reduce='sum')
+        kin_c = scatter(k_in.unsqueeze(-1) * s, batch, 0, num_graphs,
+                        reduce='sum')
+        safe = torch.where(m == 0, torch.ones_like(m), m).unsqueeze(-1)
+        terms = l_c / safe - resolution * kout_c * kin_c / safe**2
+    else:
+        # The same self-loop convention as the hard case (see there).
+        w = torch.where(row == col, 2 * w, w)
+        deg = scatter(w, row, 0, num_nodes, reduce='sum')
+        m = scatter(deg, batch, 0, num_graphs, reduce='sum')  # this is 2m
+        two_l_c = scatter(w.unsqueeze(-1) * inner, batch[row], 0, num_graphs,
+                          reduce='sum')
+        k_c = scatter(deg.unsqueeze(-1) * s, batch, 0, num_graphs,
+                      reduce='sum')
+        safe = torch.where(m == 0, torch.ones_like(m), m).unsqueeze(-1)
+        terms = two_l_c / safe - resolution * (k_c / safe)**2
+    # Zero total weight: Q = 0, and the "safe" division keeps gradients
+    # finite there.
+    return torch.where(m.unsqueeze(-1) == 0, torch.zeros_like(terms), terms)
+
+
+def _hard_terms(
+    edge_index: Tensor,
+    communities: Tensor,
+    w: Tensor,
+    num_nodes: int,
+    resolution: float,
+    directed: bool,
+    batch: Tensor,
+    num_graphs: int,
+) -> Tuple[Tensor, Tensor, Tensor]:
+    r"""Returns ``(terms, community_id, graph_of_term)``: one modularity term
+    per (graph, community) pair present."""
+    row, col = edge_index[0], edge_index[1]
     # Contiguous ids for the (graph, community) pairs; labels need not be
     # contiguous and may repeat across graphs.
     pair = torch.stack([batch, communities], dim=1)
@@ -120,23 +197,42 @@ def _community_terms(
         m_c = two_m_c
     # A graph without edge weight has no modularity to speak of: Q = 0.
     terms = torch.where(m_c == 0, torch.zeros_like(terms), terms)
-    return terms, uniq[:, 1], uniq[:, 0], num_graphs
+    return terms, uniq[:, 1], uniq[:, 0]
 
 
-@overload
-def modularity(edge_index: Tensor, communities: Tensor,
-               edge_weight: Optional[Tensor] = ...,
-               num_nodes: Optional[int] = ..., resolution: float = ...,
-               directed: bool = ..., batch: None = ...) -> float:
-    pass
+def _community_terms(
+    edge_index: Tensor,
+    communities: Tensor,
+    edge_weight: Optional[Tensor],
+    num_nodes: Optional[int],
+    resolution: float,
+    directed: bool,
+    batch: Optional[Tensor],
+) -> Tuple[Tensor, Tensor, int, bool]:
+    r"""Returns ``(terms, community_ids, num_graphs, soft)`` with the terms
+    as a dense :math:`[B, C]` table, zero where a graph lacks a community."""
+    edge_index, communities, num_nodes, soft = _check_graph(
+        edge_index, communities, edge_weight, num_nodes, batch)
+    w, batch, num_graphs = _weights_and_batch(edge_index, edge_weight,
+                                              num_nodes, batch)
+    if soft:
+        terms = _soft_terms(edge_index, communities, w, num_nodes,
+                            resolution, directed, batch, num_graphs)
+        ids = torch.arange(communities.size(1), device=edge_index.device)
+        return terms, ids, num_graphs, True
+    terms, comm, graph = _hard_terms(edge_index, communities, w, num_nodes,
+                                     resolution, directed, batch, num_graphs)
+    ids, col = torch.unique(comm, return_inverse=True)
+    # index_put keeps the table differentiable w.r.t. the terms.
+    out = terms.new_zeros(num_graphs, ids.numel()).index_put(
+        (graph, col), terms)
+    return out, ids, num_graphs, False
 
 
-@overload
-def modularity(edge_index: Tensor, communities: Tensor,
-               edge_weight: Optional[Tensor] = ...,
-               num_nodes: Optional[int] = ..., resolution: float = ...,
-               directed: bool = ..., batch: Tensor = ...) -> Tensor:
-    pass
+def _tracks_grad(*tensors: Optional[Tensor]) -> bool:
+    return torch.is_grad_enabled() and any(
+        t is not None and isinstance(t, Tensor) and t.requires_grad
+        for t in tensors)
 
 
 def modularity(
@@ -171,10 +267,33 @@ def modularity(
     similarities). A graph whose total weight is zero, e.g. one without
     edges, has :math:`Q = 0`.
 
+    :obj:`communities` may also be a soft assignment: a floating
+    :math:`[N, C]` matrix :math:`\mathbf{S}` (rows are usually
+    probabilities, e.g. a softmax, but any real values are taken as they
+    are), as in `"Graph Clustering with Graph Neural Networks"
+    <https://arxiv.org/abs/2006.16904>`_ (DMoN). Then
+
+    .. math::
+        Q = \frac{\mathrm{Tr}(\mathbf{S}^{\top} \mathbf{B} \mathbf{S})}{2m}
+        = \frac{\mathrm{Tr}(\mathbf{S}^{\top} \mathbf{A} \mathbf{S})}{2m}
+        - \gamma \frac{\| \mathbf{S}^{\top} \mathbf{d} \|_2^2}{(2m)^2},
+
+    with :math:`\mathbf{B} = \mathbf{A} - \gamma \mathbf{d}\mathbf{d}^{\top}
+    / 2m`, computed from the edge list (:math:`O(E C)`, never the dense
+    :math:`\mathbf{B}`) with the self-loop and directed conventions above
+    (directed: :math:`\mathrm{Tr}(\mathbf{S}^{\top} \mathbf{A}
+    \mathbf{S}) / m - \gamma (\mathbf{S}^{\top} \mathbf{d}^{out})^{\top}
+    (\mathbf{S}^{\top} \mathbf{d}^{in}) / m^2`), so a one-hot
+    :math:`\mathbf{S}` gives the same value as its integer labels. The result
+    is differentiable with respect to :math:`\mathbf{S}` and to
+    :obj:`edge_weight` (for integer labels too), so :math:`-Q` can serve as
+    a loss.
+
     Args:
         edge_index (torch.Tensor): The edges :math:`[2, E]`.
         communities (torch.Tensor): One integer label per node :math:`[N]`,
-            not necessarily contiguous.
+            not necessarily contiguous, or a floating soft assignment
+            :math:`[N, C]`. A floating one-dimensional tensor is rejected.
         edge_weight (torch.Tensor, optional): Edge weights :math:`[E]`; all
             ones if :obj:`None`. (default: :obj:`None`)
         num_nodes (int, optional): The number of nodes; by default the length
@@ -189,8 +308,10 @@ def modularity(
             (default: :obj:`None`)
 
     Returns:
-        A :obj:`float` for one graph, a float64 tensor with one value per
-        graph if :obj:`batch` is given.
+        With :obj:`batch`: a float64 tensor :math:`[B]`, one value per graph.
+        Without: a 0-dim float64 tensor for a soft assignment, or when
+        :obj:`edge_weight` requires grad (and grad mode is on); otherwise a
+        Python :obj:`float`.
 
     Example:
         >>> # Two triangles joined by one edge (networkx's barbell_graph(3, 0)).
@@ -199,14 +320,24 @@ def modularity(
         >>> communities = torch.tensor([0, 0, 0, 1, 1, 1])
         >>> round(modularity(edge_index, communities), 6)  # 70 / 196
         0.357143
+        >>> # The same partition, soft: one-hot rows give the same value.
+        >>> s = torch.eye(2)[communities].requires_grad_()
+        >>> q = modularity(edge_index, s)
+        >>> round(float(q), 6)
+        0.357143
+        >>> q.backward()  # dQ/dS, e.g. for a DMoN-style loss
+        >>> s.grad.shape
+        torch.Size([6, 2])
     """
-    terms, _, graph, num_graphs = _community_terms(
+    terms, _, _, soft = _community_terms(
         edge_index, communities, edge_weight, num_nodes, resolution,
         directed, batch)
-    out = scatter(terms, graph, 0, num_graphs, reduce='sum')
-    if batch is None:
-        return float(out[0]) if out.numel() > 0 else 0.0
-    return out
+    out = terms.sum(dim=-1)
+    if batch is not None:
+        return out
+    if soft or _tracks_grad(edge_weight):
+        return out[0]
+    return float(out[0])
 
 
 def community_modularity(
@@ -221,11 +352,16 @@ def community_modularity(
     r"""The per-community terms of :func:`modularity`,
     :math:`Q_c = L_c / m - \gamma (K_c / 2m)^2`, whose sum is :math:`Q`; a
     large :math:`Q_c` marks a class that its neighbours keep to themselves.
+    For a soft assignment :math:`\mathbf{S}` the term of column :math:`c` is
+    :math:`(\mathbf{S}^{\top} \mathbf{A} \mathbf{S})_{cc} / 2m - \gamma
+    (\mathbf{S}^{\top} \mathbf{d})_c^2 / (2m)^2`.
 
-    Arguments as in :func:`modularity`.
+    Arguments as in :func:`modularity`; the terms are differentiable in the
+    same way.
 
     Returns:
         (torch.Tensor, torch.Tensor): the sorted community ids :math:`[C]`
+        (the column indices :math:`0, \ldots, C - 1` for a soft assignment)
         and their terms, :math:`[C]` for one graph or :math:`[B, C]` with a
         :obj:`batch` (zero where a graph lacks a community), in float64.
 
@@ -240,12 +376,63 @@ def community_modularity(
         tensor([0.0833, 0.0833], dtype=torch.float64)
         >>> float(terms.sum()) == modularity(edge_index, labels)
         True
+        >>> # Soft: node 1 split evenly between the two halves.
+        >>> s = torch.tensor([[1., 0.], [.5, .5], [0., 1.], [0., 1.]])
+        >>> community_modularity(edge_index, s)[1]  # 1/6 - (2/6)^2, 3/6 - (4/6)^2
+        tensor([0.0556, 0.0556], dtype=torch.float64)
     """
-    terms, comm, graph, num_graphs = _community_terms(
+    terms, ids, num_graphs, _ = _community_terms(
         edge_index, communities, edge_weight, num_nodes, resolution,
         directed, batch)
-    ids, col = torch.unique(comm, return_inverse=True)
-    out = terms.new_zeros(max(num_graphs, 1) if batch is None else num_graphs,
-                          ids.numel())
-    out[graph, col] = terms
-    return ids, out[0] if batch is None else out
+    if batch is None:
+        return ids, terms[0]
+    return ids, terms
+
+
+def collapse_regularization(s: Tensor,
+                            batch: Optional[Tensor] = None) -> Tensor:
+    r"""The collapse regulariser of DMoN, from `"Graph Clustering with Graph
+    Neural Networks" <https://arxiv.org/abs/2006.16904>`_,
+
+    .. math::
+        \frac{\sqrt{C}}{N} \left\| \sum_i \mathbf{S}_{i,:} \right\|_2 - 1,
+
+    which is :math:`0` when the :math:`N` nodes are spread evenly over the
+    :math:`C` communities and :math:`\sqrt{C} - 1` when they all fall into
+    one: added to :math:`-Q`, it keeps a soft modularity loss from
+    collapsing into a single community.
+
+    Args:
+        s (torch.Tensor): A soft assignment :math:`[N, C]`.
+        batch (torch.Tensor, optional): The graph of every node :math:`[N]`.
+            (default: :obj:`None`)
+
+    Returns:
+        A 0-dim tensor, or one value per graph :math:`[B]` with a
+        :obj:`batch`, in the dtype of :obj:`s`; differentiable.
+
+    Example:
+        >>> even = torch.eye(2)[[0, 1, 0, 1]]
+        >>> abs(float(collapse_regularization(even))) < 1e-6  # even: 0
+        True
+        >>> collapse_regularization(torch.eye(2)[[0, 0, 0, 0]])  # sqrt(2) - 1
+        tensor(0.4142)
+    """
+    if not isinstance(s, Tensor) or s.dim() != 2 \
+            or not s.dtype.is_floating_point:
+        what = list(s.shape) if isinstance(s, Tensor) else type(s).__name__
+        raise ValueError(f"'s' must be a floating soft assignment "
+                         f"[num_nodes, num_communities] (got {what})")
+    if batch is None:
+        return (s.size(1)**0.5 / max(s.size(0), 1) *
+                torch.linalg.vector_norm(s.sum(dim=0)) - 1)
+    if batch.dim() != 1 or batch.numel() != s.size(0):
+        raise ValueError(f"'batch' must have shape [num_nodes] = "
+                         f"[{s.size(0)}] (got {list(batch.shape)})")
+    batch = batch.to(s.device).long()
+    num_graphs = int(batch.max()) + 1 if batch.numel() > 0 else 0
+    sizes = scatter(s, batch, 0, num_graphs, reduce='sum')
+    count = scatter(torch.ones_like(batch, dtype=s.dtype), batch, 0,
+                    num_graphs, reduce='sum').clamp(min=1)
+    return (s.size(1)**0.5 / count *
+            torch.linalg.vector_norm(sizes, dim=-1) - 1)

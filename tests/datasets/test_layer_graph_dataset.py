@@ -52,3 +52,12 @@ def test_failed_build_writes_nothing(tmp_path, setup):
     processed = tmp_path / 'processed'
     left = os.listdir(processed) if processed.exists() else []
     assert not any(f.startswith('layer_graphs_') for f in left)
+
+
+def test_key_covers_non_persistent_buffers(setup):
+    from pyg_dnnmod.datasets import cache_key
+    from pyg_dnnmod.models import NormalizedModel
+    model, x, y = setup
+    a = NormalizedModel(model, mean=[0.0], std=[1.0])
+    b = NormalizedModel(model, mean=[0.5], std=[1.0])
+    assert cache_key(a, x, y, {}) != cache_key(b, x, y, {})

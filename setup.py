@@ -30,6 +30,7 @@ test = [
     'pytest',
     'pytest-timeout',
     'networkx',
+    'timm',
 ]
 
 setup(

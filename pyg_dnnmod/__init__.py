@@ -10,6 +10,8 @@ Where things live:
 * :mod:`pyg_dnnmod.features`: which layers are read, and their features;
 * :mod:`pyg_dnnmod.models`: the paper's networks and their variants;
 * :mod:`pyg_dnnmod.datasets`: offline data sources;
+* :mod:`pyg_dnnmod.pruning`: where layers are selected from the curve and
+  cut from the model;
 * :mod:`pyg_dnnmod.training`: the paper's training recipe with checkpoints;
 * :mod:`pyg_dnnmod.weights`: weight graphs over training (second paper).
 """
@@ -19,6 +21,7 @@ from pyg_dnnmod import (
     datasets,
     features,
     models,
+    pruning,
     snapshots,
     training,
     transforms,
@@ -60,6 +63,7 @@ __all__ = [
     'features',
     'snapshots',
     'models',
+    'pruning',
     'datasets',
     'training',
     'weights',

@@ -41,7 +41,7 @@ class ModularityLoss(torch.nn.Module):
         ...                       requires_grad=True)
         >>> loss = ModularityLoss()(logits.softmax(dim=-1), edge_index)
         >>> loss.backward()
-        >>> round(float(loss), 4)  # -Q; the hard split would give -0.5
+        >>> round(loss.item(), 4)  # -Q; the hard split would give -0.5
         -0.29
     """
     def __init__(self, resolution: float = 1.0, collapse_weight: float = 1.0,

@@ -323,7 +323,7 @@ def modularity(
         >>> # The same partition, soft: one-hot rows give the same value.
         >>> s = torch.eye(2)[communities].requires_grad_()
         >>> q = modularity(edge_index, s)
-        >>> round(float(q), 6)
+        >>> round(q.item(), 6)
         0.357143
         >>> q.backward()  # dQ/dS, e.g. for a DMoN-style loss
         >>> s.grad.shape

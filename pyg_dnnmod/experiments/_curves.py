@@ -1,0 +1,342 @@
+r"""Modularity curves over depth with repeats and ablations: the Python twin
+of ``pyg-dnnmod curve`` (the paper's Fig. 4, Fig. 7 and appendix A)."""
+from collections.abc import Mapping, Sequence
+from typing import Any, Dict, List, Optional, Union
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from pyg_dnnmod.features._select import LayerSpec
+
+#: The columns that say which curve a row belongs to, besides the layer.
+SETTING_COLUMNS = ('init', 'k', 'num_samples', 'metric')
+#: The columns of :func:`modularity_curves`, in order.
+CURVE_COLUMNS = ('layer_index', 'layer', 'repeat', 'modularity', 'k',
+                 'num_samples', 'metric', 'init', 'seed', 'num_edges')
+
+Models = Union[nn.Module, Mapping[str, nn.Module]]
+Inputs = Union[Tensor, Dataset]
+
+
+def _as_models(model: Models) -> Dict[str, nn.Module]:
+    if isinstance(model, nn.Module):
+        return {'trained': model}
+    if isinstance(model, Mapping) and len(model) > 0 and all(
+            isinstance(k, str) and isinstance(v, nn.Module)
+            for k, v in model.items()):
+        return dict(model)
+    raise TypeError(f"'model' must be a torch.nn.Module or a non-empty "
+                    f"mapping from labels (str) to modules "
+                    f"(got {type(model).__name__})")
+
+
+def _labels_of(inputs: Inputs, labels: Optional[Tensor]) -> Tensor:
+    from pyg_dnnmod.datasets._sampling import _as_label_tensor
+
+    if isinstance(inputs, Tensor):
+        if labels is None:
+            raise ValueError("'labels' must be given when 'inputs' is a "
+                             "tensor (got None)")
+        labels = _as_label_tensor(labels)
+        if labels.numel() != inputs.size(0):
+            raise ValueError(f"'labels' must hold one label per sample "
+                             f"(got {labels.numel()} labels for "
+                             f"{inputs.size(0)} samples)")
+        return labels
+    if isinstance(inputs, Dataset):
+        if labels is None:
+            labels = getattr(inputs, 'targets', None)
+        if labels is None:
+            labels = [int(inputs[i][1]) for i in range(len(inputs))]
+        labels = _as_label_tensor(labels)
+        if labels.numel() != len(inputs):
+            raise ValueError(f"'labels' must hold one label per sample "
+                             f"(got {labels.numel()} labels for "
+                             f"{len(inputs)} samples)")
+        return labels
+    raise TypeError(f"'inputs' must be a torch.Tensor [M, ...] or a "
+                    f"torch.utils.data.Dataset of (x, label) pairs "
+                    f"(got {type(inputs).__name__})")
+
+
+def take_samples(inputs: Inputs, index: Tensor) -> Tensor:
+    r"""The samples :obj:`index` of a tensor or of a dataset of
+    :obj:`(x, label)` pairs (read one by one), as one tensor.
+
+    Example:
+        >>> take_samples(torch.arange(6.).view(3, 2), torch.tensor([2, 0]))
+        tensor([[4., 5.],
+                [0., 1.]])
+    """
+    if isinstance(inputs, Tensor):
+        return inputs[index]
+    return torch.stack([torch.as_tensor(inputs[i][0])
+                        for i in index.tolist()])
+
+
+def _as_values(value: Any, name: str, kind: type) -> List[Any]:
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(values) == 0:
+        raise ValueError(f"'{name}' must hold at least one value (got "
+                         f"{value!r})")
+    for v in values:
+        if kind is int and (isinstance(v, bool) or not isinstance(v, int)):
+            raise TypeError(f"'{name}' must be an integer or a list of "
+                            f"integers (got {value!r})")
+        if kind is str and not isinstance(v, str):
+            raise TypeError(f"'{name}' must be a str or a list of str "
+                            f"(got {value!r})")
+    if len(set(values)) != len(values):
+        raise ValueError(f"'{name}' lists a value more than once "
+                         f"(got {value!r})")
+    return values
+
+
+def modularity_curves(
+    model: Models,
+    inputs: Inputs,
+    labels: Optional[Tensor] = None,
+    k: Union[int, Sequence[int]] = 3,
+    num_samples: Union[int, Sequence[int], None] = 500,
+    metric: Union[str, Sequence[str]] = 'cosine',
+    layers: LayerSpec = None,
+    repeats: int = 5,
+    seed: int = 0,
+    device: Union[str, torch.device, None] = None,
+    *,
+    balanced: bool = True,
+    symmetrize: str = 'half',
+    post_activation: bool = False,
+    batch_size: int = 256,
+    resolution: float = 1.0,
+    progress: bool = False,
+) -> pd.DataFrame:
+    r"""The modularity curve of a model over depth, repeated over random
+    draws of the samples, optionally for several values of one parameter,
+    as in `"Understanding the Dynamics of DNNs Using Graph Modularity"
+    <https://arxiv.org/abs/2111.12485>`_ (Lu et al., ECCV 2022; Fig. 4,
+    the ablations of Fig. 7 and appendix A).
+
+    For every model, every value of the ablated parameter and every repeat
+    :math:`r`, :math:`N` samples are drawn with seed :obj:`seed + r` (see
+    :func:`~pyg_dnnmod.datasets.sample_indices`, the draw of
+    :func:`~pyg_dnnmod.layer_graphs`), and for every selected layer
+    :math:`\ell` the modularity of the class partition of the k-NN graph of
+    its features,
+
+    .. math::
+        Q_\ell = \sum_c \left[ \frac{L_c}{m} - \gamma
+        \left(\frac{K_c}{2m}\right)^2 \right],
+
+    is computed (:func:`~pyg_dnnmod.knn_graph`,
+    :func:`~pyg_dnnmod.modularity`). The values equal those of
+    :func:`~pyg_dnnmod.layer_graphs` with the same arguments; the forward
+    pass of one draw is shared by all values of :obj:`k` and
+    :obj:`metric`, and only one layer's features are held at a time.
+
+    Args:
+        model (torch.nn.Module or dict): The model, or several models by
+            label (e.g. :obj:`{'trained': m, 'random': m0}`), one curve each
+            (the :obj:`init` column holds the label; a single module is
+            labelled :obj:`"trained"`).
+        inputs (torch.Tensor or torch.utils.data.Dataset): Samples
+            :math:`[M, ...]` in the space the model expects, or a dataset
+            of :obj:`(x, label)` pairs, of which only the drawn samples are
+            read.
+        labels (torch.Tensor, optional): Integer labels :math:`[M]`;
+            required for a tensor, read from a dataset's :obj:`targets`
+            otherwise. (default: :obj:`None`)
+        k (int or [int], optional): Neighbours per sample.
+            (default: :obj:`3`)
+        num_samples (int or [int], optional): :math:`N`, the samples per
+            draw; :obj:`None` takes all :math:`M` (every repeat is then the
+            same). (default: :obj:`500`)
+        metric (str or [str], optional): The similarity, see
+            :func:`~pyg_dnnmod.knn_graph`. (default: :obj:`"cosine"`)
+        layers (optional): The layers, see
+            :func:`~pyg_dnnmod.select_layers`. (default: :obj:`None`)
+        repeats (int, optional): Random draws per setting.
+            (default: :obj:`5`)
+        seed (int, optional): The seed of the first draw.
+            (default: :obj:`0`)
+        device (str or torch.device, optional): Where the forward passes
+            and the graphs run. (default: :obj:`None`, the model's device)
+        balanced (bool, optional): Draw equally many samples per class.
+            (default: :obj:`True`)
+        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
+            (default: :obj:`"half"`)
+        post_activation (bool, optional): Read after each layer's
+            activation. (default: :obj:`False`)
+        batch_size (int, optional): Samples per forward pass.
+            (default: :obj:`256`)
+        resolution (float, optional): The resolution :math:`\gamma`.
+            (default: :obj:`1.0`)
+        progress (bool, optional): Show a progress bar on stderr.
+            (default: :obj:`False`)
+
+    At most one of :obj:`k`, :obj:`num_samples` and :obj:`metric` may list
+    several values.
+
+    Returns:
+        pandas.DataFrame: Long format, one row per (model, value, repeat,
+        layer): :obj:`layer_index`, :obj:`layer`, :obj:`repeat`,
+        :obj:`modularity`, :obj:`k`, :obj:`num_samples`, :obj:`metric`,
+        :obj:`init`, :obj:`seed` (of the draw) and :obj:`num_edges` (stored
+        entries, both directions). :obj:`df.attrs['ablation']` names the
+        parameter that varies, or is :obj:`None`.
+
+    Example:
+        >>> from torch import nn
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(),
+        ...                       nn.Conv2d(4, 4, 3))
+        >>> x, y = torch.randn(60, 1, 8, 8), torch.arange(60) % 3
+        >>> df = modularity_curves(model, x, y, k=[3, 5], num_samples=30,
+        ...                        repeats=2)
+        >>> len(df), df.attrs['ablation'], sorted(df['layer'].unique())
+        (8, 'k', ['0', '2'])
+        >>> df.columns.tolist()[:4]
+        ['layer_index', 'layer', 'repeat', 'modularity']
+    """
+    import sys
+
+    from tqdm.auto import tqdm
+
+    from pyg_dnnmod.datasets import sample_indices
+    from pyg_dnnmod.features import iter_layer_features, select_layers
+    from pyg_dnnmod.utils import knn_graph, modularity
+
+    models = _as_models(model)
+    labels = _labels_of(inputs, labels)
+    num_total = labels.numel()
+    ks = _as_values(k, 'k', int)
+    ns = _as_values(num_samples, 'num_samples', int) \
+        if num_samples is not None else [num_total]
+    metrics = _as_values(metric, 'metric', str)
+    varied = [name for name, values in (('k', ks), ('num_samples', ns),
+                                        ('metric', metrics))
+              if len(values) > 1]
+    if len(varied) > 1:
+        shown = ', '.join(f'{name}={value!r}' for name, value in
+                          (('k', k), ('num_samples', num_samples),
+                           ('metric', metric)) if name in varied)
+        raise ValueError(f"only one of 'k', 'num_samples' and 'metric' may "
+                         f"list several values (got {shown})")
+    if isinstance(repeats, bool) or not isinstance(repeats, int):
+        raise TypeError(f"'repeats' must be an integer (got {repeats!r})")
+    if repeats < 1:
+        raise ValueError(f"'repeats' must be >= 1 (got {repeats})")
+    for value in ks:
+        if value < 1:
+            raise ValueError(f"'k' must be >= 1 (got {value})")
+    for n in ns:
+        if n > num_total:
+            raise ValueError(f"'num_samples' ({n}) exceeds the number of "
+                             f"available samples ({num_total})")
+        if max(ks) >= n:
+            raise ValueError(f"'k' must be smaller than the number of "
+                             f"samples (got k={max(ks)} for N={n})")
+    # Fail on a bad layer selection before any forward pass.
+    names = {label: select_layers(m, layers, post_activation)
+             for label, m in models.items()}
+    device = torch.device(device) if device is not None else None
+    keep_on_device = device is not None and device.type != 'cpu'
+
+    total = sum(len(v) for v in names.values()) * len(ns) * repeats
+    bar = tqdm(total=total, desc='snapshots', unit='layer', file=sys.stderr,
+               disable=not progress)
+    rows: List[Dict[str, Any]] = []
+    try:
+        for label, m in models.items():
+            for n in ns:
+                for r in range(repeats):
+                    if num_samples is None:
+                        index = torch.arange(num_total)
+                    else:
+                        index = sample_indices(labels, n, balanced=balanced,
+                                               seed=seed + r)
+                    x, y = take_samples(inputs, index), labels[index]
+                    features = iter_layer_features(
+                        m, x, layers, post_activation=post_activation,
+                        batch_size=batch_size, device=device,
+                        keep_on_device=keep_on_device)
+                    for t, (name, f) in enumerate(features):
+                        y_dev = y.to(f.device)
+                        for kk in ks:
+                            for met in metrics:
+                                edge_index, edge_weight = knn_graph(
+                                    f, kk, metric=met, symmetrize=symmetrize)
+                                q = modularity(edge_index, y_dev,
+                                               edge_weight.float(),
+                                               num_nodes=n,
+                                               resolution=resolution)
+                                rows.append(dict(
+                                    layer_index=t, layer=name, repeat=r,
+                                    modularity=float(q), k=kk,
+                                    num_samples=n, metric=met, init=label,
+                                    seed=seed + r,
+                                    num_edges=int(edge_index.size(1))))
+                        del f
+                        bar.update(1)
+    finally:
+        bar.close()
+
+    df = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+    # The loops interleave k and metric within a layer; order the rows by
+    # curve, then repeat, then depth, keeping the given order of the values.
+    order = {
+        'init': {v: i for i, v in enumerate(models)},
+        'k': {v: i for i, v in enumerate(ks)},
+        'num_samples': {v: i for i, v in enumerate(ns)},
+        'metric': {v: i for i, v in enumerate(metrics)},
+    }
+    keys = [df[c].map(order[c]) for c in SETTING_COLUMNS]
+    sort = pd.DataFrame({f'_{i}': key for i, key in enumerate(keys)})
+    sort['_repeat'], sort['_layer'] = df['repeat'], df['layer_index']
+    df = df.loc[sort.sort_values(list(sort.columns),
+                                 kind='stable').index].reset_index(drop=True)
+    df.attrs['ablation'] = varied[0] if varied else None
+    return df
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    r"""Per curve and layer, the mean, standard deviation (sample, ddof=1;
+    NaN for a single repeat) and number of repeats of the modularity in
+    :func:`modularity_curves`' output.
+
+    Curves are told apart by the setting columns present
+    (:obj:`init`, :obj:`k`, :obj:`num_samples`, :obj:`metric`); their
+    first-appearance order is kept.
+
+    Returns:
+        pandas.DataFrame: The setting columns, :obj:`layer_index`,
+        :obj:`layer`, :obj:`mean`, :obj:`std` and :obj:`count`.
+
+    Example:
+        >>> df = pd.DataFrame({'layer_index': [0, 1, 0, 1],
+        ...                    'layer': ['a', 'b', 'a', 'b'],
+        ...                    'repeat': [0, 0, 1, 1],
+        ...                    'modularity': [0.2, 0.6, 0.4, 0.8]})
+        >>> summarize(df)
+           layer_index layer  mean       std  count
+        0            0     a   0.3  0.141421      2
+        1            1     b   0.7  0.141421      2
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"'df' must be a pandas.DataFrame "
+                        f"(got {type(df).__name__})")
+    missing = [c for c in ('layer_index', 'layer', 'modularity')
+               if c not in df.columns]
+    if missing:
+        raise ValueError(f"'df' lacks the column(s) {missing} (got "
+                         f"{df.columns.tolist()}); pass the output of "
+                         f"modularity_curves")
+    keys = [c for c in SETTING_COLUMNS if c in df.columns]
+    keys += ['layer_index', 'layer']
+    out = (df.groupby(keys, sort=False)['modularity']
+           .agg(['mean', 'std', 'count']).reset_index())
+    out.attrs = dict(df.attrs)
+    return out

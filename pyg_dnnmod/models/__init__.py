@@ -36,6 +36,7 @@ from pyg_dnnmod.models.resnet import (
 from pyg_dnnmod.models.lenet import LeNet5, lenet5
 from pyg_dnnmod.models.alexnet import AlexNet, alexnet
 from pyg_dnnmod.models.digits_cnn import DigitsCNN, digits_cnn
+from pyg_dnnmod.models.digits_deep import DigitsDeepCNN, digits_deep_cnn
 from pyg_dnnmod.models.registry import get_input_shape, get_model, list_models
 
 __all__ = [
@@ -73,6 +74,8 @@ __all__ = [
     'alexnet',
     'DigitsCNN',
     'digits_cnn',
+    'DigitsDeepCNN',
+    'digits_deep_cnn',
     'get_model',
     'get_input_shape',
     'list_models',

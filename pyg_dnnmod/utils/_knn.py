@@ -16,6 +16,9 @@ from torch import Tensor
 from pyg_dnnmod.utils._symmetrize import SYMMETRIZE_MODES, symmetrize_edges
 
 METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
+PRECISIONS = ('float32', 'bf16', 'fp16')
+_LOW = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+_UNIT_ROUNDOFF = {'bf16': 2.0**-8, 'fp16': 2.0**-11}
 
 def _check_features(x: Tensor, name: str = 'x') -> Tensor:
     if not isinstance(x, Tensor):
@@ -148,17 +151,20 @@ def _topk_lowest_index(sim: Tensor, k: int) -> Tuple[Tensor, Tensor]:
     r"""Row-wise top-k where ties go to the lowest column index.
 
     :meth:`torch.topk` does not specify which of several equal values it
-    returns. The set it returns is right unless the k-th value is tied with a
-    value outside the set; only those rows are recomputed, by keeping every
-    value above the k-th one and then the lowest-index copies of it.
+    returns. Its set is right unless the k-th value ties with the (k+1)-th,
+    which one extra element of the same top-k call reveals; only those rows
+    are recomputed, keeping every value above the k-th one and then the
+    lowest-index copies of it.
     """
-    val, idx = sim.topk(k, dim=1, largest=True, sorted=True)
-    kth = val[:, -1:]
-    num_ge = (sim >= kth).sum(dim=1)
-    tied = (num_ge > k).nonzero().view(-1)
+    if k >= sim.size(1):
+        val, idx = sim.sort(dim=1, descending=True, stable=True)
+        return val, idx
+    val, idx = sim.topk(k + 1, dim=1, largest=True, sorted=True)
+    tied = (val[:, k] == val[:, k - 1]).nonzero().view(-1)
+    val, idx = val[:, :k].contiguous(), idx[:, :k].contiguous()
     if tied.numel() > 0:
         s = sim[tied]
-        t = kth[tied]
+        t = val[tied, k - 1:k]
         above = s > t
         need = k - above.sum(dim=1, keepdim=True)
         equal = s == t
@@ -186,11 +192,16 @@ class _RunningTopK:
 
     def update(self, rows: slice, sim: Tensor, col_start: int) -> None:
         k = self.k
-        cand = torch.cat([self.val[rows], sim], dim=1)
-        val, pos = _topk_lowest_index(cand, k)
-        old = self.idx[rows].gather(1, pos.clamp(max=k - 1))
-        idx = torch.where(pos < k, old, pos - k + col_start)
-        idx, order = idx.sort(dim=1)
+        # The block's own top-k (ties to the lowest index) holds every entry
+        # of the block that can enter the rows' top-k; merging the two short
+        # lists avoids copying the block.
+        val_b, idx_b = _topk_lowest_index(sim, min(k, sim.size(1)))
+        idx_b, order = (idx_b + col_start).sort(dim=1)
+        val_b = val_b.gather(1, order)
+        cand_val = torch.cat([self.val[rows], val_b], dim=1)
+        cand_idx = torch.cat([self.idx[rows], idx_b], dim=1)
+        val, pos = _topk_lowest_index(cand_val, k)
+        idx, order = cand_idx.gather(1, pos).sort(dim=1)
         self.val[rows] = val.gather(1, order)
         self.idx[rows] = idx
 
@@ -210,6 +221,8 @@ def knn_graph(
     symmetrize: str = 'half',
     block_size: Optional[int] = None,
     eps: float = 1e-8,
+    precision: str = 'float32',
+    rerank_margin: Optional[int] = None,
 ) -> Tuple[Tensor, Tensor]:
     r"""Builds the weighted k-NN graph of the rows of :obj:`x` exactly, as in
     the `"Understanding the Dynamics of DNNs Using Graph Modularity"
@@ -277,6 +290,18 @@ def knn_graph(
             :math:`N / 8`, between 256 and 4096. (default: :obj:`None`)
         eps (float, optional): The norm clamp of cosine and Pearson.
             (default: :obj:`1e-8`)
+        precision (str, optional): :obj:`"float32"`, or :obj:`"bf16"` /
+            :obj:`"fp16"` to find candidates with a low-precision matrix
+            product and then re-rank them exactly: the top
+            :math:`k + \text{margin}` candidates of every row are recomputed
+            in float32, a row whose k-th value clears the proven error bound
+            of the low-precision product is exact, any other row is
+            recomputed in full. The edges are those of float32 (up to ties
+            closer than float32 rounding); faster where the hardware has
+            bf16 matrix units. Not for :obj:`"euclidean"`.
+            (default: :obj:`"float32"`)
+        rerank_margin (int, optional): Extra candidates per row for the
+            re-ranking. (default: :obj:`max(k, 16)`)
 
     Returns:
         (torch.LongTensor, torch.Tensor): :obj:`edge_index` :math:`[2, E]`
@@ -316,55 +341,157 @@ def knn_graph(
         raise ValueError(f"'block_size' must be a positive int "
                          f"(got {block_size!r})")
 
+    if precision not in PRECISIONS:
+        raise ValueError(f"'precision' must be one of {PRECISIONS} "
+                         f"(got {precision!r})")
+    if precision != 'float32' and metric == 'euclidean':
+        raise ValueError(f"'precision={precision!r}' supports the metrics "
+                         f"'cosine', 'pearson' and 'dot' (got "
+                         f"metric={metric!r})")
+
     z = prepare_features(x, metric, eps)
-    sq_norm = (z * z).sum(dim=1) if metric == 'euclidean' else None
+    sim = _Similarity(z, metric)
+    if precision == 'float32' or z.dtype == torch.float64:
+        best = _upper_triangle_topk(sim, k, loop, block_size)
+    else:
+        k_cand = min(max_k, k + (rerank_margin if rerank_margin is not None
+                                 else max(k, 16)))
+        approx = _upper_triangle_topk(sim.low_precision(_LOW[precision]),
+                                      k_cand, loop, block_size)
+        best = _rerank(sim, approx, k, loop, precision, block_size)
+    row = torch.arange(num_nodes, device=z.device).repeat_interleave(k)
+    return symmetrize_edges(row, best.idx.view(-1), best.val.view(-1),
+                            num_nodes, symmetrize)
 
-    def similarity(a: slice, b) -> Tensor:
-        return _block_similarity(
-            z[a], z[b], metric, None if sq_norm is None else sq_norm[a],
-            None if sq_norm is None else sq_norm[b])
 
-    # All copies of a duplicated row get the similarity computed against
-    # its first copy, so that they tie exactly.
-    first = _duplicate_groups(z)
-    if first is not None:
-        is_member = torch.zeros(num_nodes, dtype=torch.bool, device=z.device)
-        is_member[first[first != torch.arange(num_nodes,
-                                              device=z.device)]] = True
-        is_member |= first != torch.arange(num_nodes, device=z.device)
-        reps, rep_pos = torch.unique(first[is_member], return_inverse=True)
-        member_idx = is_member.nonzero().view(-1)
-        shared = similarity(slice(None), reps)  # [N, num_groups]
+class _Similarity:
+    r"""Blocks of the similarity matrix of the prepared rows :obj:`z`.
 
-    def override(sim: Tensor, rows: slice, cols: slice) -> Tensor:
-        if first is None:
-            return sim
-        sel = (member_idx >= cols.start) & (member_idx < cols.stop)
-        if bool(sel.any()):
-            sim[:, member_idx[sel] - cols.start] = \
-                shared[rows][:, rep_pos[sel]]
-        return sim
+    All copies of a duplicated row get the similarity computed against its
+    first copy, so that they tie exactly (see :func:`_duplicate_groups`).
+    """
+    def __init__(self, z: Tensor, metric: str, compute: Optional[Tensor] = None,
+                 first: Optional[Tensor] = None,
+                 find_duplicates: bool = True) -> None:
+        self.z = z
+        self.metric = metric
+        self.num_nodes = z.size(0)
+        self.compute = z if compute is None else compute
+        self.sq_norm = (z * z).sum(dim=1) if metric == 'euclidean' else None
+        arange = torch.arange(self.num_nodes, device=z.device)
+        self.first = _duplicate_groups(z) if (first is None and
+                                              find_duplicates) else first
+        if self.first is not None:
+            is_member = self.first != arange
+            is_member[self.first[is_member]] = True
+            reps, self.rep_pos = torch.unique(self.first[is_member],
+                                              return_inverse=True)
+            self.member_idx = is_member.nonzero().view(-1)
+            self.shared = self._raw(slice(None), reps)  # [N, num_groups]
 
-    # Only the upper triangle of the block grid is computed: block (I, J)
-    # serves rows I against columns J and, transposed, rows J against I.
-    best = _RunningTopK(num_nodes, k, z)
+    def low_precision(self, dtype: torch.dtype) -> '_Similarity':
+        return _Similarity(self.z, self.metric, self.z.to(dtype),
+                           first=self.first, find_duplicates=False)
+
+    def _raw(self, a, b) -> Tensor:
+        sq = self.sq_norm
+        out = _block_similarity(self.compute[a], self.compute[b], self.metric,
+                                None if sq is None else sq[a],
+                                None if sq is None else sq[b])
+        return out.to(self.z.dtype)
+
+    def rows(self, ids: Tensor) -> Tensor:
+        r"""Similarities of the rows :obj:`ids` against all rows."""
+        out = self._raw(ids, slice(None))
+        if self.first is not None:
+            out[:, self.member_idx] = self.shared[ids][:, self.rep_pos]
+        return out
+
+    def block(self, rows: slice, cols: slice) -> Tensor:
+        r"""Similarities of :obj:`rows` (a slice) against :obj:`cols`."""
+        out = self._raw(rows, cols)
+        if self.first is not None:
+            sel = (self.member_idx >= cols.start) & \
+                (self.member_idx < cols.stop)
+            if bool(sel.any()):
+                out[:, self.member_idx[sel] - cols.start] = \
+                    self.shared[rows][:, self.rep_pos[sel]]
+        return out
+
+
+def _upper_triangle_topk(sim: _Similarity, k: int, loop: bool,
+                         block_size: int) -> _RunningTopK:
+    r"""The top-k of every row, computing only the upper triangle of the
+    block grid: block (I, J) serves rows I against columns J and,
+    transposed, rows J against columns I."""
+    num_nodes = sim.num_nodes
+    best = _RunningTopK(num_nodes, k, sim.z)
     starts = list(range(0, num_nodes, block_size))
     for i, a0 in enumerate(starts):
         rows_a = slice(a0, min(a0 + block_size, num_nodes))
         for b0 in starts[i:]:
             rows_b = slice(b0, min(b0 + block_size, num_nodes))
-            sim = similarity(rows_a, rows_b)
             if b0 == a0:
-                sim = override(sim, rows_a, rows_b)
+                block = sim.block(rows_a, rows_b)
                 if not loop:
-                    sim.fill_diagonal_(-math.inf)
-                best.update(rows_a, sim, b0)
-            else:
-                sim_t = override(sim.t().contiguous(), rows_b, rows_a)
-                best.update(rows_a, override(sim, rows_a, rows_b), b0)
-                best.update(rows_b, sim_t, a0)
-            del sim
+                    block.fill_diagonal_(-math.inf)
+                best.update(rows_a, block, b0)
+                continue
+            block = sim.block(rows_a, rows_b)
+            best.update(rows_a, block, b0)
+            if sim.first is None:
+                block_t = block.t().contiguous()
+            else:  # the overrides differ by direction
+                block_t = sim.block(rows_b, rows_a)
+            del block
+            best.update(rows_b, block_t, a0)
+    return best
 
-    row = torch.arange(num_nodes, device=z.device).repeat_interleave(k)
-    return symmetrize_edges(row, best.idx.view(-1), best.val.view(-1),
-                            num_nodes, symmetrize)
+
+def _rerank(sim: _Similarity, approx: _RunningTopK, k: int, loop: bool,
+            precision: str, block_size: int) -> _RunningTopK:
+    r"""Exact top-k from low-precision candidates.
+
+    The candidates' similarities are recomputed in the working precision.
+    A row is provably exact when its k-th exact value exceeds the smallest
+    low-precision value among its candidates by more than the error bound of
+    the low-precision product, :math:`(3u + u^2 + D\,2^{-23})
+    \|\mathbf{x}_i\| \max_j \|\mathbf{x}_j\|` with :math:`u` the unit
+    roundoff of the format (rounding of both inputs and of the output, and
+    float32 accumulation): then no other column can enter its top-k. Any
+    other row is recomputed in full in the working precision.
+    """
+    z = sim.z
+    num_nodes, dim = z.shape
+    u = _UNIT_ROUNDOFF[precision]
+    norm = z.norm(dim=1)
+    bound = (3 * u + u * u + dim * 2.0**-23) * norm * norm.max() * 1.01
+    cand = approx.idx
+    # With every other node a candidate there is nothing to miss.
+    complete = cand.size(1) >= (num_nodes if loop else num_nodes - 1)
+    rep = cand if sim.first is None else sim.first[cand]
+    best = _RunningTopK(num_nodes, k, z)
+    step = max(1, 2**24 // max(1, cand.size(1) * dim))
+    exact_rows = torch.zeros(num_nodes, dtype=torch.bool, device=z.device)
+    for a0 in range(0, num_nodes, step):
+        rows = slice(a0, min(a0 + step, num_nodes))
+        vals = (z[rows].unsqueeze(1) * z[rep[rows]]).sum(dim=-1)
+        if not loop:
+            own = torch.arange(a0, rows.stop, device=z.device).unsqueeze(1)
+            vals = vals.masked_fill(cand[rows] == own, -math.inf)
+        # Candidates are sorted by index, so positions break ties by index.
+        val, pos = _topk_lowest_index(vals, k)
+        best.val[rows] = val
+        best.idx[rows] = cand[rows].gather(1, pos)
+        lowest = approx.val[rows].min(dim=1).values
+        exact_rows[rows] = complete | (val[:, -1] > lowest + bound[rows])
+    redo = (~exact_rows).nonzero().view(-1)
+    for r0 in range(0, redo.numel(), block_size):
+        ids = redo[r0:r0 + block_size]
+        out = sim.rows(ids)
+        if not loop:
+            out[torch.arange(ids.numel(), device=z.device), ids] = -math.inf
+        val, idx = _topk_lowest_index(out, k)
+        best.val[ids] = val
+        best.idx[ids] = idx
+    return best

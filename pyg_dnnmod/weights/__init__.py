@@ -18,6 +18,19 @@ from pyg_dnnmod.weights._statistics import (
     node_statistics,
 )
 from pyg_dnnmod.weights._weight_graph import weight_graph
+from pyg_dnnmod.weights.zoo import (
+    SnapshotRecorder,
+    ZooSpace,
+    generate_zoo,
+    zoo_model,
+    zoo_summary,
+)
+from pyg_dnnmod.weights.dataset import (
+    WeightGraphDataset,
+    epoch_aggregates,
+    temporal_summary,
+    weight_graph_sequence,
+)
 
 __all__ = [
     'weight_graph',
@@ -26,4 +39,13 @@ __all__ = [
     'pagerank',
     'node_statistics',
     'aggregate_statistics',
+    'weight_graph_sequence',
+    'epoch_aggregates',
+    'temporal_summary',
+    'WeightGraphDataset',
+    'ZooSpace',
+    'SnapshotRecorder',
+    'generate_zoo',
+    'zoo_model',
+    'zoo_summary',
 ]

@@ -108,7 +108,7 @@ def weight_graph_sequence(model: nn.Module, snapshots: Any,
         ...                             torch.nn.Linear(2, 1))
         >>> first = copy.deepcopy(model.state_dict())
         >>> with torch.no_grad():
-        ...     model[1].weight.mul_(2)
+        ...     _ = model[1].weight.mul_(2)
         >>> data = weight_graph_sequence(model, [first, model.state_dict()])
         >>> data.edge_weight.shape, data.epoch.tolist()
         (torch.Size([16, 2]), [[0, 1]])

@@ -184,3 +184,30 @@ def test_devices_agree():
 def test_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
         knn_graph(**kwargs)
+
+
+@pytest.mark.parametrize('precision', ['bf16', 'fp16'])
+@pytest.mark.parametrize('metric', ['cosine', 'pearson', 'dot'])
+@pytest.mark.parametrize('margin', [None, 0])
+def test_low_precision_rerank_gives_float32_edges(precision, metric, margin,
+                                                  device):
+    x, _ = clustered(300, 64, 5, seed=11, spread=2.0, dtype=torch.float32)
+    x = x.relu()
+    x[5] = x[3]
+    x[200] = x[3]
+    x[7] = 0
+    ref_index, ref_weight = knn_graph(x.to(device), k=5, metric=metric)
+    # margin=0 leaves no spare candidates, so most rows take the exact
+    # fallback path; the default margin proves most rows exact directly.
+    index, weight = knn_graph(x.to(device), k=5, metric=metric,
+                              precision=precision, rerank_margin=margin,
+                              block_size=64)
+    assert index.tolist() == ref_index.tolist()
+    assert torch.allclose(weight, ref_weight, rtol=1e-5, atol=1e-5)
+
+
+def test_low_precision_rejects_euclidean():
+    with pytest.raises(ValueError, match=r"'precision='bf16'' supports"):
+        knn_graph(torch.ones(4, 2), k=1, metric='euclidean', precision='bf16')
+    with pytest.raises(ValueError, match=r"'precision' must be one of"):
+        knn_graph(torch.ones(4, 2), k=1, precision='int8')

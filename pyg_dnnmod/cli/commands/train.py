@@ -1,0 +1,259 @@
+r"""``pyg-dnnmod train``: trains a model on a dataset with the paper's recipe
+(or the default model's), keeping a checkpoint per epoch for the curves of
+``pyg-dnnmod curve --checkpoint`` and for training dynamics. The work is
+done by :func:`pyg_dnnmod.experiments.train_model`.
+
+Writes into the output folder (default
+``./pyg_dnnmod_out/train-<model>-<dataset>/``): ``epoch_000.pt`` (the
+random init) ... ``epoch_XXX.pt``, ``history.csv`` (rewritten after every
+epoch), ``training_curve.png`` and ``run.json``. ``--resume`` continues an
+interrupted run in the same folder, ending with exactly the weights of an
+uninterrupted one; a folder that holds a run is otherwise never reused
+without ``--overwrite``.
+"""
+import argparse
+import dataclasses
+import shutil
+from pathlib import Path
+from typing import Any, Dict
+
+from pyg_dnnmod.cli import _common as common
+from pyg_dnnmod.cli._common import CLIError
+
+NAME = 'train'
+#: Recipes ``--recipe`` accepts: the paper's CIFAR recipe
+#: (:class:`~pyg_dnnmod.training.TrainConfig` defaults) and the default
+#: model's (:data:`pyg_dnnmod.pretrained.DIGITS_RECIPE`).
+RECIPES = ('paper', 'digits')
+_DIGITS_DATASETS = ('translated-digits', 'digits', 'synthetic')
+# TrainConfig fields and their option types; every field is an option.
+_FIELDS = {'epochs': int, 'batch_size': int, 'lr': float, 'momentum': float,
+           'weight_decay': float, 'nesterov': bool, 'milestones': str,
+           'gamma': float, 'seed': int, 'eval_batch_size': int,
+           'num_workers': int}
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        NAME, help='train a model with per-epoch checkpoints',
+        description=(
+            "Trains --model on the train half of --dataset with SGD and "
+            "evaluates on the test half after every epoch, saving "
+            "epoch_XXX.pt checkpoints (epoch 0 is the random init) and "
+            "history.csv. --recipe paper is the paper's CIFAR recipe (150 "
+            "epochs, batch 256, lr 0.01, momentum 0.9, weight decay 5e-3, "
+            "lr / 10 after epochs 50 and 100); --recipe digits is the "
+            "default model's (12 epochs, batch 32, weight decay 5e-4, lr / "
+            "10 after epoch 8). Every field can be overridden."))
+    common.add_model_arguments(parser, checkpoint=False, random_init=False)
+    common.add_data_arguments(parser, split=None)
+    group = parser.add_argument_group('recipe')
+    group.add_argument(
+        '--recipe', choices=RECIPES,
+        help="the starting recipe (default: digits for translated-digits, "
+             "digits and synthetic, paper otherwise)")
+    group.add_argument('--epochs', type=int)
+    group.add_argument('--lr', type=float, help='initial learning rate')
+    group.add_argument('--momentum', type=float)
+    group.add_argument('--weight-decay', type=float)
+    group.add_argument('--nesterov', action=argparse.BooleanOptionalAction,
+                       default=None)
+    group.add_argument('--milestones', metavar='E[,E...]',
+                       help="epochs after which lr is multiplied by "
+                            "--gamma; 'none' for a constant rate")
+    group.add_argument('--gamma', type=float)
+    group.add_argument('--eval-batch-size', type=int)
+    group.add_argument('--num-workers', type=int,
+                       help='data loader workers (ImageNet50 only)')
+    group.add_argument(
+        '--augment', action=argparse.BooleanOptionalAction, default=None,
+        help='random crop (padding 4) and horizontal flip, as the paper '
+             'trains on CIFAR (default: on for cifar10, cifar100 and '
+             'imagenet50)')
+    common.add_runtime_arguments(
+        parser, batch_size=None,
+        batch_help="training batch size (default: the recipe's)", seed=None,
+        seed_help="the seed of the init, the shuffling and every random "
+                  "draw (default: the recipe's, 0)")
+    out = parser.add_argument_group('output')
+    out.add_argument(
+        '--out', metavar='DIR',
+        help=f'the output folder (default: ./{common.OUTPUT_ROOT}/'
+             f'train-<model>-<dataset>/)')
+    out.add_argument('--resume', action='store_true',
+                     help='continue the run in the output folder from its '
+                          'last checkpoint')
+    out.add_argument('--overwrite', action='store_true',
+                     help='delete the run in the output folder and start '
+                          'over (only a folder this tool wrote)')
+    return parser
+
+
+def make_config(args: argparse.Namespace) -> Any:
+    r"""The :class:`~pyg_dnnmod.training.TrainConfig` of ``--recipe`` with
+    every option given on the command line on top."""
+    from pyg_dnnmod.pretrained import DIGITS_RECIPE
+    from pyg_dnnmod.training import TrainConfig
+
+    recipe = args.recipe or ('digits' if args.dataset in _DIGITS_DATASETS
+                             else 'paper')
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    values: Dict[str, Any] = {}
+    if recipe == 'digits':
+        values.update({k: v for k, v in DIGITS_RECIPE.items()
+                       if k in fields})
+    for name in _FIELDS:
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    if isinstance(values.get('milestones'), str):
+        text = values['milestones'].strip()
+        values['milestones'] = () if text in ('', 'none') else tuple(
+            common.parse_int_list(text, '--milestones', 1))
+    try:
+        return TrainConfig(**values), recipe
+    except (TypeError, ValueError) as e:
+        message = one_option(str(e))
+        raise CLIError(f"bad training option: {message}") from e
+
+
+def one_option(message: str) -> str:
+    r"""Names the command-line option in a :class:`TrainConfig` message.
+
+    Example:
+        >>> one_option("'weight_decay' must be >= 0 (got -1)")
+        '--weight-decay must be >= 0 (got -1)'
+    """
+    for name in _FIELDS:
+        message = message.replace(f"'{name}'", '--' + name.replace('_', '-'))
+    return common.one_line(message)
+
+
+def plan_folder(args: argparse.Namespace) -> Path:
+    r"""The output folder: a run is resumed only with ``--resume`` and
+    replaced only with ``--overwrite`` (and only if this tool wrote it)."""
+    from pyg_dnnmod.training import list_checkpoints
+
+    path = Path(args.out).expanduser() if args.out else \
+        Path(common.OUTPUT_ROOT) / '-'.join(
+            [NAME, common.slug(args.model), args.dataset])
+    if args.resume and args.overwrite:
+        raise CLIError('--resume continues the run and --overwrite deletes '
+                       'it; pass one of them')
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"--out '{path}' is a file; pass a folder")
+    taken = path.is_dir() and any(path.iterdir())
+    if args.resume:
+        if not list_checkpoints(path):
+            raise CLIError(f"--resume: '{path}' holds no checkpoint "
+                           f"(epoch_XXX.pt) to continue from; drop --resume "
+                           f"or pass the --out of that run")
+    elif taken:
+        if not args.overwrite:
+            raise CLIError(f"output folder '{path}' already holds a run; "
+                           f"pass --resume to continue it, --overwrite to "
+                           f"start over, or another --out")
+        if not (path / common.RUN_JSON).is_file():
+            raise CLIError(f"refusing to overwrite '{path}': it holds no "
+                           f"{common.RUN_JSON}, so this tool did not write "
+                           f"it; pass another --out")
+    return path
+
+
+def check_resumable(model: Any, config: Any, folder: Path,
+                    spec: str) -> None:
+    r"""Fails before anything is written when the last checkpoint in
+    :obj:`folder` does not fit the model or was trained with another
+    recipe."""
+    from pyg_dnnmod.training import list_checkpoints, load_checkpoint
+    from pyg_dnnmod.training._config import TRAJECTORY_FIELDS
+
+    _, path = list_checkpoints(folder)[-1]
+    try:
+        stored = load_checkpoint(model, path).get('config', {})
+    except ValueError as e:
+        raise CLIError(f"--resume: {common.one_line(e)}; pass the --model, "
+                       f"--dataset and --num-classes of that run (--model "
+                       f"is {spec})") from e
+    current = config.to_dict()
+    diff = [f"{'--' + name.replace('_', '-')} {stored.get(name)!r} there vs "
+            f"{current[name]!r} now" for name in TRAJECTORY_FIELDS
+            if stored.get(name) != current[name]]
+    if diff:
+        raise CLIError(f"--resume: '{path}' was trained with another recipe "
+                       f"({', '.join(diff)}); pass the same options (only "
+                       f"--epochs may grow) or another --out")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from pyg_dnnmod.experiments import HISTORY_FILE, train_model
+    from pyg_dnnmod.training import random_crop_flip
+
+    timer = common.Timer()
+    config, recipe = make_config(args)
+    progress = common.show_progress(args)
+    device = common.resolve_device(args.device)
+    folder = plan_folder(args)
+
+    with timer('data'):
+        train_data = common.load_data(args.dataset, args.data_root, 'train',
+                                      args.model)
+        test_data = common.load_data(args.dataset, args.data_root, 'test',
+                                     args.model)
+    with timer('model'):
+        model = common.build_model(args.model.strip(), train_data,
+                                   args.num_classes, seed=config.seed)
+        common.check_model_input(model, train_data, args.model)
+    if args.resume:
+        check_resumable(model, config, folder, args.model)
+    augment = args.augment if args.augment is not None else \
+        args.dataset not in _DIGITS_DATASETS
+
+    def as_data(source: Any) -> Any:
+        if isinstance(source.inputs, torch.Tensor):
+            return source.inputs, source.labels
+        return source.inputs
+
+    record: Dict[str, Any] = dict(
+        recipe=recipe, config=config.to_dict(), augment=augment,
+        model=dict(spec=args.model, parameters=sum(
+            p.numel() for p in model.parameters())),
+        data=dict(train=train_data.describe(), test=test_data.describe()))
+    if args.overwrite and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Written first, so that the folder is recognised as this tool's.
+    common.write_json(common.run_record(NAME, args, timer.total(), device,
+                                        status='running', **record),
+                      folder / common.RUN_JSON)
+    with timer('train'):
+        history = train_model(
+            model, as_data(train_data), as_data(test_data), config,
+            out=folder, resume=args.resume, device=device,
+            augment=random_crop_flip if augment else None,
+            progress=progress)
+
+    import matplotlib
+    matplotlib.use('Agg')
+    from pyg_dnnmod.plotting import plot_training_history
+    last = history.iloc[-1]
+    fig = plot_training_history(
+        history, title=f"{args.model} on {train_data.title}: test acc "
+                       f"{100 * last['test_acc']:.1f} % after epoch "
+                       f"{int(last['epoch'])}")
+    fig.savefig(folder / 'training_curve.png', dpi=150)
+    common.write_json(common.run_record(NAME, args, timer.total(), device,
+                                        status='finished', **record),
+                      folder / common.RUN_JSON)
+
+    print(history.to_string(index=False, float_format=lambda v: f'{v:.4f}'))
+    print()
+    print(f"wrote {folder}/epoch_000.pt ... epoch_{int(last['epoch']):03d}"
+          f".pt, {HISTORY_FILE}, training_curve.png, {common.RUN_JSON}")
+    root = f' --data-root {args.data_root}' if args.data_root else ''
+    print(f"next: pyg-dnnmod curve --model {args.model} --dataset "
+          f"{args.dataset}{root} --checkpoint {folder}/epoch_"
+          f"{int(last['epoch']):03d}.pt")
+    return 0

@@ -1,0 +1,253 @@
+r"""Per-layer linear-probe accuracy beside the modularity curve: the Python
+twin of ``pyg-dnnmod probe``.
+
+Lu et al. (ECCV 2022) set their modularity curve against the linear
+classifier probes of Alain and Bengio (`"Understanding intermediate layers
+using linear classifier probes" <https://arxiv.org/abs/1610.01644>`_): both
+ask how separable the classes are at each depth, one without training
+anything.
+"""
+import time
+import warnings
+from typing import Optional, Union
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from pyg_dnnmod.features._select import LayerSpec
+
+#: The columns of :func:`linear_probes`, in order.
+PROBE_COLUMNS = ('layer_index', 'layer', 'num_features', 'modularity',
+                 'probe_train_acc', 'probe_test_acc', 'converged',
+                 'spearman')
+
+
+def probe_accuracy(
+    features: Tensor,
+    labels: Tensor,
+    train_index: np.ndarray,
+    test_index: np.ndarray,
+    C: float = 1.0,
+    max_iter: int = 1000,
+    seed: int = 0,
+) -> dict:
+    r"""Fits one linear probe: features standardised on the training part,
+    then scikit-learn's multinomial :class:`LogisticRegression` (L2 penalty
+    :obj:`C`, lbfgs); returns its training and test accuracy and whether the
+    solver converged within :obj:`max_iter` iterations.
+
+    Example:
+        >>> x = torch.tensor([[0.], [1.], [2.], [10.], [11.], [12.]])
+        >>> y = torch.tensor([0, 0, 0, 1, 1, 1])
+        >>> out = probe_accuracy(x, y, np.array([0, 2, 3, 5]),
+        ...                      np.array([1, 4]))
+        >>> out['train_acc'], out['test_acc'], out['converged']
+        (1.0, 1.0, True)
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x = features.reshape(features.size(0), -1).double().cpu().numpy()
+    y = labels.cpu().numpy()
+    scaler = StandardScaler().fit(x[train_index])
+    x_train = scaler.transform(x[train_index])
+    x_test = scaler.transform(x[test_index])
+    probe = LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', ConvergenceWarning)
+        probe.fit(x_train, y[train_index])
+    converged = not any(issubclass(w.category, ConvergenceWarning)
+                        for w in caught)
+    return dict(train_acc=float(probe.score(x_train, y[train_index])),
+                test_acc=float(probe.score(x_test, y[test_index])),
+                converged=converged)
+
+
+def linear_probes(
+    model: nn.Module,
+    inputs: Union[Tensor, torch.utils.data.Dataset],
+    labels: Optional[Tensor] = None,
+    k: int = 3,
+    num_samples: Optional[int] = 500,
+    metric: str = 'cosine',
+    layers: LayerSpec = None,
+    seed: int = 0,
+    device: Union[str, torch.device, None] = None,
+    test_fraction: float = 0.5,
+    C: float = 1.0,
+    max_iter: int = 1000,
+    *,
+    balanced: bool = True,
+    symmetrize: str = 'half',
+    post_activation: bool = False,
+    batch_size: int = 256,
+    resolution: float = 1.0,
+) -> pd.DataFrame:
+    r"""The accuracy of a linear probe at every layer beside that layer's
+    modularity, on the same features of the same :math:`N` samples, with
+    their rank correlation.
+
+    For every selected layer :math:`\ell` the features of the :math:`N`
+    samples (drawn with :obj:`seed`, as for
+    :func:`~pyg_dnnmod.layer_graphs`) give the modularity :math:`Q_\ell` of
+    the k-NN snapshot over all :math:`N`, and a multinomial logistic
+    regression (:func:`probe_accuracy`) trained on a stratified
+    :math:`1 - \text{test\_fraction}` of them and scored on the rest. The
+    :obj:`spearman` column holds Spearman's :math:`\rho` between
+    :math:`Q_\ell` and the probe's test accuracy over the layers.
+
+    Args:
+        model (torch.nn.Module): The model.
+        inputs (torch.Tensor or torch.utils.data.Dataset): Samples
+            :math:`[M, ...]`, or a dataset of :obj:`(x, label)` pairs.
+        labels (torch.Tensor, optional): Integer labels :math:`[M]`;
+            required for a tensor. (default: :obj:`None`)
+        k (int, optional): Neighbours per sample. (default: :obj:`3`)
+        num_samples (int, optional): :math:`N`; all if :obj:`None`.
+            (default: :obj:`500`)
+        metric (str, optional): The k-NN similarity. (default:
+            :obj:`"cosine"`)
+        layers (optional): The layers, see
+            :func:`~pyg_dnnmod.select_layers`. (default: :obj:`None`)
+        seed (int, optional): The seed of the draw, the split and the
+            solver. (default: :obj:`0`)
+        device (str or torch.device, optional): Where the forward pass and
+            the graphs run. (default: :obj:`None`, the model's device)
+        test_fraction (float, optional): The share of the :math:`N`
+            samples that scores the probes. (default: :obj:`0.5`)
+        C (float, optional): The inverse L2 strength of the probes.
+            (default: :obj:`1.0`)
+        max_iter (int, optional): The solver's iteration limit; the
+            :obj:`converged` column says whether it sufficed.
+            (default: :obj:`1000`)
+        balanced (bool, optional): Draw equally many samples per class.
+            (default: :obj:`True`)
+        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
+            (default: :obj:`"half"`)
+        post_activation (bool, optional): Read after each layer's
+            activation. (default: :obj:`False`)
+        batch_size (int, optional): Samples per forward pass.
+            (default: :obj:`256`)
+        resolution (float, optional): The modularity resolution.
+            (default: :obj:`1.0`)
+
+    Returns:
+        pandas.DataFrame: One row per layer: :obj:`layer_index`,
+        :obj:`layer`, :obj:`num_features`, :obj:`modularity`,
+        :obj:`probe_train_acc`, :obj:`probe_test_acc`, :obj:`converged` and
+        :obj:`spearman` (the same in every row; NaN for fewer than two
+        layers or a constant column). :obj:`df.attrs` holds
+        :obj:`spearman`, :obj:`k`, :obj:`num_samples`, :obj:`num_train`,
+        :obj:`num_test`, :obj:`metric`, :obj:`seed` and :obj:`seconds`.
+
+    Example:
+        >>> from torch import nn
+        >>> _ = torch.manual_seed(0)
+        >>> model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(),
+        ...                       nn.Linear(16, 16))
+        >>> x, y = torch.randn(80, 6), torch.arange(80) % 2
+        >>> df = linear_probes(model, x, y, num_samples=40)
+        >>> df[['layer', 'num_features']].values.tolist()
+        [['0', 16], ['2', 16]]
+        >>> df.attrs['num_train'], df.attrs['num_test']
+        (20, 20)
+    """
+    from scipy.stats import spearmanr
+    from sklearn.model_selection import train_test_split
+
+    from pyg_dnnmod.datasets import sample_indices
+    from pyg_dnnmod.experiments._curves import _labels_of, take_samples
+    from pyg_dnnmod.features import iter_layer_features, select_layers
+    from pyg_dnnmod.utils import knn_graph, modularity
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"'model' must be a torch.nn.Module "
+                        f"(got {type(model).__name__})")
+    labels = _labels_of(inputs, labels)
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"'k' must be an integer (got {k!r})")
+    if k < 1:
+        raise ValueError(f"'k' must be >= 1 (got {k})")
+    if isinstance(test_fraction, bool) or not isinstance(
+            test_fraction, (int, float)) or not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"'test_fraction' must lie strictly between 0 and "
+                         f"1 (got {test_fraction!r})")
+    if isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0:
+        raise ValueError(f"'C' must be a positive number (got {C!r})")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or \
+            max_iter < 1:
+        raise ValueError(f"'max_iter' must be an integer >= 1 "
+                         f"(got {max_iter!r})")
+    if num_samples is None:
+        index = torch.arange(labels.numel())
+    else:
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int):
+            raise TypeError(f"'num_samples' must be an integer "
+                            f"(got {num_samples!r})")
+        if num_samples > labels.numel():
+            raise ValueError(f"'num_samples' ({num_samples}) exceeds the "
+                             f"number of available samples "
+                             f"({labels.numel()})")
+        index = sample_indices(labels, num_samples, balanced=balanced,
+                               seed=seed)
+    n = index.numel()
+    if k >= n:
+        raise ValueError(f"'k' must be smaller than the number of samples "
+                         f"(got k={k} for N={n})")
+    y = labels[index]
+    counts = torch.bincount(y)
+    counts = counts[counts > 0]
+    num_test = int(np.ceil(test_fraction * n))
+    num_classes = counts.numel()
+    if int(counts.min()) < 2 or num_test < num_classes or \
+            n - num_test < num_classes:
+        raise ValueError(f"a stratified split needs at least 2 samples per "
+                         f"class and at least one per class on each side "
+                         f"(got N={n} with {num_classes} classes, smallest "
+                         f"class {int(counts.min())}, test_fraction="
+                         f"{test_fraction}); use a larger 'num_samples'")
+    select_layers(model, layers, post_activation)
+
+    start = time.perf_counter()
+    train_index, test_index = train_test_split(
+        np.arange(n), test_size=num_test, random_state=seed,
+        stratify=y.numpy())
+    x = take_samples(inputs, index)
+    device = torch.device(device) if device is not None else None
+    features = iter_layer_features(
+        model, x, layers, post_activation=post_activation,
+        batch_size=batch_size, device=device,
+        keep_on_device=device is not None and device.type != 'cpu')
+    rows = []
+    for t, (name, f) in enumerate(features):
+        edge_index, edge_weight = knn_graph(f, k, metric=metric,
+                                            symmetrize=symmetrize)
+        q = modularity(edge_index, y.to(f.device), edge_weight.float(),
+                       num_nodes=n, resolution=resolution)
+        probe = probe_accuracy(f, y, train_index, test_index, C=C,
+                               max_iter=max_iter, seed=seed)
+        rows.append(dict(layer_index=t, layer=name,
+                         num_features=int(f[0].numel()), modularity=float(q),
+                         probe_train_acc=probe['train_acc'],
+                         probe_test_acc=probe['test_acc'],
+                         converged=probe['converged']))
+        del f
+    df = pd.DataFrame(rows, columns=list(PROBE_COLUMNS))
+    rho = float('nan')
+    if len(df) >= 2 and df['modularity'].nunique() > 1 and \
+            df['probe_test_acc'].nunique() > 1:
+        rho = float(spearmanr(df['modularity'], df['probe_test_acc'])[0])
+    df['spearman'] = rho
+    if not df['converged'].all():
+        bad = df.loc[~df['converged'], 'layer'].tolist()
+        warnings.warn(f"the linear probe did not converge within "
+                      f"max_iter={max_iter} iterations at layer(s) {bad}; "
+                      f"raise 'max_iter'", stacklevel=2)
+    df.attrs.update(spearman=rho, k=k, num_samples=n,
+                    num_train=len(train_index), num_test=len(test_index),
+                    metric=metric, seed=seed,
+                    seconds=time.perf_counter() - start)
+    return df

@@ -1,0 +1,139 @@
+r"""A deeper, VGG-like variant of the default digits CNN with redundant depth,
+for the layer-pruning experiments of Lu et al. (ECCV 2022, section 5.2).
+
+:class:`~pyg_dnnmod.models.DigitsCNN` has four convolutions and no layer to
+spare. :class:`DigitsDeepCNN` stacks several same-width
+Conv-BatchNorm-ReLU layers per block, more than the
+:math:`16 \times 16` translated digits need, so the modularity curve of the
+trained network rises in the first layers of a block and then flattens:
+the plateau that the paper reads as redundant layers. Every convolution
+after the first of a block maps :math:`C \to C` channels at stride 1, so
+:func:`~pyg_dnnmod.pruning.remove_layers` can cut it without touching the
+rest of the network.
+"""
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from pyg_dnnmod.models._utils import (
+    check_positive_int,
+    check_width,
+    scale_channels,
+)
+from pyg_dnnmod.models.normalize import Normalize, Stats
+
+
+class DigitsDeepCNN(nn.Module):
+    r"""A VGG-like CNN for :math:`1 \times 16 \times 16` digit images with
+    several same-width convolutions per block.
+
+    :obj:`features` is one :class:`~torch.nn.Sequential` of blocks; block
+    :math:`b` holds :obj:`convs_per_block[b]` Conv2d(3x3, padding 1) -
+    BatchNorm2d - ReLU layers of :obj:`channels[b]` output channels, and a
+    2x2 max-pooling separates consecutive blocks
+    (:math:`16 \to 8 \to 4` for three blocks). A global average pooling
+    (:obj:`avgpool`) and a linear :obj:`fc` head follow, as in
+    :class:`~pyg_dnnmod.models.DigitsCNN`. With the defaults (channels
+    16-32-64, four convolutions per block) it has 134,410 parameters and
+    about 6.7 M multiply-accumulates per image, almost equal per
+    convolution, since the channels double as the resolution halves.
+
+    Args:
+        num_classes (int, optional): Number of classes. (default: :obj:`10`)
+        width (float, optional): Multiplier of every channel count.
+            (default: :obj:`1.0`)
+        in_channels (int, optional): Input channels. (default: :obj:`1`)
+        channels ([int], optional): Output channels of every block.
+            (default: :obj:`(16, 32, 64)`)
+        convs_per_block (int or [int], optional): Convolutions in every
+            block, one entry per block or one number for all.
+            (default: :obj:`4`)
+        mean (float or [float], optional): Input normalisation mean, see
+            :class:`Normalize`. (default: :obj:`None`)
+        std (float or [float], optional): Input normalisation std.
+            (default: :obj:`None`)
+
+    Example:
+        >>> model = DigitsDeepCNN()
+        >>> model.convs_per_block, sum(p.numel() for p in model.parameters())
+        ((4, 4, 4), 134410)
+        >>> model(torch.rand(2, 1, 16, 16)).shape
+        torch.Size([2, 10])
+    """
+    def __init__(
+        self,
+        num_classes: int = 10,
+        width: float = 1.0,
+        in_channels: int = 1,
+        channels: Sequence[int] = (16, 32, 64),
+        convs_per_block: Any = 4,
+        mean: Stats = None,
+        std: Stats = None,
+    ) -> None:
+        super().__init__()
+        check_positive_int(num_classes, 'num_classes')
+        check_positive_int(in_channels, 'in_channels')
+        width = check_width(width)
+        channels = tuple(channels)
+        if len(channels) == 0:
+            raise ValueError(f"'channels' must have at least one entry "
+                             f"(got {channels!r})")
+        for c in channels:
+            check_positive_int(c, 'channels')
+        if isinstance(convs_per_block, int) and not isinstance(
+                convs_per_block, bool):
+            convs_per_block = (convs_per_block, ) * len(channels)
+        convs_per_block = tuple(convs_per_block)
+        if len(convs_per_block) != len(channels):
+            raise ValueError(f"'convs_per_block' and 'channels' must have "
+                             f"the same length (got {convs_per_block!r} and "
+                             f"{channels!r})")
+        for n in convs_per_block:
+            check_positive_int(n, 'convs_per_block')
+
+        self.normalize = Normalize(mean, std)
+        layers: list[nn.Module] = []
+        cin = in_channels
+        for b, (n, c) in enumerate(zip(convs_per_block, channels)):
+            if b > 0:
+                layers.append(nn.MaxPool2d(2))
+            c = scale_channels(c, width)
+            for _ in range(n):
+                layers += [
+                    nn.Conv2d(cin, c, kernel_size=3, padding=1),
+                    nn.BatchNorm2d(c),
+                    nn.ReLU(),
+                ]
+                cin = c
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(cin, num_classes)
+
+    @property
+    def convs_per_block(self) -> tuple[int, ...]:
+        r"""The number of convolutions in every block, read from
+        :obj:`features` (so it reflects layer surgery)."""
+        counts = [0]
+        for m in self.features:
+            if isinstance(m, nn.MaxPool2d):
+                counts.append(0)
+            elif isinstance(m, nn.Conv2d):
+                counts[-1] += 1
+        return tuple(counts)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.normalize(x)
+        x = self.avgpool(self.features(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+def digits_deep_cnn(num_classes: int = 10, **kwargs: Any) -> DigitsDeepCNN:
+    r"""The default :class:`DigitsDeepCNN`; keyword arguments go to it.
+
+    Example:
+        >>> digits_deep_cnn(convs_per_block=(1, 2, 3)).convs_per_block
+        (1, 2, 3)
+    """
+    return DigitsDeepCNN(num_classes=num_classes, **kwargs)

@@ -1,0 +1,26 @@
+r"""Figures of the experiments as :class:`matplotlib.figure.Figure` objects
+built without :mod:`matplotlib.pyplot`, so they need no display (the Agg
+canvas renders them) and are not kept alive by pyplot's figure registry:
+``fig.savefig(path)`` writes a PNG, a notebook shows the returned figure.
+
+* :func:`plot_modularity_curve`: the paper's Fig. 4 (and Fig. 7 ablations)
+* :func:`plot_tsne_grid`: the paper's Fig. 1 (left)
+* :func:`plot_training_history`: loss and accuracy per epoch
+"""
+from pyg_dnnmod.plotting._curve import (
+    curve_label,
+    curve_settings,
+    curve_title,
+    plot_modularity_curve,
+)
+from pyg_dnnmod.plotting._training import plot_training_history
+from pyg_dnnmod.plotting._tsne import plot_tsne_grid
+
+__all__ = [
+    'plot_modularity_curve',
+    'plot_tsne_grid',
+    'plot_training_history',
+    'curve_settings',
+    'curve_label',
+    'curve_title',
+]

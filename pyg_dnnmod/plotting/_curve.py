@@ -1,0 +1,188 @@
+r"""Modularity curves over depth in the style of the paper's Fig. 4: the mean
+over repeats as a line, a band of one standard deviation, layer names on the
+x axis, one curve per setting (ablation value, trained or random init)."""
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import pandas as pd
+
+from pyg_dnnmod.experiments._curves import SETTING_COLUMNS
+
+_SYMBOLS = {'k': 'k', 'num_samples': 'N', 'metric': 'metric'}
+
+
+def curve_settings(summary: pd.DataFrame) -> List[str]:
+    r"""The setting columns (:obj:`init`, :obj:`k`, :obj:`num_samples`,
+    :obj:`metric`) that take more than one value, i.e. what tells the
+    curves of :obj:`summary` apart.
+
+    Example:
+        >>> df = pd.DataFrame({'init': ['trained'] * 2, 'k': [3, 5]})
+        >>> curve_settings(df)
+        ['k']
+    """
+    return [c for c in SETTING_COLUMNS
+            if c in summary.columns and summary[c].nunique() > 1]
+
+
+def curve_label(setting: Dict[str, Any]) -> str:
+    r"""A short legend label for one curve, e.g. :obj:`"k = 5"`,
+    :obj:`"N = 100, random init"` or :obj:`"pearson"`.
+
+    Example:
+        >>> curve_label({'num_samples': 100, 'init': 'random'})
+        'N = 100, random init'
+        >>> curve_label({})
+        'modularity'
+    """
+    parts = []
+    for column in ('k', 'num_samples', 'metric'):
+        if column in setting:
+            value = setting[column]
+            parts.append(str(value) if column == 'metric' else
+                         f'{_SYMBOLS[column]} = {value}')
+    if 'init' in setting:
+        value = str(setting['init'])
+        parts.append(f'{value} init' if value == 'random' else value)
+    return ', '.join(parts) if parts else 'modularity'
+
+
+def curve_title(summary: pd.DataFrame, model: Optional[str] = None,
+                data: Optional[str] = None) -> str:
+    r"""The default title: model and data on the first line, then the
+    settings shared by every curve (:math:`N`, :math:`k`, metric, repeats).
+
+    Example:
+        >>> df = pd.DataFrame({'k': [3], 'num_samples': [500],
+        ...                    'metric': ['cosine'], 'count': [5]})
+        >>> curve_title(df, 'VGG16', 'CIFAR-10')
+        'VGG16 on CIFAR-10\nN = 500, k = 3, cosine, 5 repeats'
+    """
+    head = ' on '.join(str(p) for p in (model, data) if p)
+    fixed = []
+    for column in ('num_samples', 'k', 'metric'):
+        if column in summary.columns and summary[column].nunique() == 1:
+            value = summary[column].iloc[0]
+            fixed.append(str(value) if column == 'metric' else
+                         f'{_SYMBOLS[column]} = {value}')
+    if 'count' in summary.columns and summary['count'].nunique() == 1:
+        count = int(summary['count'].iloc[0])
+        fixed.append(f"{count} repeat{'s' if count != 1 else ''}")
+    return '\n'.join(p for p in (head, ', '.join(fixed)) if p)
+
+
+def _groups(summary: pd.DataFrame,
+            columns: Sequence[str]) -> List[Tuple[Dict[str, Any],
+                                                  pd.DataFrame]]:
+    if not columns:
+        return [({}, summary)]
+    return [(dict(zip(columns, key if isinstance(key, tuple) else (key, ))),
+             group)
+            for key, group in summary.groupby(list(columns), sort=False)]
+
+
+def plot_modularity_curve(
+    summary: pd.DataFrame,
+    model: Optional[str] = None,
+    data: Optional[str] = None,
+    title: Optional[str] = None,
+    ax: Any = None,
+    band: bool = True,
+) -> Any:
+    r"""Draws modularity curves over depth in the style of Fig. 4 of
+    `"Understanding the Dynamics of DNNs Using Graph Modularity"
+    <https://arxiv.org/abs/2111.12485>`_: for every curve the mean over
+    repeats as a line with markers and a band of :math:`\pm 1` standard
+    deviation, layer names rotated on the x axis. Curves differ in colour
+    by ablation value and in line style by initialisation (random init
+    dashed); a legend names them when there is more than one.
+
+    No display is needed: the figure is a plain
+    :class:`matplotlib.figure.Figure` (Agg canvas), not registered with
+    :mod:`matplotlib.pyplot`.
+
+    Args:
+        summary (pandas.DataFrame): The output of
+            :func:`~pyg_dnnmod.experiments.summarize` (columns
+            :obj:`layer_index`, :obj:`layer`, :obj:`mean`, :obj:`std`, and
+            setting columns).
+        model (str, optional): The model's name, for the title.
+            (default: :obj:`None`)
+        data (str, optional): The data's name, for the title.
+            (default: :obj:`None`)
+        title (str, optional): The title; by default :func:`curve_title`.
+            (default: :obj:`None`)
+        ax (matplotlib.axes.Axes, optional): Draw into these axes instead of
+            a new figure. (default: :obj:`None`)
+        band (bool, optional): Draw the standard deviation band.
+            (default: :obj:`True`)
+
+    Returns:
+        matplotlib.figure.Figure: The figure.
+
+    Example:
+        >>> df = pd.DataFrame({'layer_index': [0, 1], 'layer': ['a', 'b'],
+        ...                    'mean': [0.2, 0.8], 'std': [0.01, 0.02]})
+        >>> fig = plot_modularity_curve(df, 'cnn', 'digits')
+        >>> fig.axes[0].get_title()
+        'cnn on digits'
+        >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+        ['a', 'b']
+    """
+    from matplotlib.figure import Figure
+
+    if not isinstance(summary, pd.DataFrame):
+        raise TypeError(f"'summary' must be a pandas.DataFrame "
+                        f"(got {type(summary).__name__})")
+    missing = [c for c in ('layer_index', 'layer', 'mean')
+               if c not in summary.columns]
+    if missing:
+        raise ValueError(f"'summary' lacks the column(s) {missing} (got "
+                         f"{summary.columns.tolist()}); pass the output of "
+                         f"summarize()")
+    if len(summary) == 0:
+        raise ValueError("'summary' is empty (got 0 rows)")
+
+    layers = (summary[['layer_index', 'layer']].drop_duplicates('layer_index')
+              .sort_values('layer_index'))
+    num_layers = len(layers)
+    longest = int(layers['layer'].astype(str).str.len().max())
+    if ax is None:
+        width = min(max(6.0, 0.32 * num_layers + 3.0), 24.0)
+        # Room under the axes for the rotated names.
+        height = 4.0 + min(longest, 30) * 0.06
+        fig = Figure(figsize=(width, height), layout='constrained')
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+
+    columns = curve_settings(summary)
+    colour_columns = [c for c in columns if c != 'init']
+    colours: Dict[Any, Any] = {}
+    cycle = [f'C{i}' for i in range(10)]
+    for setting, group in _groups(summary, columns):
+        group = group.sort_values('layer_index')
+        key = tuple(setting.get(c) for c in colour_columns)
+        colour = colours.setdefault(key, cycle[len(colours) % len(cycle)])
+        random = str(setting.get('init', '')) == 'random'
+        x = group['layer_index'].to_numpy()
+        mean = group['mean'].to_numpy(dtype=float)
+        ax.plot(x, mean, marker='o', markersize=4, color=colour,
+                linestyle='--' if random else '-', label=curve_label(setting))
+        if band and 'std' in group.columns:
+            std = group['std'].fillna(0.0).to_numpy(dtype=float)
+            if (std > 0).any():
+                ax.fill_between(x, mean - std, mean + std, color=colour,
+                                alpha=0.2, linewidth=0)
+
+    ax.set_xticks(layers['layer_index'].to_numpy())
+    fontsize = 9 if num_layers <= 20 else 7
+    ax.set_xticklabels(layers['layer'].astype(str).tolist(), rotation=45,
+                       ha='right', rotation_mode='anchor', fontsize=fontsize)
+    ax.set_xlabel('layer')
+    ax.set_ylabel('modularity Q')
+    ax.grid(True, alpha=0.3)
+    if len(columns) > 0:
+        ax.legend(fontsize=9, loc='best')
+    ax.set_title(title if title is not None else
+                 curve_title(summary, model, data), fontsize=11)
+    return fig

@@ -1,0 +1,128 @@
+r"""Layer-by-layer heatmaps: :math:`|Q_i - Q_j|` beside linear CKA (the
+paper's Fig. 8), drawn on a display-free :class:`matplotlib.figure.Figure`."""
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def _heatmap(fig: Any, ax: Any, matrix: np.ndarray, names: Sequence[str],
+             title: str, cmap: str, vmin: Optional[float] = None,
+             vmax: Optional[float] = None, fmt: str = '.2f') -> None:
+    image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax,
+                      interpolation='nearest')
+    ticks = np.arange(len(names))
+    fontsize = 9 if len(names) <= 16 else 7
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+    ax.set_xticklabels(names, rotation=45, ha='right',
+                       rotation_mode='anchor', fontsize=fontsize)
+    ax.set_yticklabels(names, fontsize=fontsize)
+    ax.set_xlabel('layer j')
+    ax.set_ylabel('layer i')
+    ax.set_title(title, fontsize=11)
+    if len(names) <= 12:
+        for i in range(matrix.shape[0]):
+            for j in range(matrix.shape[1]):
+                value = matrix[i, j]
+                if not np.isfinite(value):
+                    continue
+                # Dark text on light cells and light text on dark ones.
+                r, g, b, _ = image.cmap(image.norm(value))
+                light = 0.299 * r + 0.587 * g + 0.114 * b > 0.5
+                ax.text(j, i, format(value, fmt), ha='center', va='center',
+                        fontsize=8 if len(names) <= 8 else 6,
+                        color='black' if light else 'white')
+    fig.colorbar(image, ax=ax, shrink=0.8)
+
+
+def cka_title(spearman: float, model: Optional[str] = None,
+              data: Optional[str] = None, num_samples: Optional[int] = None,
+              k: Optional[int] = None) -> str:
+    r"""The default title of :func:`plot_cka_comparison`.
+
+    Example:
+        >>> cka_title(0.8123, 'cnn', 'digits', 500, 3)
+        'cnn on digits, N = 500, k = 3\nSpearman $\\rho$($|Q_i - Q_j|$, 1 - CKA) = 0.812 (upper triangles)'
+    """
+    head = ' on '.join(str(p) for p in (model, data) if p)
+    fixed: List[str] = [head] if head else []
+    if num_samples is not None:
+        fixed.append(f'N = {num_samples}')
+    if k is not None:
+        fixed.append(f'k = {k}')
+    rho = 'n/a' if spearman is None or not np.isfinite(spearman) else \
+        f'{spearman:.3f}'
+    line = (f'Spearman $\\rho$($|Q_i - Q_j|$, 1 - CKA) = {rho} '
+            f'(upper triangles)')
+    return '\n'.join(p for p in (', '.join(fixed), line) if p)
+
+
+def plot_cka_comparison(
+    df: pd.DataFrame,
+    model: Optional[str] = None,
+    data: Optional[str] = None,
+    title: Optional[str] = None,
+) -> Any:
+    r"""Draws the layer-difference matrix :math:`|Q_i - Q_j|` and the
+    linear CKA matrix side by side, layer names on both axes, as in Fig. 8
+    of `"Understanding the Dynamics of DNNs Using Graph Modularity"
+    <https://arxiv.org/abs/2111.12485>`_; the title quotes Spearman's
+    :math:`\rho` between :math:`|Q_i - Q_j|` and :math:`1 - \mathrm{CKA}`
+    over the upper triangles. Values are written in the cells for up to 12
+    layers.
+
+    Args:
+        df (pandas.DataFrame): The output of
+            :func:`~pyg_dnnmod.experiments.cka.cka_comparison`.
+        model (str, optional): The model's name, for the title.
+            (default: :obj:`None`)
+        data (str, optional): The data's name, for the title.
+            (default: :obj:`None`)
+        title (str, optional): The title; by default :func:`cka_title`.
+            (default: :obj:`None`)
+
+    Returns:
+        matplotlib.figure.Figure: The figure (two heatmaps, two colour
+        bars).
+
+    Example:
+        >>> df = pd.DataFrame({
+        ...     'layer_index_i': [0, 0, 1, 1], 'layer_i': ['a', 'a', 'b', 'b'],
+        ...     'layer_index_j': [0, 1, 0, 1], 'layer_j': ['a', 'b', 'a', 'b'],
+        ...     'modularity_difference': [0., .5, .5, 0.],
+        ...     'cka': [1., .3, .3, 1.], 'spearman': [float('nan')] * 4})
+        >>> fig = plot_cka_comparison(df)
+        >>> [ax.get_title() for ax in fig.axes[:2]]
+        ['$|Q_i - Q_j|$', 'linear CKA']
+    """
+    from matplotlib.figure import Figure
+
+    from pyg_dnnmod.experiments.cka import cka_matrices
+
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"'df' must be a pandas.DataFrame "
+                        f"(got {type(df).__name__})")
+    if len(df) == 0:
+        raise ValueError("'df' is empty (got 0 rows)")
+    diff, cka = cka_matrices(df)
+    names = [str(n) for n in diff.index]
+    side = min(max(4.0, 0.45 * len(names) + 2.5), 12.0)
+    longest = max(len(n) for n in names)
+    fig = Figure(figsize=(2 * side + 1.5, side + min(longest, 30) * 0.06),
+                 layout='constrained')
+    axes = fig.subplots(1, 2)
+    # Reversed, so that similar layers are bright in both panels.
+    _heatmap(fig, axes[0], diff.to_numpy(dtype=float), names,
+             '$|Q_i - Q_j|$', 'viridis_r', vmin=0.0)
+    _heatmap(fig, axes[1], cka.to_numpy(dtype=float), names, 'linear CKA',
+             'viridis', vmin=0.0, vmax=1.0)
+    if title is None:
+        rho = df.attrs.get('spearman')
+        if rho is None and 'spearman' in df.columns:
+            rho = float(df['spearman'].iloc[0])
+        title = cka_title(rho if rho is not None else float('nan'), model,
+                          data, df.attrs.get('num_samples'),
+                          df.attrs.get('k'))
+    fig.suptitle(title, fontsize=12)
+    return fig

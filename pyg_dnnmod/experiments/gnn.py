@@ -271,7 +271,7 @@ def gnn_on_snapshots(
             torch.manual_seed(seed + t)
             model = GCN(x.size(1), hidden_channels, num_layers=2,
                         out_channels=num_classes, dropout=dropout).to(device)
-            _fit(model, lambda m: m(x, edge_index, edge_weight).unsqueeze(0),
+            _fit(model, lambda m: m(x, edge_index, edge_weight),
                  y, train_mask, epochs, lr, weight_decay)
         model.eval()
         with torch.no_grad():
@@ -303,7 +303,7 @@ def gnn_on_snapshots(
                                hidden_channels, num_classes,
                                dropout=dropout).to(device)
                 _fit(model, lambda m: m(xs[prefix], edge_indices[prefix],
-                                        edge_weights[prefix])[-1:],
+                                        edge_weights[prefix])[-1],
                      y, train_mask, epochs, lr, weight_decay)
             model.eval()
             with torch.no_grad():
@@ -323,17 +323,14 @@ def gnn_on_snapshots(
 
 def _fit(model: torch.nn.Module, forward, y: Tensor, train_mask: Tensor,
          epochs: int, lr: float, weight_decay: float) -> None:
-    r"""Full-batch training; :obj:`forward(model)` gives logits
-    :math:`[T, N, C]`, and the loss is the cross-entropy on the training
-    nodes averaged over the :math:`T` steps (:math:`T = 1` here)."""
+    r"""Full-batch training on the cross-entropy of the training nodes;
+    :obj:`forward(model)` gives the logits :math:`[N, C]`."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr,
                                  weight_decay=weight_decay)
     model.train()
     for _ in range(epochs):
         optimizer.zero_grad()
-        logits = forward(model)[:, train_mask]
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)),
-                               y[train_mask].repeat(logits.size(0)))
+        loss = F.cross_entropy(forward(model)[train_mask], y[train_mask])
         loss.backward()
         optimizer.step()
 

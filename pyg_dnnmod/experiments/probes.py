@@ -24,6 +24,29 @@ PROBE_COLUMNS = ('layer_index', 'layer', 'num_features', 'modularity',
                  'spearman')
 
 
+def _span_coordinates(a: Tensor, b: Tensor) -> tuple:
+    r"""Coordinates of the training rows :obj:`a` :math:`[n, D]` and the
+    test rows :obj:`b` in an orthonormal basis :math:`\mathbf{V}` of the
+    span of the training rows: :math:`\mathbf{a}\mathbf{V}` and
+    :math:`\mathbf{b}\mathbf{V}`, computed from :math:`n \times n`
+    products only (:math:`\mathbf{a}\mathbf{a}^{\top} = \mathbf{U}
+    \Lambda \mathbf{U}^{\top}`, :math:`\mathbf{V} = \mathbf{a}^{\top}
+    \mathbf{U} \Lambda^{-1/2}`).
+
+    An L2-penalised linear model's weights lie in that span (a component
+    orthogonal to every training row changes no training prediction and
+    only adds to the penalty), so fitting it on these coordinates is
+    exactly the same problem with at most :math:`n` instead of :math:`D`
+    features."""
+    if a.size(1) <= a.size(0):
+        return a.numpy(), b.numpy()
+    eigval, eigvec = torch.linalg.eigh(a @ a.t())
+    keep = eigval > eigval.max().clamp_min(0) * 1e-12
+    eigval, eigvec = eigval[keep], eigvec[:, keep]
+    root = eigval.sqrt()
+    return (eigvec * root).numpy(), ((b @ a.t()) @ eigvec / root).numpy()
+
+
 def probe_accuracy(
     features: Tensor,
     labels: Tensor,
@@ -33,10 +56,17 @@ def probe_accuracy(
     max_iter: int = 1000,
     seed: int = 0,
 ) -> dict:
-    r"""Fits one linear probe: features standardised on the training part,
-    then scikit-learn's multinomial :class:`LogisticRegression` (L2 penalty
-    :obj:`C`, lbfgs); returns its training and test accuracy and whether the
-    solver converged within :obj:`max_iter` iterations.
+    r"""Fits one linear probe: features standardised on the training part
+    (as scikit-learn's :class:`StandardScaler`), then scikit-learn's
+    multinomial :class:`LogisticRegression` (L2 penalty :obj:`C`, lbfgs);
+    returns its training and test accuracy and whether the solver converged
+    within :obj:`max_iter` iterations.
+
+    With more features :math:`D` than training samples :math:`n` the probe
+    is fitted on the coordinates of the samples in the span of the training
+    samples (the optimum of an L2-penalised linear model lies there), the
+    same optimisation problem with :math:`n` features, which costs
+    :math:`O(n^2 D)` instead of :math:`O(n D)` per solver iteration.
 
     Example:
         >>> x = torch.tensor([[0.], [1.], [2.], [10.], [11.], [12.]])
@@ -48,13 +78,17 @@ def probe_accuracy(
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
-    x = features.reshape(features.size(0), -1).double().cpu().numpy()
+    x = features.reshape(features.size(0), -1).double().cpu()
     y = labels.cpu().numpy()
-    scaler = StandardScaler().fit(x[train_index])
-    x_train = scaler.transform(x[train_index])
-    x_test = scaler.transform(x[test_index])
+    train = torch.as_tensor(train_index, dtype=torch.long)
+    test = torch.as_tensor(test_index, dtype=torch.long)
+    # StandardScaler's transform (population std, 1 for constant features).
+    mean = x[train].mean(dim=0)
+    std = x[train].std(dim=0, unbiased=False)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    a, b = (x[train] - mean) / std, (x[test] - mean) / std
+    x_train, x_test = _span_coordinates(a, b)
     probe = LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', ConvergenceWarning)

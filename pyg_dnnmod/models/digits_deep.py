@@ -36,9 +36,10 @@ class DigitsDeepCNN(nn.Module):
     (:math:`16 \to 8 \to 4` for three blocks). A global average pooling
     (:obj:`avgpool`) and a linear :obj:`fc` head follow, as in
     :class:`~pyg_dnnmod.models.DigitsCNN`. With the defaults (channels
-    16-32-64, four convolutions per block) it has 134,410 parameters and
-    about 6.7 M multiply-accumulates per image, almost equal per
-    convolution, since the channels double as the resolution halves.
+    16-32-64, four convolutions per block) it has 170,330 parameters and
+    about 6.05 M multiply-accumulates per image (thop); every convolution
+    after the first costs the same 0.59 M, since the channels double as the
+    resolution halves, so each one removed saves about 10 % of the FLOPs.
 
     Args:
         num_classes (int, optional): Number of classes. (default: :obj:`10`)
@@ -58,7 +59,7 @@ class DigitsDeepCNN(nn.Module):
     Example:
         >>> model = DigitsDeepCNN()
         >>> model.convs_per_block, sum(p.numel() for p in model.parameters())
-        ((4, 4, 4), 134410)
+        ((4, 4, 4), 170330)
         >>> model(torch.rand(2, 1, 16, 16)).shape
         torch.Size([2, 10])
     """

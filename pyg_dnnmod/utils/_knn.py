@@ -66,12 +66,50 @@ def prepare_features(x: Tensor, metric: str = 'cosine',
         tensor([[0.6000, 0.8000],
                 [0.0000, 0.0000]])
     """
-    if metric == 'pearson':
-        x = x - x.mean(dim=1, keepdim=True)
-    if metric in ('cosine', 'pearson'):
-        norm = x.norm(dim=1, keepdim=True).clamp_min(eps)
-        x = x / norm
-    return x
+    if metric not in ('cosine', 'pearson'):
+        return x
+    # Row statistics in float64, rounded once at the end: a row's result
+    # then does not depend on how many rows share the tensor (reduction
+    # kernels may split differently), so shards and blocks agree.
+    out = torch.empty_like(x)
+    step = max(1, 2**22 // max(1, x.size(1)))
+    for a in range(0, x.size(0), step):
+        xb = x[a:a + step].to(torch.float64)
+        if metric == 'pearson':
+            xb = xb - xb.mean(dim=1, keepdim=True)
+        xb = xb / xb.norm(dim=1, keepdim=True).clamp_min(eps)
+        out[a:a + step] = xb.to(x.dtype)
+    return out
+
+
+def pair_similarity(z: Tensor, row: Tensor, col: Tensor, metric: str,
+                    dtype: torch.dtype = torch.float32) -> Tensor:
+    r"""The similarity of the pairs :obj:`(row[e], col[e])` of prepared rows
+    :obj:`z` (see :func:`prepare_features`), accumulated in float64 and
+    rounded to :obj:`dtype`.
+
+    :func:`knn_graph` chooses neighbours by blocked matrix products, whose
+    last bits depend on the block shapes; the weights it returns come from
+    here instead, so they are the same whatever the block size, the number
+    of processes or the precision used to find the neighbours, and exactly
+    symmetric.
+
+    Example:
+        >>> z = prepare_features(torch.tensor([[1., 0.], [1., 1.]]))
+        >>> pair_similarity(z, torch.tensor([0]), torch.tensor([1]), 'cosine')
+        tensor([0.7071])
+    """
+    out = torch.empty(row.numel(), dtype=dtype, device=z.device)
+    step = max(1, 2**22 // max(1, z.size(1)))
+    for a in range(0, row.numel(), step):
+        zi = z[row[a:a + step]].to(torch.float64)
+        zj = z[col[a:a + step]].to(torch.float64)
+        if metric == 'euclidean':
+            val = 1.0 / (1.0 + (zi - zj).pow(2).sum(dim=1).sqrt())
+        else:
+            val = (zi * zj).sum(dim=1)
+        out[a:a + step] = val.to(dtype)
+    return out
 
 
 def _block_similarity(xb: Tensor, x: Tensor, metric: str,
@@ -360,8 +398,9 @@ def knn_graph(
                                       k_cand, loop, block_size)
         best = _rerank(sim, approx, k, loop, precision, block_size)
     row = torch.arange(num_nodes, device=z.device).repeat_interleave(k)
-    return symmetrize_edges(row, best.idx.view(-1), best.val.view(-1),
-                            num_nodes, symmetrize)
+    col = best.idx.view(-1)
+    weight = pair_similarity(z, row, col, metric, z.dtype)
+    return symmetrize_edges(row, col, weight, num_nodes, symmetrize)
 
 
 class _Similarity:

@@ -147,6 +147,7 @@ def test_block_size_and_shape_independence(device):
     for block_size in (1, 10, 96, 500):
         out = knn_graph(x.to(device), k=3, block_size=block_size)
         assert out[0].tolist() == ref[0].tolist()
+        assert torch.equal(out[1], ref[1])
     # [N, C, H, W] input is flattened.
     img = x.view(97, 2, 2, 2)
     assert knn_graph(img.to(device), k=3)[0].tolist() == ref[0].tolist()
@@ -203,7 +204,8 @@ def test_low_precision_rerank_gives_float32_edges(precision, metric, margin,
                               precision=precision, rerank_margin=margin,
                               block_size=64)
     assert index.tolist() == ref_index.tolist()
-    assert torch.allclose(weight, ref_weight, rtol=1e-5, atol=1e-5)
+    # Weights are recomputed per pair, whatever found the neighbours.
+    assert torch.equal(weight, ref_weight)
 
 
 def test_low_precision_rejects_euclidean():

@@ -6,6 +6,8 @@ canvas renders them) and are not kept alive by pyplot's figure registry:
 * :func:`plot_modularity_curve`: the paper's Fig. 4 (and Fig. 7 ablations)
 * :func:`plot_tsne_grid`: the paper's Fig. 1 (left)
 * :func:`plot_training_history`: loss and accuracy per epoch
+* :func:`plot_pruning_report`: layer pruning, the paper's Fig. 9 and
+  Fig. 10b (:func:`plot_pruned_curves`, :func:`plot_accuracy_vs_gain`)
 """
 from pyg_dnnmod.plotting._curve import (
     curve_label,
@@ -15,11 +17,19 @@ from pyg_dnnmod.plotting._curve import (
 )
 from pyg_dnnmod.plotting._training import plot_training_history
 from pyg_dnnmod.plotting._tsne import plot_tsne_grid
+from pyg_dnnmod.plotting._pruning import (
+    plot_accuracy_vs_gain,
+    plot_pruned_curves,
+    plot_pruning_report,
+)
 
 __all__ = [
     'plot_modularity_curve',
     'plot_tsne_grid',
     'plot_training_history',
+    'plot_pruned_curves',
+    'plot_accuracy_vs_gain',
+    'plot_pruning_report',
     'curve_settings',
     'curve_label',
     'curve_title',

@@ -31,6 +31,11 @@ test = [
     'pytest-timeout',
     'networkx',
     'timm',
+    'nbclient',
+    'nbformat',
+    'ipykernel',
+    'sphinx',
+    'furo',
 ]
 
 setup(

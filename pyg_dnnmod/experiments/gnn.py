@@ -10,7 +10,7 @@ sequence, and sets their test accuracy beside the modularity of the class
 partition, the quantity the paper reads the same graphs with.
 """
 import math
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Sequence, Union
 
 import pandas as pd
 import torch
@@ -232,7 +232,7 @@ def gnn_on_snapshots(
         >>> graphs = LayerGraphs.from_features(
         ...     [('noise', noise), ('classes', 3 * centers[y] + noise)], y,
         ...     k=3, keep_features=True)
-        >>> df = gnn_on_snapshots(graphs, epochs=50)
+        >>> df = gnn_on_snapshots(graphs, epochs=20)
         >>> list(df.columns)
         ['layer_index', 'layer', 'modularity', 'gcn_acc', 'label_prop_acc', 'gru_acc']
         >>> bool(df.gcn_acc[1] > df.gcn_acc[0]), round(df.attrs['spearman']['gcn_acc'], 6)

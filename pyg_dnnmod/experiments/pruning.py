@@ -45,6 +45,8 @@ PRUNING_COLUMNS = (
 
 #: The label of the unpruned model's row and curve.
 ORIGINAL = 'original'
+#: The label of the control row: the unpruned model fine-tuned the same way.
+FINETUNED_ORIGINAL = 'original_finetuned'
 
 
 def digits_finetune_config(**overrides: Any) -> TrainConfig:
@@ -219,6 +221,30 @@ def _original_row(model: nn.Module, shape: Tuple[int, ...],
                    'acc_after_%': acc, 'acc_change_%': 0.0}, epochs=0)
 
 
+def _finetuned_original_row(model: nn.Module, base: Dict[str, Any],
+                            train_data: Any, test_data: Any,
+                            config: TrainConfig, device: Any,
+                            progress: bool) -> Tuple[nn.Module,
+                                                     Dict[str, Any],
+                                                     pd.DataFrame]:
+    import copy
+
+    from pyg_dnnmod.training import train
+
+    if device is None:
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    tuned = copy.deepcopy(model)
+    history = train(tuned, train_data, test_data, config, device=device,
+                    progress=progress)
+    acc = 100.0 * float(history['test_acc'].iloc[-1])
+    row = dict(base, model=FINETUNED_ORIGINAL,
+               selection='same fine-tuning, nothing removed',
+               **{'acc_after_%': acc,
+                  'acc_change_%': acc - base['acc_original_%']},
+               epochs=config.epochs)
+    return tuned.eval(), row, history
+
+
 def _prune_row(model: nn.Module, label: str, selection: str,
                names: List[str], train_data: Any, test_data: Any,
                config: TrainConfig, adapt: bool, curve: _Curve,
@@ -304,8 +330,11 @@ def gain_accuracy_correlation(table: pd.DataFrame) -> Dict[str, float]:
         raise ValueError(f"'table' lacks the column(s) {missing} (got "
                          f"{table.columns.tolist()}); pass the table of "
                          f"pruning_experiment or layer_removal_sweep")
-    rows = table[table['model'] != ORIGINAL] if 'model' in table.columns \
-        else table
+    rows = table
+    if 'model' in rows.columns:
+        rows = rows[~rows['model'].isin([ORIGINAL, FINETUNED_ORIGINAL])]
+    if 'num_removed' in rows.columns:
+        rows = rows[rows['num_removed'] > 0]
     rows = rows.dropna(subset=['modularity_gain', 'acc_change_%'])
     gain = rows['modularity_gain'].to_numpy(dtype=float)
     change = rows['acc_change_%'].to_numpy(dtype=float)
@@ -378,6 +407,7 @@ def pruning_experiment(
     seed: int = 0,
     metric: str = 'cosine',
     adapt: bool = False,
+    finetune_original: bool = False,
     pruned_curves: bool = True,
     input_shape: Optional[Sequence[int]] = None,
     device: Union[str, torch.device, None] = None,
@@ -405,7 +435,11 @@ def pruning_experiment(
     4. With :obj:`control=True`, the same number of removable layers with
        the largest gains (:func:`largest_gain_layers`) is cut and
        fine-tuned the same way: what the curve says should cost more.
-    5. With :obj:`pruned_curves=True`, the curves of the fine-tuned pruned
+    5. With :obj:`finetune_original=True`, the unpruned model fine-tuned
+       with the same recipe: the accuracy that the extra training alone
+       brings, to tell it from the cost of the removal (a control the paper
+       does not report).
+    6. With :obj:`pruned_curves=True`, the curves of the fine-tuned pruned
        models on the same draws (the paper's Fig. 9).
 
     The gain of a removal is the sum of :math:`Q_i - Q_{i-1}` over its
@@ -449,6 +483,9 @@ def pruning_experiment(
             count be removed too (see
             :func:`~pyg_dnnmod.pruning.remove_layers`).
             (default: :obj:`False`)
+        finetune_original (bool, optional): Add the row
+            :obj:`"original_finetuned"`, the unpruned model fine-tuned with
+            :obj:`config`. (default: :obj:`False`)
         pruned_curves (bool, optional): Compute the pruned models' curves.
             (default: :obj:`True`)
         input_shape ([int], optional): One input's shape for the counts.
@@ -461,9 +498,10 @@ def pruning_experiment(
             (default: :obj:`False`)
 
     Returns:
-        PruningResult: The table (rows :obj:`"original"`, :obj:`"pruned"`
-        and, with :obj:`control`, :obj:`"largest_gain"`), the curves, the
-        pruned models and their histories.
+        PruningResult: The table (rows :obj:`"original"`, optionally
+        :obj:`"original_finetuned"`, :obj:`"pruned"` and, with
+        :obj:`control`, :obj:`"largest_gain"`), the curves, the fine-tuned
+        models and their histories.
 
     Example:
         >>> from pyg_dnnmod.models import DigitsDeepCNN
@@ -482,8 +520,10 @@ def pruning_experiment(
     from pyg_dnnmod.pruning import GainThreshold
 
     config = _check_config(config)
-    if isinstance(control, bool) is False:
-        raise TypeError(f"'control' must be a bool (got {control!r})")
+    for name, flag in (('control', control),
+                       ('finetune_original', finetune_original)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"'{name}' must be a bool (got {flag!r})")
     if selector is not None and layers is not None:
         raise ValueError("pass either 'selector' or 'layers', not both")
     if selector is None and layers is None:
@@ -497,6 +537,10 @@ def pruning_experiment(
     kwargs, shape, names, removable = _setup(model, test_data, curve_data,
                                              input_shape, adapt, curve_kwargs)
 
+    if layers is not None:
+        chosen = _check_names(layers, removable, names)
+        selection = 'given layers'
+
     was_training = model.training
     model.eval()
     try:
@@ -506,10 +550,7 @@ def pruning_experiment(
     repeats_matrix, _ = _repeats_matrix(original, ORIGINAL)
     mean = _Curve(repeats_matrix.mean(dim=0), names)
 
-    if layers is not None:
-        chosen = _check_names(layers, removable, names)
-        selection = 'given layers'
-    else:
+    if layers is None:
         chosen = _select(selector, original, removable, names)
         selection = repr(selector)
     plans = [('pruned', selection, chosen)]
@@ -528,7 +569,13 @@ def pruning_experiment(
                                           progress)
         models[label], histories[label] = pruned, history
         rows.append(row)
-    rows.insert(0, _original_row(model, shape, rows[0]['acc_original_%']))
+    base = _original_row(model, shape, rows[0]['acc_original_%'])
+    if finetune_original:
+        tuned, row, history = _finetuned_original_row(
+            model, base, train_data, test_data, config, device, progress)
+        histories[FINETUNED_ORIGINAL] = history
+        rows.insert(0, row)
+    rows.insert(0, base)
     table = _finish(rows)
 
     removed = {label: chosen_names for label, _, chosen_names in plans}
@@ -554,6 +601,7 @@ def layer_removal_sweep(
     seed: int = 0,
     metric: str = 'cosine',
     adapt: bool = False,
+    finetune_original: bool = False,
     pruned_curves: bool = False,
     input_shape: Optional[Sequence[int]] = None,
     device: Union[str, torch.device, None] = None,
@@ -598,7 +646,8 @@ def layer_removal_sweep(
             (default: :obj:`False`)
         **kwargs (optional): :obj:`curve_data`, :obj:`k`,
             :obj:`num_samples`, :obj:`repeats`, :obj:`seed`, :obj:`metric`,
-            :obj:`adapt`, :obj:`input_shape`, :obj:`device`,
+            :obj:`adapt`, :obj:`finetune_original`, :obj:`input_shape`,
+            :obj:`device`,
             :obj:`batch_size` and :obj:`progress` as in
             :func:`pruning_experiment`.
 
@@ -623,8 +672,10 @@ def layer_removal_sweep(
     from pyg_dnnmod.experiments._curves import modularity_curves
 
     config = _check_config(config)
-    if not isinstance(cumulative, bool):
-        raise TypeError(f"'cumulative' must be a bool (got {cumulative!r})")
+    for name, flag in (('cumulative', cumulative),
+                       ('finetune_original', finetune_original)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"'{name}' must be a bool (got {flag!r})")
     if max_steps is not None and (isinstance(max_steps, bool)
                                   or not isinstance(max_steps, int)
                                   or max_steps < 1):
@@ -678,7 +729,13 @@ def layer_removal_sweep(
         if pruned_curves:
             models[label] = pruned
         rows.append(row)
-    rows.insert(0, _original_row(model, shape, rows[0]['acc_original_%']))
+    base = _original_row(model, shape, rows[0]['acc_original_%'])
+    if finetune_original:
+        tuned, row, history = _finetuned_original_row(
+            model, base, train_data, test_data, config, device, progress)
+        histories[FINETUNED_ORIGINAL] = history
+        rows.insert(0, row)
+    rows.insert(0, base)
     table = _finish(rows)
     removed = {label: chosen for label, _, chosen in plans}
     curves = _pruned_curves(models, removed, names, original, kwargs)

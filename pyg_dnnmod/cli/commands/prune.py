@@ -1,0 +1,411 @@
+r"""``pyg-dnnmod prune``: modularity-guided layer pruning end to end (Lu et
+al., ECCV 2022, section 5.2): the modularity curve of a trained model, the
+redundant layers a selector picks on it, the cut, the fine-tuning and the
+report; ``--one-at-a-time`` runs the redundant-versus-irredundant
+experiment instead (layers removed one at a time from the back, accuracy
+change against modularity gain with their correlation). The work is done by
+:func:`pyg_dnnmod.experiments.pruning.pruning_experiment` and
+:func:`~pyg_dnnmod.experiments.pruning.layer_removal_sweep`.
+
+With no arguments: :class:`~pyg_dnnmod.models.DigitsDeepCNN` (three blocks
+of four same-width convolutions) trained once on the translated digits with
+the default recipe and cached, its curve over N=500, k=3, 5 repeats, the
+layers whose mean gain is at most 0.01 removed, fine-tuned 6 epochs.
+
+Writes into the output folder (default
+``./pyg_dnnmod_out/prune-<model>-<dataset>-<selection>/``, with ``-2``,
+``-3``, ... appended when taken): ``pruning.csv`` (one row per model:
+removed layers, their modularity gain, params, MACs, FLOPs = 2 x MACs,
+reductions in %, accuracy of the original, before and after fine-tuning,
+and the change), ``modularity.csv`` and ``summary.csv`` (the curves of the
+original and the pruned models), ``finetune_history.csv``,
+``pruning.png`` (the paper's Fig. 9 and Fig. 10b side by side) and
+``run.json``; with ``--save-models`` also ``<label>.pt``, the state_dict of
+every fine-tuned pruned model.
+"""
+import argparse
+from typing import Any, Dict, List
+
+from pyg_dnnmod.cli import _common as common
+from pyg_dnnmod.cli._common import CLIError
+
+NAME = 'prune'
+#: The model of ``pyg-dnnmod prune`` without ``--model``.
+DEFAULT_PRUNE_MODEL = 'digits_deep_cnn'
+#: The selectors ``--selector`` accepts.
+SELECTORS = ('gain', 'plateau', 'budget', 'mean-gain')
+#: Fine-tuning recipes: the digits models' and the paper's CIFAR recipe.
+RECIPES = ('digits', 'paper')
+_DIGITS_DATASETS = ('translated-digits', 'digits', 'synthetic')
+# TrainConfig fields and the options that set them.
+_CONFIG_OPTIONS = {'epochs': '--epochs', 'lr': '--lr',
+                   'momentum': '--momentum', 'weight_decay': '--weight-decay',
+                   'gamma': '--gamma', 'batch_size': '--train-batch-size',
+                   'milestones': '--milestones', 'seed': '--seed'}
+_SHOWN = ('model', 'removed', 'modularity_gain', 'params', 'FLOPs',
+          'params_reduction_%', 'FLOPs_reduction_%', 'acc_before_%',
+          'acc_after_%', 'acc_change_%')
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        NAME, help='modularity-guided layer pruning: select, cut, '
+                   'fine-tune, report',
+        description=(
+            "Computes the modularity curve of a trained model, selects the "
+            "redundant layers on it (plateaus and drops: gain Q_i - Q_i-1 "
+            "<= --tau by default), removes them, fine-tunes the pruned "
+            "model and reports parameters, MACs and FLOPs (= 2 x MACs, "
+            "thop) and the accuracy change (Lu et al., ECCV 2022, section "
+            "5.2). --control also prunes as many layers with the largest "
+            "gains; --one-at-a-time removes the layers one at a time from "
+            "the back and correlates accuracy change with gain. With no "
+            "arguments: digits_deep_cnn trained once on the translated "
+            "digits (cached), tau 0.01, 6 fine-tuning epochs."))
+    model = common.add_model_arguments(parser, random_init=False)
+    parser.set_defaults(model=DEFAULT_PRUNE_MODEL)
+    model.add_argument(
+        '--adapt', action='store_true',
+        help='also allow removing convolutions that change the channel '
+             'count (the next convolution is re-initialised)')
+    common.add_data_arguments(parser, split=None)
+
+    select = parser.add_argument_group('selection')
+    select.add_argument(
+        '--selector', choices=SELECTORS,
+        help="gain: layers with mean gain <= --tau; plateau: the tail after "
+             "the curve first reaches (1 - --eps) of its maximum; budget: "
+             "the --m layers with the smallest gain; mean-gain: mean gain "
+             "over the repeats + --num-std standard deviations <= --tau "
+             "(default: gain)")
+    select.add_argument('--tau', type=float, default=0.01,
+                        help='the largest gain counted as redundant '
+                             '(default: %(default)s)')
+    select.add_argument('--eps', type=float, default=0.01,
+                        help='relative tolerance of --selector plateau '
+                             '(default: %(default)s)')
+    select.add_argument('--m', type=int,
+                        help='how many layers --selector budget removes')
+    select.add_argument('--num-std', type=float, default=1.0,
+                        help='standard deviations of --selector mean-gain '
+                             '(default: %(default)s)')
+    select.add_argument(
+        '--layers', metavar='NAME[,NAME...]',
+        help="remove these layers instead of selecting ('pyg-dnnmod "
+             "layers' lists the model's layers)")
+    select.add_argument(
+        '--control', action='store_true',
+        help='also prune the same number of removable layers with the '
+             'largest gains (what the curve says should cost more)')
+    select.add_argument(
+        '--finetune-original', action='store_true',
+        help='also fine-tune the unpruned model the same way, to tell the '
+             'effect of the extra training from that of the removal')
+    select.add_argument(
+        '--one-at-a-time', action='store_true',
+        help='the redundant-vs-irredundant experiment: remove the removable '
+             'layers one at a time from the back (or --layers in order), '
+             'fine-tune each, correlate accuracy change with gain')
+    select.add_argument(
+        '--cumulative', action='store_true',
+        help='with --one-at-a-time, step j removes the last j layers '
+             'together (as VGG11_1, _2, _3)')
+    select.add_argument('--max-steps', type=int,
+                        help='with --one-at-a-time, stop after this many '
+                             'layers')
+
+    graphs = parser.add_argument_group('curve')
+    graphs.add_argument('--num-samples', type=int, default=500, metavar='N',
+                        help='samples per draw (default: %(default)s)')
+    graphs.add_argument('--k', type=int, default=3,
+                        help='neighbours per sample (default: %(default)s)')
+    graphs.add_argument('--metric', default='cosine', choices=common.METRICS,
+                        help='similarity (default: %(default)s)')
+    graphs.add_argument('--repeats', type=int, default=5,
+                        help='random draws of the N test samples, seeds '
+                             'seed + r (default: %(default)s)')
+
+    tune = parser.add_argument_group('fine-tuning')
+    tune.add_argument(
+        '--recipe', choices=RECIPES,
+        help="digits: 6 epochs, batch 32, lr 0.01, momentum 0.9, weight "
+             "decay 5e-4, lr / 10 after epoch 4; paper: the paper's CIFAR "
+             "recipe (150 epochs, batch 256, weight decay 5e-3, lr / 10 "
+             "after epochs 50 and 100) (default: digits for translated-"
+             "digits, digits and synthetic, paper otherwise)")
+    tune.add_argument('--epochs', type=int, help='fine-tuning epochs')
+    tune.add_argument('--lr', type=float, help='initial learning rate')
+    tune.add_argument('--momentum', type=float)
+    tune.add_argument('--weight-decay', type=float)
+    tune.add_argument('--milestones', metavar='E[,E...]',
+                      help="epochs after which lr is multiplied by --gamma; "
+                           "'none' for a constant rate")
+    tune.add_argument('--gamma', type=float)
+    tune.add_argument('--train-batch-size', type=int, metavar='B',
+                      help='fine-tuning batch size')
+    common.add_runtime_arguments(
+        parser, seed_help='the seed of the sample draws (repeat r uses seed '
+                          '+ r) and of the fine-tuning (default: '
+                          '%(default)s)')
+    out = parser.add_argument_group('output')
+    out.add_argument('--save-models', action='store_true',
+                     help="also write every fine-tuned pruned model's "
+                          "state_dict as <label>.pt")
+    common.add_output_arguments(parser)
+    return parser
+
+
+def make_config(args: argparse.Namespace) -> Any:
+    r"""The fine-tuning :class:`~pyg_dnnmod.training.TrainConfig` of
+    ``--recipe`` with the options given on top; the seed is ``--seed``."""
+    from pyg_dnnmod.experiments.pruning import DIGITS_FINETUNE
+    from pyg_dnnmod.training import TrainConfig
+
+    recipe = args.recipe or ('digits' if args.dataset in _DIGITS_DATASETS
+                             else 'paper')
+    values: Dict[str, Any] = dict(DIGITS_FINETUNE) if recipe == 'digits' \
+        else {}
+    for field, option in _CONFIG_OPTIONS.items():
+        value = getattr(args, option[2:].replace('-', '_'))
+        if value is not None and field not in ('milestones', 'seed'):
+            values[field] = value
+    if args.milestones is not None:
+        text = args.milestones.strip()
+        values['milestones'] = () if text in ('', 'none') else tuple(
+            common.parse_int_list(text, '--milestones', 1))
+    values['seed'] = args.seed
+    try:
+        return TrainConfig(**values), recipe
+    except (TypeError, ValueError) as e:
+        message = common.one_line(e)
+        for field, option in _CONFIG_OPTIONS.items():
+            message = message.replace(f"'{field}'", option)
+        raise CLIError(f"bad fine-tuning option: {message}") from e
+
+
+def make_selector(args: argparse.Namespace) -> Any:
+    r"""The selector of ``--selector`` and its option, or :obj:`None`
+    when ``--layers`` names the layers."""
+    from pyg_dnnmod.pruning import (
+        GainBudget,
+        GainThreshold,
+        MeanGainThreshold,
+        PlateauRun,
+    )
+
+    if args.layers is not None:
+        if args.selector is not None:
+            raise CLIError("pass either --layers or --selector, not both")
+        return None
+    name = args.selector or 'gain'
+    try:
+        if name == 'gain':
+            return GainThreshold(args.tau)
+        if name == 'plateau':
+            return PlateauRun(args.eps)
+        if name == 'budget':
+            if args.m is None:
+                raise CLIError("--selector budget needs --m, the number of "
+                               "layers to remove (e.g. --m 3)")
+            return GainBudget(args.m)
+        return MeanGainThreshold(args.tau, args.num_std)
+    except (TypeError, ValueError) as e:
+        message = common.one_line(e)
+        for field in ('tau', 'eps', 'm', 'num_std'):
+            message = message.replace(f"'{field}'",
+                                      '--' + field.replace('_', '-'))
+        raise CLIError(message) from e
+
+
+def selection_slug(args: argparse.Namespace) -> str:
+    r"""The selection part of the default folder name, e.g.
+    :obj:`gain0.01`, :obj:`budget3`, :obj:`layers` or :obj:`sweep`."""
+    if args.one_at_a_time:
+        return 'sweep-cumulative' if args.cumulative else 'sweep'
+    if args.layers is not None:
+        return 'layers'
+    name = args.selector or 'gain'
+    value = {'gain': args.tau, 'plateau': args.eps, 'budget': args.m,
+             'mean-gain': args.tau}[name]
+    return f'{name}{common.slug(value)}'
+
+
+def run_name(args: argparse.Namespace) -> str:
+    r"""The default folder name, e.g.
+    :obj:`prune-digits_deep_cnn-translated-digits-gain0.01`."""
+    return '-'.join([NAME, common.slug(args.model), args.dataset,
+                     selection_slug(args)])
+
+
+def resolve_trained_model(args: argparse.Namespace, data: Any,
+                          progress: bool) -> Any:
+    r"""The trained model: a checkpoint, the cached default digits_cnn, or
+    any other registered model on the translated digits trained once with
+    the default recipe and cached
+    (:func:`~pyg_dnnmod.experiments.pruning.pretrained_digits_model`)."""
+    spec = args.model.strip()
+    if (args.checkpoint is None and common.model_kind(spec) == 'name'
+            and spec.lower() != common.DEFAULT_MODEL
+            and data.name == common.DEFAULT_DATASET
+            and args.num_classes in (None, data.num_classes)):
+        from pyg_dnnmod.experiments.pruning import pretrained_digits_model
+        common.build_model(spec, data, args.num_classes)  # a bad name first
+        model, stored = pretrained_digits_model(spec, progress=progress)
+        common.check_model_input(model, data, spec)
+        return model.eval(), dict(
+            spec=spec, kind='name', init='trained',
+            weights='trained on the translated digits (default recipe)',
+            cached=bool(stored.get('cached')), path=stored.get('path'),
+            key=stored.get('key'), test_acc=stored.get('test_acc'),
+            train_seconds=stored.get('seconds'))
+    return common.resolve_model(args, data, random_init=False,
+                                progress=progress)
+
+
+def _check_options(args: argparse.Namespace) -> List[str]:
+    common.check_positive(args.num_samples, '--num-samples')
+    common.check_positive(args.k, '--k')
+    common.check_positive(args.repeats, '--repeats')
+    common.check_positive(args.batch_size, '--batch-size')
+    common.check_positive(args.max_steps, '--max-steps')
+    if args.k >= args.num_samples:
+        raise CLIError(f"--k {args.k} must be smaller than --num-samples "
+                       f"{args.num_samples}; lower --k or raise "
+                       f"--num-samples")
+    if not args.one_at_a_time:
+        for option in ('cumulative', 'max_steps'):
+            if getattr(args, option) not in (None, False):
+                raise CLIError(f"--{option.replace('_', '-')} belongs to "
+                               f"--one-at-a-time; add it or drop the option")
+    elif args.control or args.selector is not None:
+        raise CLIError("--one-at-a-time removes every removable layer (or "
+                       "--layers) in turn; drop --control and --selector")
+    if args.layers is None:
+        return []
+    names = [n.strip() for n in args.layers.split(',') if n.strip()]
+    if not names:
+        raise CLIError(f"--layers must name at least one layer (got "
+                       f"{args.layers!r})")
+    return names
+
+
+def _format(table: Any) -> str:
+    shown = table[list(_SHOWN)].copy()
+    shown['removed'] = [r if len(r) <= 40 else r[:37] + '...'
+                        for r in shown['removed']]
+    return shown.to_string(index=False, float_format=lambda v: f'{v:.3f}')
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from pyg_dnnmod.experiments.pruning import (
+        layer_removal_sweep,
+        pruning_experiment,
+    )
+
+    timer = common.Timer()
+    names = _check_options(args)
+    selector = make_selector(args) if not args.one_at_a_time else None
+    config, recipe = make_config(args)
+    progress = common.show_progress(args)
+    device = common.resolve_device(args.device)
+    out = common.plan_output(args.out, run_name(args), args.overwrite)
+
+    with timer('data'):
+        train = common.load_data(args.dataset, args.data_root, 'train',
+                                 args.model)
+        test = common.load_data(args.dataset, args.data_root, 'test',
+                                args.model)
+    common.check_samples(test.labels, [args.num_samples], True, test)
+    with timer('model'):
+        model, model_info = resolve_trained_model(args, test, progress)
+
+    def as_data(source: Any) -> Any:
+        import torch
+        if isinstance(source.inputs, torch.Tensor):
+            return source.inputs, source.labels
+        return source.inputs
+
+    shared = dict(config=config, k=args.k, num_samples=args.num_samples,
+                  repeats=args.repeats, seed=args.seed, metric=args.metric,
+                  adapt=args.adapt, finetune_original=args.finetune_original,
+                  input_shape=test.input_shape, device=device,
+                  batch_size=args.batch_size, progress=progress)
+    with timer('prune'):
+        if args.one_at_a_time:
+            result = layer_removal_sweep(
+                model, as_data(train), as_data(test), layers=names or None,
+                cumulative=args.cumulative, max_steps=args.max_steps,
+                pruned_curves=args.cumulative, **shared)
+        else:
+            result = pruning_experiment(
+                model, as_data(train), as_data(test), selector=selector,
+                layers=names or None, control=args.control, **shared)
+        summary = result.summary()
+    table = result.table
+
+    with timer('plot'):
+        import matplotlib
+        matplotlib.use('Agg')
+        from pyg_dnnmod.plotting import plot_pruning_report
+        title = args.model
+        if model_info.get('test_acc'):
+            title += f" (test acc {100 * model_info['test_acc']:.1f} %)"
+        fig = plot_pruning_report(summary, table, result.correlation,
+                                  model=title, data=f'{test.title} (test)')
+
+    histories = pd.concat(
+        [h.assign(model=label) for label, h in result.histories.items()],
+        ignore_index=True) if result.histories else pd.DataFrame()
+    removed = {str(r['model']): [n for n in str(r['removed']).split(', ')
+                                 if n]
+               for _, r in table.iterrows()}
+    record: Dict[str, Any] = dict(
+        model=model_info, data=dict(train=train.describe(),
+                                    test=test.describe()),
+        selection=('one at a time' + (' (cumulative)' if args.cumulative
+                                      else '')
+                   if args.one_at_a_time else
+                   repr(selector) if selector is not None else 'given layers'),
+        removed=removed, recipe=recipe, config=config.to_dict(),
+        correlation=result.correlation,
+        sample_seeds=[args.seed + r for r in range(args.repeats)],
+        FLOPs='2 x MACs (thop counts multiply-accumulates)')
+    writers = {
+        'pruning.csv': lambda p: table.to_csv(p, index=False),
+        'modularity.csv': lambda p: result.curves.to_csv(p, index=False),
+        'summary.csv': lambda p: summary.to_csv(p, index=False),
+        'finetune_history.csv': lambda p: histories.to_csv(p, index=False),
+        'pruning.png': lambda p: fig.savefig(p, dpi=150),
+    }
+    if args.save_models:
+        import torch
+        for label, pruned in result.models.items():
+            writers[f'{common.slug(label)}.pt'] = (
+                lambda p, m=pruned: torch.save(
+                    {k: v.cpu() for k, v in m.state_dict().items()}, p))
+    writers[common.RUN_JSON] = lambda p: common.write_json(
+        common.run_record(NAME, args, timer.total(), device,
+                          output=str(out), **record), p)
+    with timer('write'):
+        paths = common.write_outputs(out, writers, args.overwrite)
+
+    weights = model_info.get('weights', '')
+    if model_info.get('cached') is not None:
+        weights += ' (cached)' if model_info.get('cached') else \
+            ' (trained now, cached for the next run)'
+    print(f"{args.model}, {weights}; fine-tuned with the {recipe} recipe "
+          f"({config.epochs} epochs) on {train.title}; accuracy in % on the "
+          f"test half, FLOPs = 2 x MACs")
+    print(_format(table))
+    c = result.correlation
+    if c['n'] >= 3 and c['pearson'] == c['pearson']:
+        print(f"\naccuracy change vs modularity gain over {c['n']} pruned "
+              f"models: Pearson r = {c['pearson']:+.3f} (p = "
+              f"{c['pearson_p']:.3f}), Spearman rho = {c['spearman']:+.3f} "
+              f"(p = {c['spearman_p']:.3f})")
+    print()
+    for path in paths:
+        print(f'wrote {path}')
+    return 0

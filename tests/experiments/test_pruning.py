@@ -1,0 +1,342 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+
+from pyg_dnnmod.experiments import modularity_curves
+from pyg_dnnmod.experiments.pruning import (
+    DIGITS_FINETUNE,
+    PRUNING_COLUMNS,
+    digits_finetune_config,
+    gain_accuracy_correlation,
+    largest_gain_layers,
+    layer_removal_sweep,
+    pruning_experiment,
+)
+from pyg_dnnmod.models import DigitsDeepCNN
+from pyg_dnnmod.plotting import (
+    plot_accuracy_vs_gain,
+    plot_pruned_curves,
+    plot_pruning_report,
+)
+from pyg_dnnmod.pruning import GainThreshold, modularity_gain
+
+CURVE = dict(k=3, num_samples=40, repeats=2, seed=0)
+NAMES = ['features.0', 'features.3', 'features.6', 'features.10',
+         'features.13', 'features.16']
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    # Two blocks of three convolutions; features.10 maps 4 -> 8 channels, so
+    # the removable layers are features.3, .6, .13 and .16.
+    return DigitsDeepCNN(channels=(4, 8), convs_per_block=3).eval()
+
+
+def tiny_data(n=60, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 4
+    x = torch.rand(n, 1, 16, 16, generator=g) * 0.5
+    # Class-dependent bright square, so the curve has something to find.
+    for c in range(4):
+        x[y == c, 0, 4 * c:4 * c + 4, 4 * c:4 * c + 4] += 1.0
+    return x, y
+
+
+@pytest.fixture(scope='module')
+def data():
+    torch.set_num_threads(1)
+    return tiny_data(80, 1), tiny_data(60, 0)
+
+
+@pytest.fixture(scope='module')
+def result(data):
+    train, test = data
+    return pruning_experiment(
+        tiny_model(), train, test, layers=['features.16', 'features.6'],
+        control=True, finetune_original=True,
+        config=digits_finetune_config(epochs=1), device='cpu', **CURVE)
+
+
+def mean_curve(curves, label='original'):
+    df = curves[curves['init'] == label]
+    return torch.tensor(df.groupby('layer_index')['modularity'].mean()
+                        .to_numpy())
+
+
+def test_largest_gain_layers():
+    q = torch.tensor([0.2, 0.5, 0.5, 0.7, 0.68])  # gains -, .3, 0, .2, -.02
+    assert largest_gain_layers(q, 1) == [1]
+    assert largest_gain_layers(q, 3) == [1, 2, 3]
+    assert largest_gain_layers(q, 2, removable=[2, 3, 4]) == [2, 3]
+    # Equal gains: the deeper layer wins, as in gain_budget.
+    assert largest_gain_layers(torch.tensor([0., .1, .2, .3]), 1) == [3]
+    with pytest.raises(ValueError, match=r"'m' must be at most"):
+        largest_gain_layers(q, 5)
+
+
+def test_gain_accuracy_correlation_matches_scipy():
+    gain = [0.01, 0.2, 0.05, 0.12, 0.0]
+    change = [0.3, -2.0, 0.1, -0.4, 0.2]
+    table = pd.DataFrame({
+        'model': ['original', 'original_finetuned'] + list('abcde'),
+        'num_removed': [0, 0, 1, 1, 1, 1, 1],
+        'modularity_gain': [0.0, 0.0] + gain,
+        'acc_change_%': [0.0, 5.0] + change})
+    c = gain_accuracy_correlation(table)
+    assert c['n'] == 5
+    assert c['pearson'] == pytest.approx(np.corrcoef(gain, change)[0, 1])
+    # Spearman is Pearson of the ranks (no ties here).
+    ranks = [np.argsort(np.argsort(v)) for v in (gain, change)]
+    assert c['spearman'] == pytest.approx(np.corrcoef(*ranks)[0, 1])
+    assert c['spearman'] == pytest.approx(-0.9)
+    assert c['pearson_p'] == pytest.approx(stats.pearsonr(gain, change)[1])
+
+
+def test_gain_accuracy_correlation_degenerate():
+    two = pd.DataFrame({'model': ['original', 'a', 'b'],
+                        'modularity_gain': [0.0, 0.1, 0.2],
+                        'acc_change_%': [0.0, -1.0, -2.0]})
+    assert math.isnan(gain_accuracy_correlation(two)['pearson'])
+    flat = pd.DataFrame({'model': list('abc'), 'modularity_gain': [.1] * 3,
+                         'acc_change_%': [0.0, 1.0, 2.0]})
+    assert math.isnan(gain_accuracy_correlation(flat)['spearman'])
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) "
+                       r"\['acc_change_%'\]"):
+        gain_accuracy_correlation(pd.DataFrame({'modularity_gain': [1.0]}))
+    with pytest.raises(TypeError, match="must be a pandas.DataFrame"):
+        gain_accuracy_correlation([1, 2])
+
+
+def test_finetune_config():
+    config = digits_finetune_config()
+    assert (config.epochs, config.lr, config.milestones) == (6, 0.01, (4, ))
+    assert config.batch_size == DIGITS_FINETUNE['batch_size'] == 32
+    assert digits_finetune_config(epochs=2).epochs == 2
+
+
+def test_table(result):
+    table = result.table
+    assert table.columns.tolist() == list(PRUNING_COLUMNS)
+    assert table['model'].tolist() == ['original', 'original_finetuned',
+                                       'pruned', 'largest_gain']
+    rows = table.set_index('model')
+    # Curve order, whatever the order given.
+    assert rows.loc['pruned', 'removed'] == 'features.6, features.16'
+    assert rows.loc['pruned', 'num_removed'] == 2
+
+    # Parameters: the same network built with one conv fewer per block.
+    smaller = DigitsDeepCNN(channels=(4, 8), convs_per_block=2)
+    assert rows.loc['pruned', 'params'] == sum(
+        p.numel() for p in smaller.parameters())
+    original = sum(p.numel() for p in tiny_model().parameters())
+    assert rows.loc['original', 'params'] == original
+    assert rows.loc['pruned', 'params_reduction_%'] == pytest.approx(
+        100 * (1 - rows.loc['pruned', 'params'] / original))
+    assert (table['FLOPs'] == 2 * table['MACs']).all()
+    assert rows.loc['pruned', 'FLOPs_reduction_%'] == pytest.approx(
+        100 * (1 - rows.loc['pruned', 'FLOPs'] / rows.loc['original',
+                                                           'FLOPs']))
+    # FlopCounterMode agrees with thop on the convolutions and the head.
+    assert (table['flop_counter_FLOPs'] == 2 * table['conv_linear_MACs']).all()
+
+    # Gains: the sum of Q_i - Q_{i-1} of the removed layers on the mean of
+    # the repeats, recomputed from the stored curves.
+    gain = modularity_gain(mean_curve(result.curves))
+    assert rows.loc['pruned', 'modularity_gain'] == pytest.approx(
+        (gain[2] + gain[5]).item())
+    removable = [1, 2, 4, 5]
+    top = sorted(removable, key=lambda i: (-gain[i].item(), -i))[:2]
+    assert rows.loc['largest_gain', 'removed'] == ', '.join(
+        NAMES[i] for i in sorted(top))
+    assert rows.loc['largest_gain', 'modularity_gain'] == pytest.approx(
+        sum(gain[i].item() for i in top))
+
+    # Accuracy: the change is after fine-tuning minus the original.
+    acc = rows.loc['original', 'acc_after_%']
+    assert (table['acc_original_%'] == acc).all()
+    assert np.allclose(table['acc_change_%'],
+                       table['acc_after_%'] - acc)
+    for label in ('pruned', 'largest_gain', 'original_finetuned'):
+        history = result.histories[label]
+        assert rows.loc[label, 'acc_after_%'] == pytest.approx(
+            100 * history['test_acc'].iloc[-1])
+        assert rows.loc[label, 'epochs'] == 1
+    assert rows.loc['pruned', 'acc_before_%'] == pytest.approx(
+        100 * result.histories['pruned']['test_acc'].iloc[0])
+    assert result.correlation['n'] == 2
+    assert sorted(result.models) == ['largest_gain', 'pruned']
+
+
+def test_curves(result, data):
+    curves = result.curves
+    assert set(curves['init']) == {'original', 'pruned', 'largest_gain'}
+    assert curves.groupby('init')['repeat'].nunique().tolist() == [2] * 3
+    pruned = curves[curves['init'] == 'pruned'].drop_duplicates(
+        'layer_index')
+    assert pruned['original_layer_index'].tolist() == [0, 1, 3, 4]
+    # The pruned model's curve is its own: the same as computing it anew.
+    _, test = data
+    direct = modularity_curves(result.models['pruned'], *test, **CURVE)
+    assert np.allclose(
+        curves[curves['init'] == 'pruned']['modularity'].to_numpy(),
+        direct['modularity'].to_numpy())
+    summary = result.summary()
+    assert summary.columns[-1] == 'original_layer_index'
+    assert len(summary) == 6 + 4 + 4
+
+
+def test_selector(data):
+    train, test = data
+    model = tiny_model()
+    df = modularity_curves(model, *test, **CURVE)
+    gain = modularity_gain(mean_curve(df.assign(init='original')))
+    removable = [1, 2, 4, 5]
+    # A threshold between the gains, so that the selection is a strict
+    # subset of the removable layers.
+    ordered = sorted(gain[removable].tolist())
+    tau = (ordered[1] + ordered[2]) / 2
+    expected = [NAMES[i] for i in removable if gain[i] <= tau]
+    out = pruning_experiment(model, train, test, GainThreshold(tau),
+                             config=digits_finetune_config(epochs=1),
+                             pruned_curves=False, device='cpu', **CURVE)
+    pruned = out.table.set_index('model').loc['pruned']
+    assert pruned['removed'] == ', '.join(expected)
+    assert pruned['selection'] == f'GainThreshold(tau={tau!r})'
+    assert set(out.curves['init']) == {'original'}
+
+
+def test_bad_input(data):
+    train, test = data
+    model = tiny_model()
+    config = digits_finetune_config(epochs=1)
+    with pytest.raises(ValueError, match=r"picks no removable layer on this "
+                       r"curve; the mean gains of the removable layers are "
+                       r"\{features.3: "):
+        pruning_experiment(model, train, test, GainThreshold(-1.0),
+                           config=config, device='cpu', **CURVE)
+    with pytest.raises(ValueError, match="either 'selector' or 'layers'"):
+        pruning_experiment(model, train, test, GainThreshold(0.0),
+                           layers=['features.3'], **CURVE)
+    with pytest.raises(ValueError, match=r"unknown layer name\(s\) "
+                       r"\['features.4'\] in 'layers'"):
+        pruning_experiment(model, train, test, layers=['features.4'],
+                           **CURVE)
+    with pytest.raises(ValueError, match=r"cannot remove 'features.10'"):
+        pruning_experiment(model, train, test, layers=['features.10'],
+                           config=config, device='cpu', **CURVE)
+    with pytest.raises(TypeError, match=r"'control' must be a bool "
+                       r"\(got 1\)"):
+        pruning_experiment(model, train, test, control=1, **CURVE)
+    with pytest.raises(TypeError, match="'config' must be a TrainConfig"):
+        pruning_experiment(model, train, test, config={'epochs': 1})
+    with pytest.raises(ValueError, match=r"'max_steps' must be an integer "
+                       r">= 1 \(got 0\)"):
+        layer_removal_sweep(model, train, test, max_steps=0)
+    with pytest.raises(ValueError, match=r"names \['features.3'\] more than "
+                       r"once"):
+        layer_removal_sweep(model, train, test,
+                            layers=['features.3', 'features.3'], **CURVE)
+
+
+def test_sweep_from_the_back(data):
+    train, test = data
+    out = layer_removal_sweep(tiny_model(), train, test,
+                              config=digits_finetune_config(epochs=1),
+                              device='cpu', **CURVE)
+    table = out.table
+    assert table['model'].tolist() == ['original', '-features.16',
+                                       '-features.13', '-features.6',
+                                       '-features.3']
+    gain = modularity_gain(mean_curve(out.curves))
+    assert np.allclose(table['modularity_gain'][1:],
+                       [gain[i].item() for i in (5, 4, 2, 1)])
+    assert out.correlation == gain_accuracy_correlation(table)
+    assert out.correlation['n'] == 4
+    assert out.models == {}  # not kept unless the curves are asked for
+
+
+def test_sweep_cumulative(data):
+    train, test = data
+    out = layer_removal_sweep(tiny_model(), train, test, cumulative=True,
+                              max_steps=2, pruned_curves=True,
+                              config=digits_finetune_config(epochs=1),
+                              device='cpu', **CURVE)
+    table = out.table
+    assert table['model'].tolist() == ['original', '-1', '-2']
+    assert table['removed'].tolist() == ['', 'features.16',
+                                         'features.13, features.16']
+    gain = modularity_gain(mean_curve(out.curves))
+    assert table['modularity_gain'].iloc[2] == pytest.approx(
+        (gain[4] + gain[5]).item())
+    # VGG11_1, _2 style: the two-step model is the block with one conv.
+    assert out.models['-2'].convs_per_block == (3, 1)
+    two = out.curves[out.curves['init'] == '-2'].drop_duplicates(
+        'layer_index')
+    assert two['original_layer_index'].tolist() == [0, 1, 2, 3]
+
+
+def test_figures(result):
+    summary = result.summary()
+    fig = plot_pruned_curves(summary, result.table)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == NAMES
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[0] == 'original'
+    change = result.table.set_index('model').loc['pruned', 'acc_change_%']
+    assert labels[1] == f'pruned (-2 layers, {change:+.2f} pts)'
+    # One cross per removed layer, at the original curve's value.
+    crosses = [c.get_offsets() for c in ax.collections
+               if len(c.get_offsets()) and c.get_sizes()[0] == 90]
+    assert [len(c) for c in crosses] == [2, 2]
+    original = mean_curve(result.curves)
+    assert np.allclose(crosses[0][:, 0], [2, 5])
+    assert np.allclose(crosses[0][:, 1], original[[2, 5]].numpy())
+
+    table = pd.DataFrame({'model': ['original', 'a', 'b', 'c'],
+                          'modularity_gain': [0.0, 0.01, 0.1, 0.2],
+                          'acc_change_%': [0.0, 0.1, -0.5, -2.0]})
+    c = gain_accuracy_correlation(table)
+    fig = plot_accuracy_vs_gain(table, c)
+    ax = fig.axes[0]
+    assert ax.get_title() == (f"Pearson r = {c['pearson']:+.2f}, Spearman "
+                              f"\u03c1 = -1.00 (n = 3)")
+    assert np.allclose(ax.collections[0].get_offsets(),
+                       [[0.01, 0.1], [0.1, -0.5], [0.2, -2.0]])
+    fig = plot_pruning_report(summary, result.table, result.correlation,
+                              model='tiny', data='squares')
+    assert len(fig.axes) == 2 and fig._suptitle.get_text() == \
+        'tiny on squares'
+    with pytest.raises(ValueError, match="has no curve labelled 'original'"):
+        plot_pruned_curves(summary[summary['init'] != 'original'])
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) "
+                       r"\['modularity_gain'\]"):
+        plot_accuracy_vs_gain(table.drop(columns='modularity_gain'))
+
+
+@pytest.mark.slow
+def test_acceptance_plateau_layers_are_cheap(default_cache):
+    r"""On the embedded default data, the deep digits CNN's curve flattens;
+    removing the layers of gain <= 0.01 saves >= 20 % of the FLOPs and costs
+    at most one point of test accuracy after fine-tuning."""
+    from pyg_dnnmod.experiments.pruning import pretrained_digits_model
+    from pyg_dnnmod.pretrained import digits_data
+
+    torch.set_num_threads(1)
+    model, info = pretrained_digits_model('digits_deep_cnn')
+    assert info['test_acc'] > 0.93
+    out = pruning_experiment(model, digits_data('train'),
+                             digits_data('test'), GainThreshold(0.01),
+                             device='cpu', pruned_curves=False)
+    curve = mean_curve(out.curves)
+    gain = modularity_gain(curve)
+    # A rising curve with a plateau at the end.
+    assert curve[0] < 0.3 and curve.max() > 0.8
+    assert (gain[-2:] < 0.01).all()
+    row = out.table.set_index('model').loc['pruned']
+    assert row['num_removed'] >= 2
+    assert row['FLOPs_reduction_%'] >= 20.0
+    assert row['acc_change_%'] >= -1.0

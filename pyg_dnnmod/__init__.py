@@ -10,6 +10,7 @@ Where things live:
 * :mod:`pyg_dnnmod.features`: which layers are read, and their features;
 * :mod:`pyg_dnnmod.models`: the paper's networks and their variants;
 * :mod:`pyg_dnnmod.datasets`: offline data sources;
+* :mod:`pyg_dnnmod.nn`: modularity as a loss, GNNs over snapshot sequences;
 * :mod:`pyg_dnnmod.pruning`: where layers are selected from the curve and
   cut from the model;
 * :mod:`pyg_dnnmod.training`: the paper's training recipe with checkpoints;
@@ -21,6 +22,7 @@ from pyg_dnnmod import (
     datasets,
     features,
     models,
+    nn,
     pruning,
     snapshots,
     training,
@@ -63,6 +65,7 @@ __all__ = [
     'features',
     'snapshots',
     'models',
+    'nn',
     'pruning',
     'datasets',
     'training',

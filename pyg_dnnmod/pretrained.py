@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
@@ -105,10 +106,18 @@ def pretrained_digits_cnn(
     path = folder / f'digits_cnn_{key}.pt'
     model = digits_model(seed=DIGITS_RECIPE['seed'])
     if path.exists() and not retrain:
-        stored = torch.load(path, map_location='cpu', weights_only=True)
-        model.load_state_dict(stored['state_dict'])
-        info = dict(stored['info'], cached=True, path=str(path))
-        return model.eval(), info
+        try:
+            stored = torch.load(path, map_location='cpu', weights_only=True)
+            model.load_state_dict(stored['state_dict'])
+        except Exception as e:  # noqa: BLE001 - any unusable file
+            # A truncated file or one from an older architecture: never
+            # reuse it silently, train again.
+            warnings.warn(f"cached model {str(path)!r} is unusable ({e}); "
+                          f"training again", stacklevel=2)
+            model = digits_model(seed=DIGITS_RECIPE['seed'])
+        else:
+            info = dict(stored['info'], cached=True, path=str(path))
+            return model.eval(), info
 
     recipe = {k: v for k, v in DIGITS_RECIPE.items()
               if k not in ('model', 'width')}

@@ -32,7 +32,7 @@ def tsne_embedding(
     (:math:`\|\hat{\mathbf{x}}_i - \hat{\mathbf{x}}_j\|^2 = 2 - 2
     \cos(\mathbf{x}_i, \mathbf{x}_j)`); then reduced to :obj:`pca_dim`
     principal components, the usual speed-up, which keeps the
-    neighbourhoods of high-dimensional features.
+    neighbourhoods of high-dimensional features. Runs single-threaded.
 
     Args:
         features (torch.Tensor): Features :math:`[N, D]`.
@@ -55,6 +55,7 @@ def tsne_embedding(
     import numpy as np
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     from pyg_dnnmod.utils import prepare_features
 
@@ -64,11 +65,17 @@ def tsne_embedding(
         raise ValueError(f"'perplexity' must lie in (0, N) for N={num} "
                          f"samples (got {perplexity})")
     x = prepare_features(x, metric).numpy()
-    if pca_dim is not None and min(x.shape) > pca_dim:
-        x = PCA(n_components=pca_dim, random_state=seed).fit_transform(x)
-    tsne = TSNE(n_components=2, perplexity=perplexity, init='pca',
-                learning_rate='auto', random_state=seed)
-    return torch.from_numpy(np.ascontiguousarray(tsne.fit_transform(x)))
+    # One thread: at a few hundred samples the OpenMP / BLAS threads of
+    # PCA and t-SNE cost more than they save (ten times more CPU time on a
+    # busy machine).
+    with threadpool_limits(1):
+        if pca_dim is not None and min(x.shape) > pca_dim:
+            x = PCA(n_components=pca_dim,
+                    random_state=seed).fit_transform(x)
+        tsne = TSNE(n_components=2, perplexity=perplexity, init='pca',
+                    learning_rate='auto', random_state=seed)
+        points = tsne.fit_transform(x)
+    return torch.from_numpy(np.ascontiguousarray(points))
 
 
 def tsne_panels(

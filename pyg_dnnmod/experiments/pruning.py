@@ -319,6 +319,7 @@ def gain_accuracy_correlation(table: pd.DataFrame) -> Dict[str, float]:
         >>> c['n'], round(c['spearman'], 3)
         (3, -1.0)
     """
+    import numpy as np
     from scipy import stats
 
     if not isinstance(table, pd.DataFrame):
@@ -340,7 +341,8 @@ def gain_accuracy_correlation(table: pd.DataFrame) -> Dict[str, float]:
     change = rows['acc_change_%'].to_numpy(dtype=float)
     out = dict(pearson=math.nan, pearson_p=math.nan, spearman=math.nan,
                spearman_p=math.nan, n=int(len(rows)))
-    if len(rows) >= 3 and gain.std() > 0 and change.std() > 0:
+    # max - min, since the std of equal floats can be a rounding error > 0.
+    if len(rows) >= 3 and np.ptp(gain) > 0 and np.ptp(change) > 0:
         pearson = stats.pearsonr(gain, change)
         spearman = stats.spearmanr(gain, change)
         out.update(pearson=float(pearson[0]), pearson_p=float(pearson[1]),
@@ -711,8 +713,9 @@ def layer_removal_sweep(
     plans = []
     for j, name in enumerate(order):
         if cumulative:
-            plans.append((f'-{j + 1}', f'last {j + 1} removable',
-                          order[:j + 1]))
+            gone = set(order[:j + 1])
+            plans.append((f'-{j + 1}', f'first {j + 1} of the order',
+                          [n for n in names if n in gone]))
         else:
             plans.append((f'-{name}', 'one layer', [name]))
 

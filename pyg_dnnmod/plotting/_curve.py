@@ -146,8 +146,12 @@ def plot_modularity_curve(
               .sort_values('layer_index'))
     num_layers = len(layers)
     longest = int(layers['layer'].astype(str).str.len().max())
+    columns = curve_settings(summary)
+    groups = _groups(summary, columns)
     if ax is None:
         width = min(max(6.0, 0.32 * num_layers + 3.0), 24.0)
+        if len(groups) > 4:
+            width += 2.0  # the legend beside the axes
         # Room under the axes for the rotated names.
         height = 4.0 + min(longest, 30) * 0.06
         fig = Figure(figsize=(width, height), layout='constrained')
@@ -155,11 +159,10 @@ def plot_modularity_curve(
     else:
         fig = ax.figure
 
-    columns = curve_settings(summary)
     colour_columns = [c for c in columns if c != 'init']
     colours: Dict[Any, Any] = {}
     cycle = [f'C{i}' for i in range(10)]
-    for setting, group in _groups(summary, columns):
+    for setting, group in groups:
         group = group.sort_values('layer_index')
         key = tuple(setting.get(c) for c in colour_columns)
         colour = colours.setdefault(key, cycle[len(colours) % len(cycle)])
@@ -182,7 +185,12 @@ def plot_modularity_curve(
     ax.set_ylabel('modularity Q')
     ax.grid(True, alpha=0.3)
     if len(columns) > 0:
-        ax.legend(fontsize=9, loc='best')
+        if len(groups) > 4:
+            # Many curves: beside the axes, where it hides none of them.
+            ax.legend(fontsize=9, loc='upper left',
+                      bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        else:
+            ax.legend(fontsize=9, loc='best')
     ax.set_title(title if title is not None else
                  curve_title(summary, model, data), fontsize=11)
     return fig

@@ -70,7 +70,7 @@ class EpochLayerGraphs:
         data = [d for _, graphs in self._items for d in graphs]
         if not data:
             return torch.zeros(0, 0, dtype=torch.float64)
-        batch = Batch.from_data_list(data)
+        batch = Batch.from_data_list(data, exclude_keys=['x'])
         q = modularity(batch.edge_index, batch.y, batch.edge_weight,
                        num_nodes=batch.num_nodes, resolution=resolution,
                        batch=batch.batch)

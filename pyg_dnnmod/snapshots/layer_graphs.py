@@ -109,10 +109,13 @@ class LayerGraphs(Sequence):
             at = int(at * len(self))
         return self[:at], self[at:]
 
-    def to_batch(self) -> Batch:
+    def to_batch(self, exclude_keys: Optional[List[str]] = None) -> Batch:
         r"""All snapshots as one disjoint-union PyG
-        :class:`~torch_geometric.data.Batch`."""
-        return Batch.from_data_list(self._snapshots)
+        :class:`~torch_geometric.data.Batch` (kept features :obj:`x` of
+        layers of different widths cannot be stacked: exclude them with
+        :obj:`exclude_keys=['x']`)."""
+        return Batch.from_data_list(self._snapshots,
+                                    exclude_keys=exclude_keys)
 
     def modularity(self, resolution: float = 1.0) -> Tensor:
         r"""The modularity of the label partition of every snapshot, computed
@@ -120,7 +123,7 @@ class LayerGraphs(Sequence):
         snapshot)."""
         if len(self) == 0:
             return torch.zeros(0, dtype=torch.float64)
-        batch = self.to_batch()
+        batch = self.to_batch(exclude_keys=['x'])
         return modularity(batch.edge_index, batch.y, batch.edge_weight,
                           num_nodes=batch.num_nodes, resolution=resolution,
                           batch=batch.batch)

@@ -5,7 +5,11 @@ from pyg_dnnmod.utils._knn import (
     pair_similarity,
     prepare_features,
 )
-from pyg_dnnmod.utils._modularity import community_modularity, modularity
+from pyg_dnnmod.utils._modularity import (
+    collapse_regularization,
+    community_modularity,
+    modularity,
+)
 from pyg_dnnmod.utils._symmetrize import symmetrize_edges
 
 __all__ = [
@@ -15,4 +19,5 @@ __all__ = [
     'symmetrize_edges',
     'modularity',
     'community_modularity',
+    'collapse_regularization',
 ]

@@ -2,6 +2,9 @@ r"""Newman modularity of a node partition, by scatter over the edge list.
 
 This is where a snapshot's modularity is computed: one pass over the edges,
 no dense matrix, no networkx, for one graph or a whole PyG batch at once.
+The partition is hard (integer labels) or soft (a GNN's cluster
+probabilities), and the value is differentiable, so it also serves as a
+loss inside GNN pipelines (DMoN-style clustering).
 """
 from typing import Optional, Tuple, Union
 
@@ -208,9 +211,10 @@ def _community_terms(
     resolution: float,
     directed: bool,
     batch: Optional[Tensor],
-) -> Tuple[Tensor, Tensor, int, bool]:
-    r"""Returns ``(terms, community_ids, num_graphs, soft)`` with the terms
-    as a dense :math:`[B, C]` table, zero where a graph lacks a community."""
+) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor], int]:
+    r"""Returns ``(terms, community_id, graph_of_term, num_graphs)``: for a
+    soft assignment a dense :math:`[B, C]` table and two :obj:`None`; for
+    labels one term per (graph, community) pair present."""
     edge_index, communities, num_nodes, soft = _check_graph(
         edge_index, communities, edge_weight, num_nodes, batch)
     w, batch, num_graphs = _weights_and_batch(edge_index, edge_weight,
@@ -218,15 +222,10 @@ def _community_terms(
     if soft:
         terms = _soft_terms(edge_index, communities, w, num_nodes,
                             resolution, directed, batch, num_graphs)
-        ids = torch.arange(communities.size(1), device=edge_index.device)
-        return terms, ids, num_graphs, True
+        return terms, None, None, num_graphs
     terms, comm, graph = _hard_terms(edge_index, communities, w, num_nodes,
                                      resolution, directed, batch, num_graphs)
-    ids, col = torch.unique(comm, return_inverse=True)
-    # index_put keeps the table differentiable w.r.t. the terms.
-    out = terms.new_zeros(num_graphs, ids.numel()).index_put(
-        (graph, col), terms)
-    return out, ids, num_graphs, False
+    return terms, comm, graph, num_graphs
 
 
 def _tracks_grad(*tensors: Optional[Tensor]) -> bool:
@@ -329,10 +328,14 @@ def modularity(
         >>> s.grad.shape
         torch.Size([6, 2])
     """
-    terms, _, _, soft = _community_terms(
+    terms, _, graph, num_graphs = _community_terms(
         edge_index, communities, edge_weight, num_nodes, resolution,
         directed, batch)
-    out = terms.sum(dim=-1)
+    soft = graph is None
+    if soft:
+        out = terms.sum(dim=-1)
+    else:
+        out = scatter(terms, graph, 0, num_graphs, reduce='sum')
     if batch is not None:
         return out
     if soft or _tracks_grad(edge_weight):
@@ -381,12 +384,18 @@ def community_modularity(
         >>> community_modularity(edge_index, s)[1]  # 1/6 - (2/6)^2, 3/6 - (4/6)^2
         tensor([0.0556, 0.0556], dtype=torch.float64)
     """
-    terms, ids, num_graphs, _ = _community_terms(
+    terms, comm, graph, num_graphs = _community_terms(
         edge_index, communities, edge_weight, num_nodes, resolution,
         directed, batch)
-    if batch is None:
-        return ids, terms[0]
-    return ids, terms
+    if graph is None:
+        ids = torch.arange(terms.size(1), device=terms.device)
+        out = terms
+    else:
+        ids, col = torch.unique(comm, return_inverse=True)
+        # index_put (not in-place) keeps the table differentiable.
+        out = terms.new_zeros(num_graphs, ids.numel()).index_put(
+            (graph, col), terms)
+    return ids, out[0] if batch is None else out
 
 
 def collapse_regularization(s: Tensor,

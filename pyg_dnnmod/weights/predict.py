@@ -254,9 +254,14 @@ def _fit_predict(model: str, task: str, seed: int, x_train: np.ndarray,
         return np.full(len(x_test), y_train[0])  # one bin only (ties)
     if not keep.any():
         raise ValueError("every feature is NaN in the training networks")
+    from threadpoolctl import threadpool_limits
     estimator = _make_model(model, task, seed)
-    estimator.fit(x_train[:, keep], y_train)
-    return estimator.predict(x_test[:, keep])
+    # One thread: OpenMP over a few dozen networks costs more than it
+    # saves, and on a busy machine its spinning threads slow the fit by an
+    # order of magnitude.
+    with threadpool_limits(limits=1):
+        estimator.fit(x_train[:, keep], y_train)
+        return estimator.predict(x_test[:, keep])
 
 
 def cross_validate(features: Optional[pd.DataFrame], target: Sequence[float],

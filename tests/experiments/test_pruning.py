@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from matplotlib.collections import PathCollection
 from scipy import stats
 
 from pyg_dnnmod.experiments import modularity_curves
@@ -290,7 +291,7 @@ def test_figures(result):
     assert labels[1] == f'pruned (-2 layers, {change:+.2f} pts)'
     # One cross per removed layer, at the original curve's value.
     crosses = [c.get_offsets() for c in ax.collections
-               if len(c.get_offsets()) and c.get_sizes()[0] == 90]
+               if isinstance(c, PathCollection)]
     assert [len(c) for c in crosses] == [2, 2]
     original = mean_curve(result.curves)
     assert np.allclose(crosses[0][:, 0], [2, 5])

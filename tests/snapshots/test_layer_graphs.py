@@ -81,6 +81,10 @@ def test_temporal_signal_arguments_follow_documented_constructor(tiny):
     # here, so the documented contract is checked directly.
     model, x, y = tiny
     graphs = layer_graphs(model, x, y, k=3, keep_features=True)
+    # Layers of different widths keep their own x; modularity still batches.
+    assert graphs[0].x.shape == (60, 4 * 6 * 6)
+    assert graphs[1].x.shape == (60, 6 * 4 * 4)
+    assert len(graphs.modularity()) == 2
     args = graphs.temporal_signal_arguments()
     assert set(args) == {'edge_indices', 'edge_weights', 'features',
                          'targets'}

@@ -237,6 +237,14 @@ def run_name(args: argparse.Namespace) -> str:
                      selection_slug(args)])
 
 
+def _takes_digits(spec: str, data: Any) -> bool:
+    from pyg_dnnmod.models import get_input_shape
+    try:
+        return tuple(get_input_shape(spec)) == tuple(data.input_shape)
+    except (ValueError, TypeError):
+        return False  # an unknown name; resolve_model says so
+
+
 def resolve_trained_model(args: argparse.Namespace, data: Any,
                           progress: bool) -> Any:
     r"""The trained model: a checkpoint, the cached default digits_cnn, or
@@ -247,9 +255,9 @@ def resolve_trained_model(args: argparse.Namespace, data: Any,
     if (args.checkpoint is None and common.model_kind(spec) == 'name'
             and spec.lower() != common.DEFAULT_MODEL
             and data.name == common.DEFAULT_DATASET
-            and args.num_classes in (None, data.num_classes)):
+            and args.num_classes in (None, data.num_classes)
+            and _takes_digits(spec, data)):
         from pyg_dnnmod.experiments.pruning import pretrained_digits_model
-        common.build_model(spec, data, args.num_classes)  # a bad name first
         model, stored = pretrained_digits_model(spec, progress=progress)
         common.check_model_input(model, data, spec)
         return model.eval(), dict(
@@ -396,7 +404,8 @@ def run(args: argparse.Namespace) -> int:
         weights += ' (cached)' if model_info.get('cached') else \
             ' (trained now, cached for the next run)'
     print(f"{args.model}, {weights}; fine-tuned with the {recipe} recipe "
-          f"({config.epochs} epochs) on {train.title}; accuracy in % on the "
+          f"({config.epochs} epoch{'s' if config.epochs != 1 else ''}) on "
+          f"{train.title}; accuracy in % on the "
           f"test half, FLOPs = 2 x MACs")
     print(_format(table))
     c = result.correlation

@@ -63,14 +63,13 @@ def _unavailable(subparsers: Any, name: str, error: BaseException) -> None:
     parser = subparsers.add_parser(
         name.replace('_', '-'), add_help=False,
         help=f'(unavailable: {reason})')
-    parser.add_argument('rest', nargs=argparse.REMAINDER)
 
     def run(args: argparse.Namespace) -> int:
         raise CLIError(f"the command '{name}' is unavailable: importing it "
                        f"failed ({reason}); reinstall pyg_dnnmod with the "
                        f"extras it needs") from error
 
-    parser.set_defaults(_run=run)
+    parser.set_defaults(_run=run, _any_arguments=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,7 +135,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        # An unavailable command takes any arguments, to report itself.
+        args, extra = parser.parse_known_args(argv)
+        if extra and not getattr(args, '_any_arguments', False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # --help, --version or a usage error
         return e.code if isinstance(e.code, int) else int(e.code is not None)
     if getattr(args, '_run', None) is None:

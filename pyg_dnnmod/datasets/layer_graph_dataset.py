@@ -15,7 +15,8 @@ import pyg_dnnmod
 def _update_with_tensor(h: 'hashlib._Hash', t: Tensor) -> None:
     t = t.detach().cpu().contiguous()
     h.update(f'{t.dtype}{tuple(t.shape)}'.encode())
-    h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b'')
+    h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes()
+             if t.numel() else b'')
 
 
 def cache_key(model: nn.Module, inputs: Tensor, labels: Tensor,

@@ -438,7 +438,8 @@ class WeightGraphDataset(InMemoryDataset):
                 input_shape=record['input_shape'],
                 conv=self.params['conv'], signed=self.params['signed'],
                 bn=self.params['bn'])
-            data.y = torch.tensor([record['final_test_acc']])
+            data.y = torch.tensor([record['final_test_acc']],
+                                  dtype=torch.float64)
             data.net_index = torch.tensor([i])
             for name in ('test_acc', 'test_loss', 'train_acc', 'train_loss',
                          'seconds'):

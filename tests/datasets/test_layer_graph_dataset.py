@@ -61,3 +61,13 @@ def test_key_covers_non_persistent_buffers(setup):
     a = NormalizedModel(model, mean=[0.0], std=[1.0])
     b = NormalizedModel(model, mean=[0.5], std=[1.0])
     assert cache_key(a, x, y, {}) != cache_key(b, x, y, {})
+
+
+def test_key_handles_batchnorm_counters():
+    # BatchNorm keeps a 0-dim int64 buffer (num_batches_tracked).
+    from pyg_dnnmod.datasets import cache_key
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    x, y = torch.randn(6, 1, 5, 5), torch.arange(6) % 2
+    key = cache_key(model, x, y, {})
+    model[1].num_batches_tracked += 1
+    assert cache_key(model, x, y, {}) != key

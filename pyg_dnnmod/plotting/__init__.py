@@ -8,6 +8,10 @@ canvas renders them) and are not kept alive by pyplot's figure registry:
 * :func:`plot_training_history`: loss and accuracy per epoch
 * :func:`plot_pruning_report`: layer pruning, the paper's Fig. 9 and
   Fig. 10b (:func:`plot_pruned_curves`, :func:`plot_accuracy_vs_gain`)
+* :func:`plot_cka_comparison`: :math:`|Q_i - Q_j|` beside linear CKA (Fig. 8)
+* :func:`plot_adversarial_curves`: clean vs adversarial curves (Fig. 6a)
+* :func:`plot_training_dynamics`: modularity per epoch and layer (Fig. 6b)
+* :func:`plot_linear_probes`: linear-probe accuracy beside the curve
 """
 from pyg_dnnmod.plotting._curve import (
     curve_label,
@@ -22,6 +26,13 @@ from pyg_dnnmod.plotting._pruning import (
     plot_pruned_curves,
     plot_pruning_report,
 )
+from pyg_dnnmod.plotting._heatmaps import cka_title, plot_cka_comparison
+from pyg_dnnmod.plotting._adversarial import plot_adversarial_curves
+from pyg_dnnmod.plotting._dynamics import (
+    default_dynamics_layers,
+    plot_training_dynamics,
+)
+from pyg_dnnmod.plotting._probes import plot_linear_probes
 
 __all__ = [
     'plot_modularity_curve',
@@ -30,6 +41,12 @@ __all__ = [
     'plot_pruned_curves',
     'plot_accuracy_vs_gain',
     'plot_pruning_report',
+    'plot_cka_comparison',
+    'plot_adversarial_curves',
+    'plot_training_dynamics',
+    'plot_linear_probes',
+    'cka_title',
+    'default_dynamics_layers',
     'curve_settings',
     'curve_label',
     'curve_title',

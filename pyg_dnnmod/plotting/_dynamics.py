@@ -124,6 +124,8 @@ def plot_training_dynamics(
             continue
         lines.plot(epochs, matrix[:, i], marker='o', markersize=3,
                    color=f'C{layers.index(name) % 10}', label=name)
+    from matplotlib.ticker import MaxNLocator
+    lines.xaxis.set_major_locator(MaxNLocator(integer=True))
     lines.set_xlabel('epoch')
     lines.set_ylabel('modularity Q')
     lines.grid(True, alpha=0.3)
@@ -138,7 +140,7 @@ def plot_training_dynamics(
                         .replace('_', ' '))
         twin.set_ylim(0.0, 1.02)
         handles, labels = handles + [line], labels + [line.get_label()]
-    lines.legend(handles, labels, fontsize=9, loc='lower right')
+    lines.legend(handles, labels, fontsize=9, loc='best', framealpha=0.9)
     lines.set_title('chosen layers and accuracy', fontsize=11)
 
     if title is None:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 _ORIGINAL = 'original'
+_FINETUNED = 'original_finetuned'
 
 
 def _check_frame(df: Any, name: str, columns: tuple, hint: str) -> None:
@@ -153,12 +154,14 @@ def plot_accuracy_vs_gain(
     r"""Draws the accuracy change after fine-tuning against the modularity
     gain of the removed layers, one point per pruned model, in the style of
     Fig. 10b of Lu et al. (ECCV 2022), with a least-squares line and the
-    correlation in the title when there are at least three points.
+    correlation in the title when there are at least three points. The
+    row :obj:`"original_finetuned"` (the unpruned model fine-tuned the same
+    way), if present, is a dotted horizontal reference line.
 
     Args:
         table (pandas.DataFrame): The pruning table (columns :obj:`model`,
-            :obj:`modularity_gain`, :obj:`acc_change_%`); the original's row
-            is left out.
+            :obj:`modularity_gain`, :obj:`acc_change_%`); rows that remove
+            nothing are not points.
         correlation (dict, optional): Of
             :func:`~pyg_dnnmod.experiments.gain_accuracy_correlation`, for
             the title. (default: :obj:`None`)
@@ -180,9 +183,16 @@ def plot_accuracy_vs_gain(
     """
     _check_frame(table, 'table', ('model', 'modularity_gain',
                                   'acc_change_%'), 'the pruning table')
-    rows = table[table['model'] != _ORIGINAL].dropna(
-        subset=['modularity_gain', 'acc_change_%'])
+    rows = table[~table['model'].isin([_ORIGINAL, _FINETUNED])]
+    if 'num_removed' in rows.columns:
+        rows = rows[rows['num_removed'] > 0]
+    rows = rows.dropna(subset=['modularity_gain', 'acc_change_%'])
     fig, ax = _new_axes(ax, (6.0, 4.6))
+    control = table[table['model'] == _FINETUNED]
+    if len(control) > 0:
+        ax.axhline(float(control['acc_change_%'].iloc[0]), color='C7',
+                   linestyle=':', linewidth=1.5,
+                   label='unpruned, same fine-tuning')
     x = rows['modularity_gain'].to_numpy(dtype=float)
     y = rows['acc_change_%'].to_numpy(dtype=float)
     colours = [f'C{i % 10}' for i in range(len(rows))] if len(rows) <= 3 \
@@ -196,6 +206,8 @@ def plot_accuracy_vs_gain(
         grid = np.linspace(x.min(), x.max(), 2)
         ax.plot(grid, slope * grid + intercept, color='grey',
                 linestyle='--', linewidth=1, label='least squares')
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(fontsize=8, loc='best')
     ax.axhline(0.0, color='black', linewidth=0.8)
     if len(rows) > 0:
         # Room for the point labels on the right.

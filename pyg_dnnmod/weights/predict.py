@@ -174,10 +174,10 @@ def quantile_bins(values: Sequence[float], num_bins: int = 3,
     The rule: the :math:`K - 1` interior edges are the
     :math:`k / K` quantiles (:math:`k = 1, \ldots, K - 1`, numpy's linear
     interpolation) of :obj:`reference` (in cross-validation, the training
-    fold), and a value goes to the number of edges it is greater than or
-    equal to, so bin :math:`b` is :math:`[q_b, q_{b+1})`, the first bin
-    open below and the last open above, and a value equal to an edge goes
-    up.
+    fold), and a value goes to the number of edges strictly below it, so
+    bin :math:`b` is :math:`(q_b, q_{b+1}]`, the first bin open below and
+    the last open above, and a value equal to an edge goes down (the many
+    networks stuck at exactly chance accuracy stay in the lowest bin).
 
     Args:
         values (Sequence[float]): The accuracies to assign.
@@ -204,7 +204,7 @@ def quantile_bins(values: Sequence[float], num_bins: int = 3,
     if reference.size == 0:
         raise ValueError("'reference' is empty")
     edges = np.quantile(reference, np.arange(1, num_bins) / num_bins)
-    return np.searchsorted(edges, values, side='right'), edges
+    return np.searchsorted(edges, values, side='left'), edges
 
 
 def _make_model(model: str, task: str, seed: int) -> Any:
@@ -609,16 +609,18 @@ def time_savings(dataset: WeightGraphDataset, T: int = 3,
              epochs=float(np.mean(early_epochs)), seconds=early_s,
              mae=float(np.mean(early_err))),
     ]
-    for name in ('graph', 'combined'):
+    names = ['graph']
+    if predictions is not None and 'combined' in set(predictions['features']):
+        names.append('combined')
+    for name in names:
         mae = math.nan
         if predictions is not None:
             sel = predictions[(predictions['subset'] == 'all')
                               & (predictions['features'] == name)]
             if len(sel):
                 mae = float((sel['y_pred'] - sel['y_true']).abs().mean())
-        if predictions is None or not math.isnan(mae) or name == 'graph':
-            rows.append(dict(method=f'prediction at T={T} ({name})',
-                             epochs=float(T), seconds=pred_s, mae=mae))
+        rows.append(dict(method=f'prediction at T={T} ({name})',
+                         epochs=float(T), seconds=pred_s, mae=mae))
     out = pd.DataFrame(rows)
     out['fraction_of_full'] = out['seconds'] / full_s
     out['saved_vs_full'] = 1 - out['seconds'] / full_s

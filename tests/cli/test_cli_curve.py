@@ -54,7 +54,7 @@ def test_default_run_without_arguments(trained_digits, tmp_path):
     assert record['model']['weights'] == 'pretrained default'
     assert record['model']['cached'] is True
     assert set(record['timings']) == {'data', 'model', 'curves', 'plot',
-                                      'write', 'total'}
+                                      'total'}
     assert record['versions']['torch'] == torch.__version__
     assert record['device'] in ('cpu', 'cuda')
     # The table and the paths on stdout.

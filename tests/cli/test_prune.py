@@ -147,7 +147,7 @@ def test_model_without_weights(tmp_path, capsys):
 @pytest.mark.slow
 def test_default_run(default_cache, tmp_path):
     r"""``pyg-dnnmod prune`` with no arguments: digits_deep_cnn trained on
-    the translated digits (cached), gain threshold 0.01, 6 epochs."""
+    the translated digits (cached), gain threshold 0.01, 12 epochs."""
     env = dict(os.environ, OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, '-m', 'pyg_dnnmod', 'prune'],
                           capture_output=True, text=True, env=env,

@@ -114,7 +114,7 @@ def test_gain_accuracy_correlation_degenerate():
 
 def test_finetune_config():
     config = digits_finetune_config()
-    assert (config.epochs, config.lr, config.milestones) == (6, 0.01, (4, ))
+    assert (config.epochs, config.lr, config.milestones) == (12, 0.01, (8, ))
     assert config.batch_size == DIGITS_FINETUNE['batch_size'] == 32
     assert digits_finetune_config(epochs=2).epochs == 2
 
@@ -341,3 +341,17 @@ def test_acceptance_plateau_layers_are_cheap(default_cache):
     assert row['num_removed'] >= 2
     assert row['FLOPs_reduction_%'] >= 20.0
     assert row['acc_change_%'] >= -1.0
+
+
+def test_accuracy_vs_gain_control_line(result):
+    fig = plot_accuracy_vs_gain(result.table)
+    ax = fig.axes[0]
+    rows = result.table.set_index('model')
+    # Two pruned models are points; the fine-tuned original is a line.
+    points = ax.collections[0].get_offsets()
+    assert np.allclose(points, rows.loc[['pruned', 'largest_gain'],
+                                        ['modularity_gain',
+                                         'acc_change_%']].to_numpy())
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    level = lines['unpruned, same fine-tuning'].get_ydata()
+    assert np.allclose(level, rows.loc['original_finetuned', 'acc_change_%'])

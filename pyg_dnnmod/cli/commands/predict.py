@@ -29,7 +29,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "Cross-validated prediction of every network's final test "
             "accuracy from its first T epochs: quantile-bin classification "
             "(K bins, edges at the k/K quantiles of the training fold, a "
-            "value on an edge goes up) and regression (R^2, MAE, Kendall "
+            "value on an edge goes down) and regression (R^2, MAE, Kendall "
             "tau), with the weight-graph summary (per-layer median, mean, "
             "std, skewness, kurtosis of weighted degree and eigenvector "
             "centrality at epochs 1..T plus their epoch-to-epoch "
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         non_degenerate=int(mask.sum()), zoo_spec=dataset.spec,
         bin_rule=(f'{args.bins} bins; interior edges at the k/{args.bins} '
                   f'quantiles (numpy linear) of the training fold; a value '
-                  f'equal to an edge goes to the upper bin'),
+                  f'equal to an edge goes to the lower bin'),
         metrics=metrics.to_dict(orient='records'))
     writers = {
         'metrics.csv': lambda p: metrics.to_csv(p, index=False),

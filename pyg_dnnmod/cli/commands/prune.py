@@ -10,7 +10,8 @@ change against modularity gain with their correlation). The work is done by
 With no arguments: :class:`~pyg_dnnmod.models.DigitsDeepCNN` (three blocks
 of four same-width convolutions) trained once on the translated digits with
 the default recipe and cached, its curve over N=500, k=3, 5 repeats, the
-layers whose mean gain is at most 0.01 removed, fine-tuned 6 epochs.
+layers whose mean gain is at most 0.01 removed, fine-tuned with the
+training recipe (12 epochs).
 
 Writes into the output folder (default
 ``./pyg_dnnmod_out/prune-<model>-<dataset>-<selection>/``, with ``-2``,
@@ -61,7 +62,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "gains; --one-at-a-time removes the layers one at a time from "
             "the back and correlates accuracy change with gain. With no "
             "arguments: digits_deep_cnn trained once on the translated "
-            "digits (cached), tau 0.01, 6 fine-tuning epochs."))
+            "digits (cached), tau 0.01, 12 fine-tuning epochs."))
     model = common.add_model_arguments(parser, random_init=False)
     parser.set_defaults(model=DEFAULT_PRUNE_MODEL)
     model.add_argument(
@@ -128,8 +129,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     tune = parser.add_argument_group('fine-tuning')
     tune.add_argument(
         '--recipe', choices=RECIPES,
-        help="digits: 6 epochs, batch 32, lr 0.01, momentum 0.9, weight "
-             "decay 5e-4, lr / 10 after epoch 4; paper: the paper's CIFAR "
+        help="digits: the default model's training recipe, 12 epochs, "
+             "batch 32, lr 0.01, momentum 0.9, weight decay 5e-4, lr / 10 "
+             "after epoch 8; paper: the paper's CIFAR "
              "recipe (150 epochs, batch 256, weight decay 5e-3, lr / 10 "
              "after epochs 50 and 100) (default: digits for translated-"
              "digits, digits and synthetic, paper otherwise)")

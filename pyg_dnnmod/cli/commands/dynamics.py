@@ -1,0 +1,207 @@
+r"""``pyg-dnnmod dynamics``: the modularity of every layer at every training
+epoch beside the accuracy (the paper's section 4.3, Fig. 6b): an epoch x
+layer heatmap and chosen layers' curves with the accuracy on a second axis.
+The work is done by
+:func:`pyg_dnnmod.experiments.dynamics.training_dynamics` (training with a
+callback) or, with ``--checkpoints``, by
+:func:`pyg_dnnmod.experiments.dynamics.dynamics_from_checkpoints` (a run of
+``pyg-dnnmod train``).
+
+Writes into the output folder (default
+``./pyg_dnnmod_out/dynamics-<model>-<dataset>-N<N>-k<k>-e<epochs>/``, with
+``-2``, ``-3``, ... appended when taken): ``dynamics.csv`` (one row per
+epoch and layer: modularity, training and test loss and accuracy, learning
+rate), ``dynamics.png`` and ``run.json``. No checkpoints are kept: for
+those, run ``pyg-dnnmod train`` and then ``pyg-dnnmod dynamics
+--checkpoints <its folder>``.
+"""
+import argparse
+from typing import Any, Dict
+
+from pyg_dnnmod.cli import _common as common
+from pyg_dnnmod.cli._common import CLIError
+from pyg_dnnmod.cli.commands.cka import (
+    add_graph_arguments,
+    check_graph_arguments,
+)
+
+NAME = 'dynamics'
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    from pyg_dnnmod.cli.commands.train import RECIPES
+
+    parser = subparsers.add_parser(
+        NAME, help='modularity per layer and training epoch, beside the '
+                   'accuracy',
+        description=(
+            "Trains --model from random init on the train half of --dataset "
+            "and, after every epoch (epoch 0 is the random init), builds the "
+            "k-NN snapshots of the same N test samples: the epoch x layer "
+            "modularity grid of Lu et al. (ECCV 2022, Fig. 6b) beside the "
+            "test accuracy. With --checkpoints, reads the epochs of a "
+            "finished 'pyg-dnnmod train' run instead. With no arguments: "
+            "the small CNN on the translated digits with its recipe (12 "
+            "epochs), N=500, k=3, e.g. 'pyg-dnnmod dynamics --epochs 30'."))
+    group = common.add_model_arguments(parser, checkpoint=False,
+                                       random_init=False)
+    group.add_argument(
+        '--checkpoints', metavar='DIR',
+        help="read the epochs from this folder of epoch_XXX.pt files "
+             "(written by 'pyg-dnnmod train') instead of training")
+    common.add_data_arguments(parser, split=None)
+    graphs = add_graph_arguments(parser)
+    graphs.add_argument('--every', type=int, default=1, metavar='E',
+                        help='record every E-th epoch (and epoch 0) '
+                             '(default: %(default)s)')
+    graphs.add_argument('--show-layers', metavar='NAME[,NAME...]',
+                        help='the layers drawn as lines (default: all, or '
+                             'five spread over depth)')
+    recipe = parser.add_argument_group(
+        'recipe', "as in 'pyg-dnnmod train'; --batch-size is the training "
+                  "batch size")
+    recipe.add_argument(
+        '--recipe', choices=RECIPES,
+        help="the starting recipe (default: digits for translated-digits, "
+             "digits and synthetic, paper otherwise)")
+    recipe.add_argument('--epochs', type=int)
+    recipe.add_argument('--lr', type=float, help='initial learning rate')
+    recipe.add_argument('--momentum', type=float)
+    recipe.add_argument('--weight-decay', type=float)
+    recipe.add_argument('--milestones', metavar='E[,E...]',
+                        help="epochs after which lr is multiplied by "
+                             "--gamma; 'none' for a constant rate")
+    recipe.add_argument('--gamma', type=float)
+    common.add_runtime_arguments(
+        parser, batch_size=None,
+        batch_help="training batch size (default: the recipe's)", seed=None,
+        seed_help="the seed of the init, the training and the sample draw "
+                  "(default: the recipe's, 0)")
+    common.add_output_arguments(parser)
+    return parser
+
+
+def _as_data(source: Any) -> Any:
+    import torch
+    if isinstance(source.inputs, torch.Tensor):
+        return source.inputs, source.labels
+    return source.inputs
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from pyg_dnnmod.cli.commands.train import make_config
+    from pyg_dnnmod.experiments.dynamics import (
+        dynamics_from_checkpoints,
+        training_dynamics,
+    )
+    from pyg_dnnmod.training import list_checkpoints
+
+    timer = common.Timer()
+    check_graph_arguments(args)
+    common.check_positive(args.every, '--every')
+    common.check_positive(args.epochs, '--epochs', 0)
+    common.check_positive(args.batch_size, '--batch-size')
+    config, recipe = make_config(args)
+    seed = config.seed
+    layers = common.parse_layers(args.layers)
+    progress = common.show_progress(args)
+    device = common.resolve_device(args.device)
+    if args.checkpoints is not None:
+        pairs = list_checkpoints(args.checkpoints)
+        if not pairs:
+            raise CLIError(f"--checkpoints '{args.checkpoints}' holds no "
+                           f"epoch_XXX.pt checkpoint; pass the folder of a "
+                           f"'pyg-dnnmod train' run")
+        epochs_label = f'e{pairs[-1][0]}'
+    else:
+        epochs_label = f'e{config.epochs}'
+    name = '-'.join([NAME, common.slug(args.model), args.dataset,
+                     f'N{args.num_samples}', f'k{args.k}', epochs_label] +
+                    ([args.metric] if args.metric != 'cosine' else []))
+    out = common.plan_output(args.out, name, args.overwrite)
+
+    with timer('data'):
+        test_data = common.load_data(args.dataset, args.data_root, 'test',
+                                     args.model)
+        train_data = None if args.checkpoints is not None else \
+            common.load_data(args.dataset, args.data_root, 'train',
+                             args.model)
+    balanced = not args.unbalanced
+    common.check_samples(test_data.labels, [args.num_samples], balanced,
+                         test_data)
+    if not isinstance(test_data.inputs, torch.Tensor):
+        raise CLIError(f"--dataset {args.dataset} is read lazily; "
+                       f"'dynamics' needs an in-memory dataset "
+                       f"(translated-digits, digits, cifar10, cifar100, "
+                       f"synthetic)")
+    with timer('model'):
+        model = common.build_model(args.model.strip(), test_data,
+                                   args.num_classes, seed=seed)
+        common.check_model_input(model, test_data, args.model)
+    names = common.check_layers(model, layers, args.post_activation, args)
+    shown = None
+    if args.show_layers:
+        shown = [n.strip() for n in args.show_layers.split(',') if n.strip()]
+        unknown = [n for n in shown if n not in names]
+        if unknown:
+            raise CLIError(f"--show-layers names {unknown}, which are not "
+                           f"among the selected layers {names}")
+
+    snapshot_args = dict(k=args.k, num_samples=args.num_samples,
+                         metric=args.metric, layers=layers, seed=seed,
+                         balanced=balanced,
+                         post_activation=args.post_activation)
+    if args.checkpoints is not None:
+        with timer('snapshots'):
+            chosen = dict(pairs[::args.every])
+            chosen.setdefault(*pairs[-1])  # the last epoch is always read
+            df = dynamics_from_checkpoints(
+                model, chosen, test_data.inputs, test_data.labels,
+                device=device, **snapshot_args)
+        source: Dict[str, Any] = dict(checkpoints=str(args.checkpoints),
+                                      epochs=[e for e, _ in pairs])
+    else:
+        with timer('train_and_snapshots'):
+            df = training_dynamics(
+                model, _as_data(train_data), _as_data(test_data), config,
+                every=args.every, device=device, progress=progress,
+                **snapshot_args)
+        timer.timings['train'] = df.attrs['train_seconds']
+        timer.timings['snapshots'] = df.attrs['snapshot_seconds']
+        source = dict(recipe=recipe, config=config.to_dict())
+
+    with timer('plot'):
+        import matplotlib
+        matplotlib.use('Agg')
+        from pyg_dnnmod.plotting._dynamics import plot_training_dynamics
+        fig = plot_training_dynamics(
+            df, layers=shown, model=args.model,
+            data=f'{test_data.title} (test)')
+
+    record: Dict[str, Any] = dict(
+        model=dict(spec=args.model, init_seed=seed), data=test_data.describe(),
+        layers=names, num_samples=args.num_samples, k=args.k, **source)
+    writers = {
+        'dynamics.csv': lambda p: df.to_csv(p, index=False),
+        'dynamics.png': lambda p: fig.savefig(p, dpi=150),
+        common.RUN_JSON: lambda p: common.write_json(
+            common.run_record(NAME, args, timer.total(), device,
+                              output=str(out), **record), p),
+    }
+    with timer('write'):
+        paths = common.write_outputs(out, writers, args.overwrite)
+
+    table = df.pivot_table(index='epoch', columns='layer_index',
+                           values='modularity', sort=True)
+    table.columns = [names[i] for i in table.columns]
+    accuracy = df.groupby('epoch')['test_acc'].first()
+    table['test_acc'] = accuracy.reindex(table.index)
+    print(f"{args.model} on {test_data.title}: modularity per epoch and "
+          f"layer (N = {args.num_samples}, k = {args.k}) and test accuracy")
+    print(table.to_string(float_format=lambda v: f'{v:.3f}'))
+    print()
+    for path in paths:
+        print(f'wrote {path}')
+    return 0

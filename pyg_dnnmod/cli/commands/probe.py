@@ -1,0 +1,144 @@
+r"""``pyg-dnnmod probe``: the accuracy of a linear probe (scikit-learn's
+logistic regression) at every layer beside the layer's modularity, on the
+same features of the same N samples, with their rank correlation (the
+paper's comparison with Alain and Bengio's probes). The work is done by
+:func:`pyg_dnnmod.experiments.probes.linear_probes`.
+
+Writes into the output folder (default
+``./pyg_dnnmod_out/probe-<model>-<dataset>-N<N>-k<k>/``, with ``-2``,
+``-3``, ... appended when taken): ``probes.csv`` (one row per layer:
+modularity, probe train and test accuracy, whether the solver converged,
+and Spearman's :math:`\rho` between modularity and probe test accuracy),
+``linear_probes.png`` and ``run.json``.
+"""
+import argparse
+from typing import Any, Dict
+
+from pyg_dnnmod.cli import _common as common
+from pyg_dnnmod.cli._common import CLIError
+from pyg_dnnmod.cli.commands.cka import (
+    add_graph_arguments,
+    check_graph_arguments,
+    model_title,
+)
+
+NAME = 'probe'
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        NAME, help='linear-probe accuracy per layer beside the modularity',
+        description=(
+            "At every layer, a multinomial logistic regression (scikit-learn, "
+            "features standardised) trained on part of the N samples and "
+            "scored on the rest, beside the layer's modularity over all N, "
+            "with Spearman's rho between the two over the layers (the linear "
+            "probes of Alain and Bengio, 2016, that Lu et al. compare with). "
+            "With no arguments: the small CNN trained once on the translated "
+            "digits (cached), N=500 split in halves, k=3."))
+    common.add_model_arguments(parser)
+    common.add_data_arguments(parser)
+    add_graph_arguments(parser)
+    group = parser.add_argument_group('probes')
+    group.add_argument('--test-fraction', type=float, default=0.5,
+                       metavar='F',
+                       help='share of the N samples that scores the probes '
+                            '(stratified) (default: %(default)s)')
+    group.add_argument('--C', type=float, default=1.0, dest='C',
+                       help='inverse L2 strength of the logistic regression '
+                            '(default: %(default)s)')
+    group.add_argument('--max-iter', type=int, default=1000,
+                       help="the solver's iteration limit "
+                            "(default: %(default)s)")
+    common.add_runtime_arguments(
+        parser, seed_help='the seed of the sample draw, the split and a '
+                          'random init (default: %(default)s)')
+    common.add_output_arguments(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from pyg_dnnmod.experiments.probes import linear_probes
+
+    timer = common.Timer()
+    check_graph_arguments(args)
+    common.check_positive(args.batch_size, '--batch-size')
+    common.check_positive(args.max_iter, '--max-iter')
+    if not 0.0 < args.test_fraction < 1.0:
+        raise CLIError(f"--test-fraction must lie strictly between 0 and 1 "
+                       f"(got {args.test_fraction})")
+    if not args.C > 0:
+        raise CLIError(f"--C must be > 0 (got {args.C})")
+    layers = common.parse_layers(args.layers)
+    progress = common.show_progress(args)
+    device = common.resolve_device(args.device)
+    name = '-'.join([NAME, common.slug(args.model), args.dataset,
+                     f'N{args.num_samples}', f'k{args.k}'] +
+                    ([args.metric] if args.metric != 'cosine' else []) +
+                    (['random'] if args.random_init else []))
+    out = common.plan_output(args.out, name, args.overwrite)
+
+    with timer('data'):
+        data = common.load_data(args.dataset, args.data_root, args.split,
+                                args.model)
+    balanced = not args.unbalanced
+    common.check_samples(data.labels, [args.num_samples], balanced, data)
+    with timer('model'):
+        model, model_info = common.resolve_model(
+            args, data, random_init=args.random_init, progress=progress)
+    names = common.check_layers(model, layers, args.post_activation, args)
+
+    with timer('graphs_and_probes'):
+        try:
+            df = linear_probes(
+                model, data.inputs, data.labels, k=args.k,
+                num_samples=args.num_samples, metric=args.metric,
+                layers=layers, seed=args.seed, device=device,
+                test_fraction=args.test_fraction, C=args.C,
+                max_iter=args.max_iter, balanced=balanced,
+                post_activation=args.post_activation,
+                batch_size=args.batch_size)
+        except ValueError as e:
+            if 'stratified split' not in str(e):
+                raise
+            raise CLIError(common.one_line(e).replace(
+                "'num_samples'", '--num-samples')) from e
+
+    with timer('plot'):
+        import matplotlib
+        matplotlib.use('Agg')
+        from pyg_dnnmod.plotting._probes import plot_linear_probes
+        fig = plot_linear_probes(df, model=model_title(args, model_info),
+                                 data=f'{data.title} ({data.split})')
+
+    rho = df.attrs['spearman']
+    record: Dict[str, Any] = dict(
+        model=model_info, data=data.describe(), layers=names, spearman=rho,
+        spearman_of='modularity vs probe test accuracy, over the layers',
+        num_train=df.attrs['num_train'], num_test=df.attrs['num_test'],
+        probe=dict(kind='sklearn LogisticRegression (lbfgs, multinomial), '
+                        'features standardised on the training part',
+                   C=args.C, max_iter=args.max_iter))
+    writers = {
+        'probes.csv': lambda p: df.to_csv(p, index=False),
+        'linear_probes.png': lambda p: fig.savefig(p, dpi=150),
+        common.RUN_JSON: lambda p: common.write_json(
+            common.run_record(NAME, args, timer.total(), device,
+                              output=str(out), **record), p),
+    }
+    with timer('write'):
+        paths = common.write_outputs(out, writers, args.overwrite)
+
+    print(f"{args.model} ({model_info.get('weights', '')}) on {data.title} "
+          f"({data.split}): {len(names)} layers, N = {args.num_samples} "
+          f"({df.attrs['num_train']} to train the probes, "
+          f"{df.attrs['num_test']} to score them), k = {args.k}")
+    print(df.drop(columns=['spearman']).to_string(
+        index=False, float_format=lambda v: f'{v:.3f}'))
+    print()
+    print(f'Spearman rho(modularity, probe test accuracy) over the layers: '
+          f'{rho:.3f}')
+    print()
+    for path in paths:
+        print(f'wrote {path}')
+    return 0

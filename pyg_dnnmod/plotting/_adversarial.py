@@ -1,0 +1,108 @@
+r"""Modularity curves of clean and adversarial inputs on one figure (the
+paper's Fig. 6a)."""
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+
+def plot_adversarial_curves(
+    curves: pd.DataFrame,
+    summary: Optional[pd.DataFrame] = None,
+    model: Optional[str] = None,
+    data: Optional[str] = None,
+    title: Optional[str] = None,
+) -> Any:
+    r"""Draws the modularity curve over depth of the clean inputs (black)
+    and of every attack's adversarial inputs on one axis, as in Fig. 6a of
+    `"Understanding the Dynamics of DNNs Using Graph Modularity"
+    <https://arxiv.org/abs/2111.12485>`_; the legend gives every attack's
+    success rate and number of examples when :obj:`summary` is given.
+
+    Args:
+        curves (pandas.DataFrame): The curves of
+            :func:`~pyg_dnnmod.experiments.adversarial.adversarial_curves`
+            (:obj:`set`, :obj:`layer_index`, :obj:`layer`,
+            :obj:`modularity`).
+        summary (pandas.DataFrame, optional): Its summary (:obj:`set`,
+            :obj:`success_rate`, :obj:`num_collected`).
+            (default: :obj:`None`)
+        model (str, optional): The model's name, for the title.
+            (default: :obj:`None`)
+        data (str, optional): The data's name, for the title.
+            (default: :obj:`None`)
+        title (str, optional): The title. (default: :obj:`None`)
+
+    Returns:
+        matplotlib.figure.Figure: The figure.
+
+    Example:
+        >>> curves = pd.DataFrame({
+        ...     'set': ['clean', 'clean', 'fgsm', 'fgsm'],
+        ...     'layer_index': [0, 1, 0, 1], 'layer': ['a', 'b', 'a', 'b'],
+        ...     'modularity': [0.2, 0.8, 0.2, 0.4]})
+        >>> fig = plot_adversarial_curves(curves)
+        >>> fig.axes[0].get_legend_handles_labels()[1]
+        ['clean', 'fgsm']
+    """
+    from matplotlib.figure import Figure
+
+    if not isinstance(curves, pd.DataFrame):
+        raise TypeError(f"'curves' must be a pandas.DataFrame "
+                        f"(got {type(curves).__name__})")
+    missing = [c for c in ('set', 'layer_index', 'layer', 'modularity')
+               if c not in curves.columns]
+    if missing:
+        raise ValueError(f"'curves' lacks the column(s) {missing} (got "
+                         f"{curves.columns.tolist()}); pass the curves of "
+                         f"adversarial_curves")
+    if len(curves) == 0:
+        raise ValueError("'curves' is empty (got 0 rows)")
+    layers = (curves[['layer_index', 'layer']].drop_duplicates('layer_index')
+              .sort_values('layer_index'))
+    names = layers['layer'].astype(str).tolist()
+    longest = max(len(n) for n in names)
+    fig = Figure(figsize=(min(max(6.5, 0.32 * len(names) + 3.5), 24.0),
+                          4.2 + min(longest, 30) * 0.06),
+                 layout='constrained')
+    ax = fig.add_subplot()
+    info = {}
+    if summary is not None and 'set' in summary.columns:
+        info = {row['set']: row for _, row in summary.iterrows()}
+    colour = 0
+    for name, group in curves.groupby('set', sort=False):
+        group = group.sort_values('layer_index')
+        label = str(name)
+        row = info.get(name)
+        if row is not None and name != 'clean' and \
+                np.isfinite(row.get('success_rate', np.nan)):
+            label += (f" (success {100 * row['success_rate']:.0f} %, "
+                      f"N = {int(row['num_collected'])})")
+        if name == 'clean':
+            style = dict(color='black', linewidth=2.2, marker='o',
+                         markersize=5, zorder=3)
+        else:
+            style = dict(color=f'C{colour % 10}', linewidth=1.5,
+                         marker='o', markersize=3.5)
+            colour += 1
+        ax.plot(group['layer_index'].to_numpy(),
+                group['modularity'].to_numpy(dtype=float), label=label,
+                **style)
+    ax.set_xticks(layers['layer_index'].to_numpy())
+    ax.set_xticklabels(names, rotation=45, ha='right',
+                       rotation_mode='anchor',
+                       fontsize=9 if len(names) <= 20 else 7)
+    ax.set_xlabel('layer')
+    ax.set_ylabel('modularity Q (true labels)')
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc='best')
+    if title is None:
+        head = ' on '.join(str(p) for p in (model, data) if p)
+        fixed = [head] if head else []
+        for key, symbol in (('num_samples', 'N'), ('k', 'k')):
+            if curves.attrs.get(key) is not None:
+                fixed.append(f'{symbol} = {curves.attrs[key]}')
+        title = ', '.join(fixed) + ('\n' if fixed else '') + \
+            'clean vs adversarial inputs'
+    ax.set_title(title, fontsize=11)
+    return fig

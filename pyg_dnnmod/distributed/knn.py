@@ -18,7 +18,7 @@ from pyg_dnnmod.utils._knn import (
     _check_features,
     _row_hash,
     _topk_lowest_index,
-    pair_similarity,
+    neighbour_similarity,
     prepare_features,
 )
 from pyg_dnnmod.utils._symmetrize import SYMMETRIZE_MODES, symmetrize_edges
@@ -74,7 +74,7 @@ def distributed_knn_graph(
     (equal hashes are taken as equal rows: a 64-bit collision between two
     different rows is the one way this can differ), and share
     one computed similarity as in the single-process version; weights are
-    recomputed per pair in float64 (:func:`~pyg_dnnmod.utils.pair_similarity`),
+    recomputed per pair (:func:`~pyg_dnnmod.utils.neighbour_similarity`),
     so the result equals :func:`~pyg_dnnmod.knn_graph` edge for edge and
     weight for weight, up to neighbour choices between similarities closer
     than float32 rounding.
@@ -243,8 +243,8 @@ def distributed_knn_graph(
 def _edge_weights(z: Tensor, index: Tensor, cols: Tensor, metric: str,
                   all_index: Tensor, sizes: List[int], block_size: int,
                   group) -> Tensor:
-    r"""Per-pair weights (float64 accumulation, as in the single-process
-    version) of this rank's edges :obj:`(index[i], cols[i * k + j])`. The
+    r"""Per-pair weights (:func:`~pyg_dnnmod.utils.neighbour_similarity`, as in
+    the single-process version) of this rank's edges :obj:`(index[i], cols[i * k + j])`. The
     neighbour rows some rank needs are broadcast once more, block by block,
     by their owners."""
     world = dist.get_world_size(group)
@@ -255,8 +255,11 @@ def _edge_weights(z: Tensor, index: Tensor, cols: Tensor, metric: str,
     if cols.numel():
         needed[cols] = 1
     dist.all_reduce(needed, group=group)
-    weights = torch.zeros(cols.numel(), dtype=torch.float64)
-    row_pos = torch.arange(z.size(0)).repeat_interleave(k)
+    # Neighbour rows some rank needs, gathered block by block into a local
+    # table, then one product per row against its k neighbours as in the
+    # single-process version.
+    table = torch.zeros(0, z.size(1), dtype=z.dtype, device=z.device)
+    table_ids = []
     for owner in range(world):
         owned = all_index[sum(sizes[:owner]):sum(sizes[:owner + 1])]
         owned = owned[needed[owned] > 0].sort().values
@@ -268,12 +271,17 @@ def _edge_weights(z: Tensor, index: Tensor, cols: Tensor, metric: str,
                 block.copy_(z[torch.searchsorted(index, ids).to(z.device)])
             dist.broadcast(block, src=dist.get_global_rank(group, owner)
                            if group is not None else owner, group=group)
-            hit = torch.isin(cols, ids)
-            if not bool(hit.any()):
-                continue
-            both = torch.cat([z, block])
-            col_pos = z.size(0) + torch.searchsorted(ids, cols[hit])
-            weights[hit] = pair_similarity(
-                both, row_pos[hit].to(z.device), col_pos.to(z.device),
-                metric, torch.float64).cpu()
+            hit = torch.isin(ids, cols)
+            table = torch.cat([table, block[hit.to(z.device)]])
+            table_ids.append(ids[hit])
+    if cols.numel() == 0:
+        return torch.zeros(0, dtype=z.dtype)
+    table_ids = torch.cat(table_ids)
+    order = table_ids.argsort()
+    pos = order[torch.searchsorted(table_ids[order], cols)]
+    both = torch.cat([z, table])
+    nbrs = (z.size(0) + pos).view(-1, k).to(z.device)
+    weights = neighbour_similarity(both, torch.arange(z.size(0),
+                                                      device=z.device),
+                                   nbrs, metric).reshape(-1).cpu()
     return weights

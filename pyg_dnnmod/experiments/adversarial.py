@@ -118,7 +118,7 @@ def adversarial_curves(
         >>> y = model(x).argmax(dim=1)
         >>> curves, summary = adversarial_curves(
         ...     model, x, y, attacks=['fgsm'], num_samples=20,
-        ...     layers=[nn.Conv2d], params={'fgsm': {'eps': 0.5}},
+        ...     layers=nn.Conv2d, params={'fgsm': {'eps': 0.5}},
         ...     balanced=False)
         >>> curves['set'].unique().tolist(), curves['layer'].unique().tolist()
         (['clean', 'fgsm'], ['0'])

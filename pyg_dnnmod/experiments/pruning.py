@@ -6,9 +6,11 @@ section 5.2, Table 1, Fig. 9 and Fig. 10).
 * :func:`pruning_experiment`: one selection (and optionally the control of
   as many layers with the largest gains), one row per model;
 * :func:`layer_removal_sweep`: the redundant-versus-irredundant experiment,
-  layers removed one at a time from the back, accuracy change against
-  modularity gain with their correlation
+  layers removed one at a time from the back (:func:`removal_order`),
+  accuracy change against modularity gain with their correlation
   (:func:`gain_accuracy_correlation`);
+* :func:`largest_gain_layers`: the control selection, the layers the curve
+  says matter most;
 * :func:`pretrained_digits_model`: a model of the registry trained on the
   embedded default data with the default recipe, cached like
   :func:`~pyg_dnnmod.pretrained.pretrained_digits_cnn`.
@@ -354,6 +356,79 @@ def gain_accuracy_correlation(table: pd.DataFrame) -> Dict[str, float]:
     return out
 
 
+_POOLING = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d,
+            nn.AdaptiveAvgPool2d)
+
+
+def _block_key(model: nn.Module, name: str) -> Optional[Tuple[str, int]]:
+    r"""The :obj:`(parent, block)` of a convolution that is a child of an
+    :class:`~torch.nn.Sequential`, blocks being separated by pooling;
+    :obj:`None` for anything else (e.g. a residual block)."""
+    parent_name, _, child = name.rpartition('.')
+    parent = model.get_submodule(parent_name)
+    if not isinstance(parent, nn.Sequential) or not isinstance(
+            parent._modules[child], nn.Conv2d):
+        return None
+    block = 0
+    for key, module in parent._modules.items():
+        if key == child:
+            return parent_name, block
+        if isinstance(module, _POOLING):
+            block += 1
+    raise AssertionError('a child is found among its parent\'s children')
+
+
+def removal_order(model: nn.Module, cumulative: bool = False,
+                  adapt: bool = False) -> List[str]:
+    r"""The removable layers of :obj:`model` from the back, as the paper
+    prunes them: every block (the convolutions of an
+    :class:`~torch.nn.Sequential` between two poolings) keeps at least one
+    convolution (Lu et al., ECCV 2022, appendix B).
+
+    With :obj:`cumulative=True` the layers are meant to be removed together
+    in this order, so a block gives up convolutions only while another one
+    is left (VGG11 gives the last convolution of blocks 5, 4 and 3: the
+    paper's VGG11_1, VGG11_2 and VGG11_3); otherwise every layer is
+    removed alone and only a block's single convolution is left out.
+    Residual blocks are kept in the order of
+    :func:`~pyg_dnnmod.pruning.removable_layers`.
+
+    Args:
+        model (torch.nn.Module): The model.
+        cumulative (bool, optional): Whether the removals add up.
+            (default: :obj:`False`)
+        adapt (bool, optional): Passed to
+            :func:`~pyg_dnnmod.pruning.removable_layers`.
+            (default: :obj:`False`)
+
+    Returns:
+        list[str]: Layer names, deepest first.
+
+    Example:
+        >>> from pyg_dnnmod.models import get_model
+        >>> removal_order(get_model('vgg11'), cumulative=True)
+        ['features.25', 'features.18', 'features.11']
+    """
+    from pyg_dnnmod.pruning import removable_layers
+
+    counts: Dict[Tuple[str, int], int] = {}
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d) and name:
+            key = _block_key(model, name)
+            if key is not None:
+                counts[key] = counts.get(key, 0) + 1
+    order = []
+    for name in removable_layers(model, adapt=adapt)[::-1]:
+        key = _block_key(model, name)
+        if key is not None:
+            if counts[key] <= 1:
+                continue
+            if cumulative:
+                counts[key] -= 1
+        order.append(name)
+    return order
+
+
 def _finish(rows: List[Dict[str, Any]]) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=list(PRUNING_COLUMNS))
     for column in ('num_removed', 'params', 'MACs', 'FLOPs',
@@ -619,9 +694,9 @@ def layer_removal_sweep(
     against the modularity gain of what was removed, with their correlation
     (:func:`gain_accuracy_correlation`).
 
-    The layers are the removable layers of the curve
-    (:func:`~pyg_dnnmod.pruning.removable_layers`) from the deepest to the
-    first, or :obj:`layers` in the order given. Step :math:`j` removes
+    The layers are the removable layers of the curve from the deepest to the
+    first, every block keeping a convolution (:func:`removal_order`), or
+    :obj:`layers` in the order given. Step :math:`j` removes
 
     * the :math:`j`-th of them alone (:obj:`cumulative=False`): one point
       per layer, its own gain :math:`Q_i - Q_{i-1}`;
@@ -640,7 +715,7 @@ def layer_removal_sweep(
             data, and the curve's samples unless :obj:`curve_data` is
             given.
         layers ([str], optional): The layers, in the order of removal.
-            (default: :obj:`None`, the removable layers from the back)
+            (default: :obj:`None`, :func:`removal_order`)
         cumulative (bool, optional): Whether step :math:`j` removes the
             first :math:`j` layers together. (default: :obj:`False`)
         config (TrainConfig, optional): The fine-tuning recipe.
@@ -692,7 +767,7 @@ def layer_removal_sweep(
     kwargs, shape, names, removable = _setup(model, test_data, curve_data,
                                              input_shape, adapt, curve_kwargs)
     if layers is None:
-        order = removable[::-1]
+        order = removal_order(model, cumulative, adapt)
     else:
         if isinstance(layers, str):
             layers = [layers]
@@ -798,7 +873,7 @@ def pretrained_digits_model(
         TRANSLATED_DIGITS_MEAN,
         TRANSLATED_DIGITS_STD,
     )
-    from pyg_dnnmod.models import get_model
+    from pyg_dnnmod.models import get_input_shape, get_model
     from pyg_dnnmod.pretrained import (
         DIGITS_RECIPE,
         cache_dir,
@@ -809,6 +884,11 @@ def pretrained_digits_model(
     if not isinstance(name, str):
         raise TypeError(f"'name' must be a str (got {type(name).__name__})")
     key_name = name.strip().lower()
+    shape = tuple(get_input_shape(key_name))
+    if shape != (1, 16, 16):
+        raise ValueError(f"'name' must be a model for 1x16x16 inputs such as "
+                         f"the digits (got '{name}', which takes "
+                         f"{'x'.join(map(str, shape))})")
     recipe = {k: v for k, v in DIGITS_RECIPE.items()
               if k not in ('model', 'width')}
     fields = {f.name for f in dataclasses.fields(TrainConfig)}

@@ -2,7 +2,7 @@ r"""The functional core: k-NN graphs over features and modularity over edge
 lists. Everything else in the package is built on these functions."""
 from pyg_dnnmod.utils._knn import (
     knn_graph,
-    pair_similarity,
+    neighbour_similarity,
     prepare_features,
 )
 from pyg_dnnmod.utils._modularity import (
@@ -15,7 +15,7 @@ from pyg_dnnmod.utils._symmetrize import symmetrize_edges
 __all__ = [
     'knn_graph',
     'prepare_features',
-    'pair_similarity',
+    'neighbour_similarity',
     'symmetrize_edges',
     'modularity',
     'community_modularity',

@@ -82,33 +82,37 @@ def prepare_features(x: Tensor, metric: str = 'cosine',
     return out
 
 
-def pair_similarity(z: Tensor, row: Tensor, col: Tensor, metric: str,
-                    dtype: torch.dtype = torch.float32) -> Tensor:
-    r"""The similarity of the pairs :obj:`(row[e], col[e])` of prepared rows
-    :obj:`z` (see :func:`prepare_features`), accumulated in float64 and
-    rounded to :obj:`dtype`.
+def neighbour_similarity(z: Tensor, rows: Tensor, nbrs: Tensor,
+                         metric: str) -> Tensor:
+    r"""The similarity of every row :obj:`rows[i]` of the prepared features
+    :obj:`z` (see :func:`prepare_features`) to each of its neighbours
+    :obj:`nbrs[i]`, :math:`[R, k]`, every row computed on its own.
 
     :func:`knn_graph` chooses neighbours by blocked matrix products, whose
     last bits depend on the block shapes; the weights it returns come from
-    here instead, so they are the same whatever the block size, the number
-    of processes or the precision used to find the neighbours, and exactly
-    symmetric.
+    here instead: one :math:`1 \times D \times k` product per row, the same
+    kernel for every row, so they do not depend on the block size, the
+    number of processes or the precision used to find the neighbours. The
+    Euclidean similarity is accumulated in float64.
 
     Example:
-        >>> z = prepare_features(torch.tensor([[1., 0.], [1., 1.]]))
-        >>> pair_similarity(z, torch.tensor([0]), torch.tensor([1]), 'cosine')
-        tensor([0.7071])
+        >>> z = prepare_features(torch.tensor([[1., 0.], [1., 1.], [0., 1.]]))
+        >>> neighbour_similarity(z, torch.tensor([0, 2]),
+        ...                      torch.tensor([[1, 2], [1, 0]]), 'cosine')
+        tensor([[0.7071, 0.0000],
+                [0.7071, 0.0000]])
     """
-    out = torch.empty(row.numel(), dtype=dtype, device=z.device)
-    step = max(1, 2**22 // max(1, z.size(1)))
-    for a in range(0, row.numel(), step):
-        zi = z[row[a:a + step]].to(torch.float64)
-        zj = z[col[a:a + step]].to(torch.float64)
+    out = torch.empty(nbrs.shape, dtype=z.dtype, device=z.device)
+    k = max(1, nbrs.size(1))
+    step = max(1, 2**22 // (k * max(1, z.size(1))))
+    for a in range(0, rows.numel(), step):
+        zi, zj = z[rows[a:a + step]], z[nbrs[a:a + step]]
         if metric == 'euclidean':
-            val = 1.0 / (1.0 + (zi - zj).pow(2).sum(dim=1).sqrt())
+            diff = zi.unsqueeze(1).to(torch.float64) - zj.to(torch.float64)
+            val = 1.0 / (1.0 + diff.pow(2).sum(dim=-1).sqrt())
         else:
-            val = (zi * zj).sum(dim=1)
-        out[a:a + step] = val.to(dtype)
+            val = torch.bmm(zi.unsqueeze(1), zj.transpose(1, 2)).squeeze(1)
+        out[a:a + step] = val.to(z.dtype)
     return out
 
 
@@ -397,10 +401,10 @@ def knn_graph(
         approx = _upper_triangle_topk(sim.low_precision(_LOW[precision]),
                                       k_cand, loop, block_size)
         best = _rerank(sim, approx, k, loop, precision, block_size)
-    row = torch.arange(num_nodes, device=z.device).repeat_interleave(k)
-    col = best.idx.view(-1)
-    weight = pair_similarity(z, row, col, metric, z.dtype)
-    return symmetrize_edges(row, col, weight, num_nodes, symmetrize)
+    nodes = torch.arange(num_nodes, device=z.device)
+    weight = neighbour_similarity(z, nodes, best.idx, metric)
+    return symmetrize_edges(nodes.repeat_interleave(k), best.idx.view(-1),
+                            weight.view(-1), num_nodes, symmetrize)
 
 
 class _Similarity:

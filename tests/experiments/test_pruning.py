@@ -16,14 +16,15 @@ from pyg_dnnmod.experiments.pruning import (
     largest_gain_layers,
     layer_removal_sweep,
     pruning_experiment,
+    removal_order,
 )
-from pyg_dnnmod.models import DigitsDeepCNN
+from pyg_dnnmod.models import DigitsDeepCNN, get_model
 from pyg_dnnmod.plotting import (
     plot_accuracy_vs_gain,
     plot_pruned_curves,
     plot_pruning_report,
 )
-from pyg_dnnmod.pruning import GainThreshold, modularity_gain
+from pyg_dnnmod.pruning import GainThreshold, modularity_gain, remove_layers
 
 CURVE = dict(k=3, num_samples=40, repeats=2, seed=0)
 NAMES = ['features.0', 'features.3', 'features.6', 'features.10',
@@ -241,6 +242,34 @@ def test_bad_input(data):
                        r"once"):
         layer_removal_sweep(model, train, test,
                             layers=['features.3', 'features.3'], **CURVE)
+
+
+@pytest.mark.parametrize('name, steps, total', [('vgg11', 3, 3),
+                                                 ('vgg19', 6, 11)])
+def test_removal_order_gives_the_paper_variants(name, steps, total):
+    # VGG19 goes on into blocks 3, 2 and 1 after the paper's six variants.
+    model = get_model(name)
+    order = removal_order(model, cumulative=True)
+    assert len(order) == total
+    for j in range(1, steps + 1):
+        pruned = remove_layers(model, order[:j])
+        assert str(pruned) == str(get_model(f'{name}_{j}'))
+
+
+def test_removal_order_single():
+    # Removed alone, each of VGG11's four removable convolutions leaves its
+    # block a convolution; a block of one convolution is never emptied.
+    assert removal_order(get_model('vgg11')) == [
+        'features.25', 'features.22', 'features.18', 'features.11']
+    # Block 2 of (1, 2) convolutions of 4 channels: both are removable, one
+    # at a time, but not both together; block 3's single one never.
+    model = DigitsDeepCNN(channels=(4, 4, 4), convs_per_block=(1, 2, 1))
+    assert removal_order(model) == ['features.7', 'features.4']
+    assert removal_order(model, cumulative=True) == ['features.7']
+    # Residual blocks: every identity-shortcut block, from the back.
+    assert removal_order(get_model('resnet20'), cumulative=True) == [
+        'layer3.2', 'layer3.1', 'layer2.2', 'layer2.1', 'layer1.2',
+        'layer1.1', 'layer1.0']
 
 
 def test_sweep_from_the_back(data):

@@ -105,12 +105,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     select.add_argument(
         '--one-at-a-time', action='store_true',
         help='the redundant-vs-irredundant experiment: remove the removable '
-             'layers one at a time from the back (or --layers in order), '
-             'fine-tune each, correlate accuracy change with gain')
+             'layers one at a time from the back, every block keeping a '
+             'convolution (or --layers in order), fine-tune each, correlate '
+             'accuracy change with gain')
     select.add_argument(
         '--cumulative', action='store_true',
-        help='with --one-at-a-time, step j removes the last j layers '
-             'together (as VGG11_1, _2, _3)')
+        help='with --one-at-a-time, step j removes the first j layers of '
+             'the order together (VGG11 gives VGG11_1, _2, _3)')
     select.add_argument('--max-steps', type=int,
                         help='with --one-at-a-time, stop after this many '
                              'layers')

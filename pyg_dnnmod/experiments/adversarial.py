@@ -127,7 +127,11 @@ def adversarial_curves(
     """
     import json
 
-    from pyg_dnnmod.adversarial import ATTACKS, adversarial_examples
+    from pyg_dnnmod.adversarial import (
+        ATTACKS,
+        adversarial_examples,
+        attack_params,
+    )
     from pyg_dnnmod.adversarial.attacks import _SUMMARY_COLUMNS
     from pyg_dnnmod.features import select_layers
     from pyg_dnnmod.snapshots import layer_graphs
@@ -170,6 +174,20 @@ def adversarial_curves(
         raise ValueError(f"'k' must be smaller than the number of samples "
                          f"(got k={k} for N={num_samples})")
     select_layers(model, layers, post_activation)
+    # Every attack's parameters and pixel range are checked before the
+    # first (possibly long) attack runs.
+    for name in attacks:
+        given = dict(params.get(name, {}))
+        given.pop('num_classes', None)
+        effective = attack_params(name, tuple(inputs.shape[1:]), **given)
+        low = effective.get('clip_min', 0.0)
+        high = effective.get('clip_max', 1.0)
+        if float(inputs.min()) < low or float(inputs.max()) > high:
+            raise ValueError(
+                f"'inputs' must lie in [clip_min, clip_max] = [{low}, "
+                f"{high}] for attack {name!r}: attacks work in pixel space "
+                f"and the model normalises its input itself (got values in "
+                f"[{float(inputs.min()):.4g}, {float(inputs.max()):.4g}])")
 
     snapshot_args = dict(k=k, layers=layers, metric=metric, device=device,
                          symmetrize=symmetrize,

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -27,7 +28,11 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data, InMemoryDataset
 
-from pyg_dnnmod.weights._statistics import AGGREGATES, aggregate_statistics
+from pyg_dnnmod.weights._statistics import (
+    AGGREGATES,
+    aggregate_statistics,
+    node_statistics,
+)
 from pyg_dnnmod.weights._weight_graph import weight_graph
 
 PathLike = Union[str, Path]
@@ -206,7 +211,9 @@ def epoch_aggregates(data: Data,
     For every epoch, :func:`~pyg_dnnmod.weights.aggregate_statistics`
     gives the median, mean, standard deviation, skewness and kurtosis of
     every node statistic per layer and over the whole graph. An epoch with
-    non-finite weights (a diverged network) gets NaN.
+    non-finite weights (a diverged network) gets NaN, and so does a
+    centrality whose power iteration does not converge (with a warning),
+    e.g. on a graph whose weights have nearly vanished.
 
     Args:
         data (torch_geometric.data.Data): The sequence.
@@ -233,30 +240,46 @@ def epoch_aggregates(data: Data,
     """
     keys = layer_keys(data) if getattr(data, 'layer_shapes', None) \
         is not None else None
+    statistics = [statistics] if isinstance(statistics, str) \
+        else list(statistics)
     rows, epochs = [], data.epoch.view(-1).tolist()
     for epoch in epochs:
         start = time.perf_counter()
         graph = snapshot(data, epoch)
+        row: Dict[str, float] = {}
         if bool(torch.isfinite(graph.edge_weight).all()):
-            table = aggregate_statistics(graph, statistics=statistics,
-                                         **kwargs)
-            if keys is not None:
-                table.index = keys + ['all']
-            row = {
-                f'{layer}/{stat}/{agg}': value
-                for layer, values in table.iterrows()
-                for (stat, agg), value in values.items()
-            }
-        else:
-            row = {}
+            table = None
+            for stat in statistics:
+                try:
+                    part = node_statistics(graph, [stat], **kwargs)
+                except RuntimeError as error:
+                    if 'did not converge' not in str(error):
+                        raise
+                    warnings.warn(f"{stat} of epoch {epoch} did not "
+                                  f"converge ({error}); its summaries are "
+                                  f"NaN", stacklevel=2)
+                    continue
+                table = part if table is None else table.assign(
+                    **{stat: part[stat]})
+            if table is not None:
+                agg = aggregate_statistics(
+                    table, by='layer' if 'layer' in table else None)
+                if keys is not None:
+                    agg.index = keys + ['all']
+                row = {
+                    f'{layer}/{stat}/{summary}': value
+                    for layer, values in agg.iterrows()
+                    for (stat, summary), value in values.items()
+                }
         row['seconds'] = time.perf_counter() - start
         rows.append(row)
     frame = pd.DataFrame(rows, index=pd.Index(epochs, name='epoch'))
-    columns = [c for c in frame.columns if c != 'seconds']
-    if not columns:  # every epoch diverged: name the columns anyway
-        names = (keys or ['all']) + (['all'] if keys else [])
-        columns = [f'{layer}/{stat}/{agg}' for layer in names
-                   for stat in statistics for agg in AGGREGATES]
+    if keys is not None:  # a fixed order, whatever failed
+        columns = [f'{layer}/{stat}/{summary}'
+                   for layer in keys + ['all'] for stat in statistics
+                   for summary in AGGREGATES]
+    else:
+        columns = [c for c in frame.columns if c != 'seconds']
     return frame.reindex(columns=columns + ['seconds'])
 
 

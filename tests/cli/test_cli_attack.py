@@ -63,8 +63,8 @@ def test_fgsm_with_a_parameter_and_the_cache(trained_digits, tmp_path,
     assert code == 0, err
     pd.testing.assert_frame_equal(
         curves, pd.read_csv(tmp_path / 'b' / 'modularity.csv'))
-    again = pd.read_csv(tmp_path / 'b' / 'attacks.csv')
-    assert again['seconds'].tolist() == summary['seconds'].tolist()
+    again = pd.read_csv(tmp_path / 'b' / 'attacks.csv').set_index('set')
+    assert again.loc['fgsm', 'seconds'] == fgsm['seconds']
     record = json.loads((tmp_path / 'b' / 'run.json').read_text())
     assert record['cache_dir'] == str(cache)
     assert 'fgsm' in stdout and 'peak_modularity' in stdout
@@ -125,7 +125,8 @@ ERRORS = [
      "--k 20 must be smaller than --num-samples 20"),
     (['--attack-batch-size', '0'], "--attack-batch-size must be >= 1"),
     (['--dataset', 'synthetic', '--model', 'digits_cnn', '--random-init',
-      '--num-samples', '20'], "'x' must lie in [clip_min, clip_max]"),
+      '--num-samples', '20'],
+     "must lie in [clip_min, clip_max] = [0.0, 1.0] for attack 'fgsm'"),
 ]
 
 

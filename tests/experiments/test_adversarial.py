@@ -120,6 +120,10 @@ def test_bad_input():
                            k=10)
     with pytest.raises(ValueError, match=r"'num_samples' \(31\) exceeds"):
         adversarial_curves(model, x, y, attacks=['fgsm'], num_samples=31)
+    with pytest.raises(ValueError, match=r"must lie in \[clip_min, "
+                       r"clip_max\] = \[0.0, 1.0\] for attack 'fgsm'"):
+        adversarial_curves(model, x * 2, y, attacks=['fgsm'],
+                           num_samples=10, balanced=False)
     with pytest.raises(ValueError, match="Unknown parameter 'epsilon'"):
         adversarial_curves(model, x, y, attacks=['fgsm'], num_samples=10,
                            params={'fgsm': {'epsilon': 0.1}},

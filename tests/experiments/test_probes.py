@@ -105,6 +105,6 @@ def test_bad_input():
         linear_probes(model, x, y, num_samples=20, max_iter=0)
     with pytest.raises(ValueError, match='stratified split needs at least 2 '
                        'samples per class'):
-        linear_probes(model, x, y, num_samples=4, k=2, balanced=False)
+        linear_probes(model, x, y, num_samples=4, k=2)
     with pytest.raises(ValueError, match='k=8 for N=8'):
         linear_probes(model, x, y, num_samples=8, k=8)

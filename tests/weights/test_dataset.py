@@ -247,3 +247,18 @@ def test_dataset_summaries(zoo):
     with pytest.raises(ValueError, match=r"'T' must be an integer in "
                                          r"\[1, 2\]"):
         dataset.summaries(3)
+
+
+def test_epoch_aggregates_keep_what_converged():
+    model = _small_model()
+    data = weight_graph_sequence(model, [model.state_dict()],
+                                 input_shape=(1, 4, 4))
+    with pytest.warns(UserWarning, match='eigenvector_centrality of epoch 0 '
+                                         'did not converge'):
+        agg = epoch_aggregates(data, max_iter=1)
+    eig = [c for c in agg.columns if 'eigenvector' in c]
+    deg = [c for c in agg.columns if 'weighted_degree' in c]
+    assert len(eig) == len(deg) == 4 * 5  # 3 layers and 'all'
+    assert agg[eig].isna().all().all()
+    full = epoch_aggregates(data)
+    pd.testing.assert_frame_equal(agg[deg], full[deg])

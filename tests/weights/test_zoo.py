@@ -264,3 +264,34 @@ def test_zoo_command(tmp_path, capsys):
         capsys.readouterr().err
     assert main(['zoo', '--root', str(root), '--optimizers', 'adam']) == 2
     assert "--optimizers must be one or more of" in capsys.readouterr().err
+
+
+def test_centred_digits_data():
+    from pyg_dnnmod.pretrained import digits_data
+    from pyg_dnnmod.weights.zoo import _zoo_data
+    (x, y), (xt, yt) = _zoo_data('centred-digits', None)
+    tx, ty = digits_data('train')
+    assert x.shape == tx.shape and torch.equal(y, ty)  # the same split
+    assert xt.shape == digits_data('test')[0].shape
+    border = x.clone()
+    border[:, :, 4:12, 4:12] = 0
+    assert float(border.abs().sum()) == 0.0
+    # The same pixels, moved: per-image sums agree with the translated
+    # digits.
+    assert torch.allclose(x.sum(dim=(1, 2, 3)), tx.sum(dim=(1, 2, 3)))
+    (x, y), _ = _zoo_data('centred-digits', 50)
+    assert x.shape[0] == 50
+    with pytest.raises(ValueError, match="'data' must be one of"):
+        zoo_spec(data='mnist')
+
+
+def test_spec_without_data_field_resumes(tmp_path):
+    generate_zoo(tmp_path, 1, **TINY)
+    path = tmp_path / 'raw' / 'zoo.json'
+    stored = json.loads(path.read_text())
+    del stored['data']  # a zoo written before the 'data' option
+    path.write_text(json.dumps(stored))
+    assert len(generate_zoo(tmp_path, 2, **TINY)) == 2
+    with pytest.raises(ValueError, match="data='translated-digits' stored "
+                                         "vs 'centred-digits' now"):
+        generate_zoo(tmp_path, 2, data='centred-digits', **TINY)

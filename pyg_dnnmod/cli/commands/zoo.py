@@ -51,6 +51,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     group.add_argument('--milestones', metavar='E[,E...]',
                        help='epochs after which the learning rate is divided '
                             'by 10 (default: after two thirds of --epochs)')
+    group.add_argument('--data', default='translated-digits',
+                       choices=('translated-digits', 'centred-digits'),
+                       help="translated-digits: the package's default data "
+                            "(8x8 digits at random offsets on a 16x16 "
+                            "canvas); centred-digits: the same digits "
+                            "centred, learnt much faster "
+                            "(default: %(default)s)")
     group.add_argument('--max-train-samples', type=int, metavar='M',
                        help='train on a random subset of M images (default: '
                             'all 899)')
@@ -138,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             root, args.num_networks, epochs=args.epochs,
             snapshot_epochs=args.snapshot_epochs, milestones=milestones,
             space=space, seed=args.seed,
-            max_train_samples=args.max_train_samples,
+            max_train_samples=args.max_train_samples, data=args.data,
             num_workers=args.workers, progress=common.show_progress(args))
     trained = len(summary) - before
 

@@ -4,12 +4,16 @@ Gram-matrix floor, side by side in one run.
 For every (N, D) of the grid, on the same features (Gaussian class clusters
 through a ReLU, like a conv layer's output), three methods are timed:
 
-* ``paper``: the paper's pipeline (`pyg_dnnmod.testing.paper_pipeline`):
-  dense N x N similarity, one ``heapq.nlargest`` per row, dense
-  (A + A^T) / 2 and ``networkx.community.modularity``. Its pairwise Python
-  loop for the similarity is replaced by one float32 matrix product, which
-  only makes the baseline faster.
-* ``ours``: ``pyg_dnnmod.knn_graph`` + ``pyg_dnnmod.modularity``.
+* ``paper``: the paper's pipeline as the tests reproduce it
+  (`pyg_dnnmod.testing.paper_pipeline`): dense N x N float64 similarity
+  (the paper stores a float64 matrix; its pairwise Python loop is replaced
+  by one matrix product, which only makes the baseline faster), one
+  ``heapq.nlargest`` per row, dense (A + A^T) / 2 and
+  ``networkx.community.modularity``.
+* ``ours``: ``pyg_dnnmod.knn_graph`` + ``pyg_dnnmod.modularity`` (float32,
+  the default).
+* ``ours_bf16``: the same with ``precision='bf16'`` (bf16 candidates, exact
+  float32 re-ranking: the same graph).
 * ``floor``: row normalisation + X X^T alone, the least any exact method does.
 * ``torch_cluster`` / ``pyg_lib``: their k-NN (cosine) when importable.
 
@@ -20,12 +24,10 @@ pipeline once). Run: ``python bench/knn_modularity.py`` (the issue's grid) or
 ``--grid 500x4096,2000x16384``.
 """
 import argparse
-import heapq
 import multiprocessing as mp
 import resource
 import time
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -51,28 +53,26 @@ def peak_mb():
 
 
 def run_paper(x, y, k):
-    import networkx as nx
-    xn = x / x.norm(dim=1, keepdim=True).clamp_min(1e-8)
-    sim = (xn @ xn.t()).double().numpy()  # the paper keeps a float64 matrix
-    n = sim.shape[0]
-    adj = np.zeros((n, n))
-    for i in range(n):
-        row = sim[i]
-        cand = [j for j in range(n) if j != i]
-        for j in heapq.nlargest(k, cand, key=row.__getitem__):
-            adj[i, j] = row[j]
+    from pyg_dnnmod.testing import (
+        paper_knn_adjacency,
+        paper_modularity,
+        paper_similarity,
+    )
+    sim = paper_similarity(x.numpy())
+    adj = paper_knn_adjacency(sim, k)
     del sim
-    adj = (adj + adj.T) / 2
-    graph = nx.from_numpy_array(adj)
-    labels = y.numpy()
-    communities = [set(np.flatnonzero(labels == c).tolist())
-                   for c in np.unique(labels)]
-    return nx.community.modularity(graph, communities)
+    return paper_modularity(adj, y.tolist())
 
 
 def run_ours(x, y, k):
     from pyg_dnnmod import knn_graph, modularity
     edge_index, edge_weight = knn_graph(x, k)
+    return modularity(edge_index, y, edge_weight)
+
+
+def run_ours_bf16(x, y, k):
+    from pyg_dnnmod import knn_graph, modularity
+    edge_index, edge_weight = knn_graph(x, k, precision='bf16')
     return modularity(edge_index, y, edge_weight)
 
 
@@ -92,7 +92,8 @@ def run_pyg_lib(x, y, k):
     return float(pyg_lib.ops.knn(x, x, k + 1, cosine=True).size(1))
 
 
-METHODS = {'paper': run_paper, 'ours': run_ours, 'floor': run_floor,
+METHODS = {'paper': run_paper, 'ours': run_ours, 'ours_bf16': run_ours_bf16,
+           'floor': run_floor,
            'torch_cluster': run_torch_cluster, 'pyg_lib': run_pyg_lib}
 
 
@@ -137,7 +138,8 @@ def main():
     args = parser.parse_args()
 
     from pyg_dnnmod.typing import WITH_PYG_LIB, WITH_TORCH_CLUSTER
-    methods = ['floor', 'ours'] + ([] if args.skip_paper else ['paper'])
+    methods = ['floor', 'ours', 'ours_bf16']
+    methods += [] if args.skip_paper else ['paper']
     methods += ['torch_cluster'] * WITH_TORCH_CLUSTER
     methods += ['pyg_lib'] * WITH_PYG_LIB
 
@@ -153,8 +155,11 @@ def main():
         row['ours/floor'] = row['ours_s'] / row['floor_s']
         if 'paper' in methods:
             row['paper/ours'] = row['paper_s'] / row['ours_s']
+            row['paper/ours_bf16'] = row['paper_s'] / row['ours_bf16_s']
             row['|Q_ours - Q_paper|'] = abs(row['ours_value'] -
                                             row['paper_value'])
+        row['|Q_bf16 - Q_ours|'] = abs(row['ours_bf16_value'] -
+                                       row['ours_value'])
         for other in ('torch_cluster', 'pyg_lib'):
             if other in methods:
                 row[f'{other}/ours'] = row[f'{other}_s'] / row['ours_s']

@@ -14,7 +14,14 @@ Where things live:
 * :mod:`pyg_dnnmod.pruning`: where layers are selected from the curve and
   cut from the model;
 * :mod:`pyg_dnnmod.training`: the paper's training recipe with checkpoints;
-* :mod:`pyg_dnnmod.weights`: weight graphs over training (second paper).
+* :mod:`pyg_dnnmod.weights`: weight graphs over training (second paper);
+* :mod:`pyg_dnnmod.similarity`: Gram matrices shared by k-NN and linear CKA;
+* :mod:`pyg_dnnmod.experiments` / :mod:`pyg_dnnmod.plotting` /
+  :mod:`pyg_dnnmod.cli`: the paper's experiments, their figures, and the
+  ``pyg-dnnmod`` command line;
+* :mod:`pyg_dnnmod.adversarial`, :mod:`pyg_dnnmod.distributed`,
+  :mod:`pyg_dnnmod.pretrained` (the embedded default),
+  :mod:`pyg_dnnmod.testing` (the paper's pipeline as reference).
 """
 __version__ = '0.1.0'
 
@@ -42,6 +49,19 @@ from pyg_dnnmod.datasets import LayerGraphDataset
 from pyg_dnnmod.transforms import AddModularity, FeatureKNNGraph
 from pyg_dnnmod.utils import community_modularity, knn_graph, modularity
 from pyg_dnnmod.weights import weight_graph
+
+# Heavier subpackages load on first access (``pyg_dnnmod.experiments``,
+# ...), so that ``import pyg_dnnmod`` stays light.
+_LAZY = ('adversarial', 'cli', 'distributed', 'experiments', 'plotting',
+         'pretrained', 'similarity', 'testing')
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(f'pyg_dnnmod.{name}')
+    raise AttributeError(f"module 'pyg_dnnmod' has no attribute {name!r}")
+
 
 __all__ = [
     'knn_graph',

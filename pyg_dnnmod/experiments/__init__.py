@@ -5,6 +5,13 @@ over them; figures come from :mod:`pyg_dnnmod.plotting`).
 * :func:`modularity_curves` and :func:`summarize`: ``pyg-dnnmod curve``
 * :func:`tsne_panels`: ``pyg-dnnmod tsne``
 * :func:`train_model`: ``pyg-dnnmod train``
+* :func:`cka_comparison`: ``pyg-dnnmod cka`` (|Q_i - Q_j| beside linear CKA)
+* :func:`adversarial_curves`: ``pyg-dnnmod attack``
+* :func:`training_dynamics`: ``pyg-dnnmod dynamics``
+* :func:`linear_probes`: ``pyg-dnnmod probe``
+* :func:`pruning_experiment` and :func:`layer_removal_sweep`:
+  ``pyg-dnnmod prune``
+* :func:`gnn_on_snapshots`: GNNs on the snapshot sequence
 """
 from pyg_dnnmod.experiments._curves import (
     CURVE_COLUMNS,
@@ -17,6 +24,35 @@ from pyg_dnnmod.experiments._training import (
     HISTORY_FILE,
     train_model,
     write_csv_atomic,
+)
+from pyg_dnnmod.experiments.adversarial import (
+    ADVERSARIAL_COLUMNS,
+    adversarial_curves,
+)
+from pyg_dnnmod.experiments.cka import (
+    CKA_COLUMNS,
+    cka_comparison,
+    cka_matrices,
+)
+from pyg_dnnmod.experiments.dynamics import (
+    DYNAMICS_COLUMNS,
+    dynamics_from_checkpoints,
+    training_dynamics,
+)
+from pyg_dnnmod.experiments.gnn import gnn_on_snapshots
+from pyg_dnnmod.experiments.probes import (
+    PROBE_COLUMNS,
+    linear_probes,
+    probe_accuracy,
+)
+from pyg_dnnmod.experiments.pruning import (
+    PRUNING_COLUMNS,
+    PruningResult,
+    gain_accuracy_correlation,
+    largest_gain_layers,
+    layer_removal_sweep,
+    pruning_experiment,
+    removal_order,
 )
 from pyg_dnnmod.experiments._tsne import (
     TSNE_COLUMNS,
@@ -36,4 +72,23 @@ __all__ = [
     'SETTING_COLUMNS',
     'TSNE_COLUMNS',
     'HISTORY_FILE',
+    'cka_comparison',
+    'cka_matrices',
+    'CKA_COLUMNS',
+    'adversarial_curves',
+    'ADVERSARIAL_COLUMNS',
+    'training_dynamics',
+    'dynamics_from_checkpoints',
+    'DYNAMICS_COLUMNS',
+    'linear_probes',
+    'probe_accuracy',
+    'PROBE_COLUMNS',
+    'pruning_experiment',
+    'layer_removal_sweep',
+    'PruningResult',
+    'removal_order',
+    'largest_gain_layers',
+    'gain_accuracy_correlation',
+    'PRUNING_COLUMNS',
+    'gnn_on_snapshots',
 ]

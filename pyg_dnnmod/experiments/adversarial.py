@@ -48,8 +48,8 @@ def adversarial_curves(
     :math:`N` samples drawn with :obj:`seed` (the draw of ``pyg-dnnmod
     curve``). For every attack,
     :func:`~pyg_dnnmod.adversarial.adversarial_examples` attacks the
-    correctly classified inputs (in a seeded order) until :math:`N` successful adversarial examples are
-    collected, with AdverTorch's defaults (CW with 200 iterations, JSMA
+    correctly classified inputs (in a seeded order) until :math:`N`
+    successful adversarial examples are collected, with AdverTorch's defaults (CW with 200 iterations, JSMA
     aimed at :math:`(y + 1) \bmod C`) overridden by :obj:`params`; their
     snapshots use the true labels, so the modularity says how well the
     layer still groups the true classes. The paper's finding: adversarial

@@ -140,7 +140,10 @@ def plot_training_dynamics(
                         .replace('_', ' '))
         twin.set_ylim(0.0, 1.02)
         handles, labels = handles + [line], labels + [line.get_label()]
-    lines.legend(handles, labels, fontsize=9, loc='best', framealpha=0.9)
+    # Below the axes: inside, it would hide the curves it explains.
+    lines.legend(handles, labels, fontsize=9, loc='upper center',
+                 bbox_to_anchor=(0.5, -0.14), ncol=min(len(labels), 4),
+                 frameon=False)
     lines.set_title('chosen layers and accuracy', fontsize=11)
 
     if title is None:

@@ -42,8 +42,9 @@ def cka_title(spearman: float, model: Optional[str] = None,
     r"""The default title of :func:`plot_cka_comparison`.
 
     Example:
-        >>> cka_title(0.8123, 'cnn', 'digits', 500, 3)
-        'cnn on digits, N = 500, k = 3\nSpearman $\\rho$($|Q_i - Q_j|$, 1 - CKA) = 0.812 (upper triangles)'
+        >>> print(cka_title(0.8123, 'cnn', 'digits', 500, 3))
+        cnn on digits, N = 500, k = 3
+        Spearman $\rho$($|Q_i - Q_j|$, 1 - CKA) = 0.812 (upper triangles)
     """
     head = ' on '.join(str(p) for p in (model, data) if p)
     fixed: List[str] = [head] if head else []

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torch_geometric.data import Data, InMemoryDataset
 
 from pyg_dnnmod.weights._statistics import (
@@ -255,9 +255,8 @@ def epoch_aggregates(data: Data,
                 except RuntimeError as error:
                     if 'did not converge' not in str(error):
                         raise
-                    warnings.warn(f"{stat} of epoch {epoch} did not "
-                                  f"converge ({error}); its summaries are "
-                                  f"NaN", stacklevel=2)
+                    warnings.warn(f"epoch {epoch}: {error}; its summaries "
+                                  f"are NaN", stacklevel=2)
                     continue
                 table = part if table is None else table.assign(
                     **{stat: part[stat]})

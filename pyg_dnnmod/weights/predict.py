@@ -34,6 +34,8 @@ from pyg_dnnmod.weights.dataset import SUMMARY_STATISTICS, WeightGraphDataset
 FEATURE_SETS = ('graph', 'accuracy', 'hyperparameters', 'weight_statistics',
                 'combined', 'majority / mean')
 
+_METRICS = ('bin_accuracy', 'r2', 'mae', 'kendall_tau')
+
 #: The models :func:`cross_validate` knows.
 MODELS = ('gbt', 'linear', 'forest')
 
@@ -356,8 +358,13 @@ def prediction_metrics(predictions: pd.DataFrame) -> Dict[str, float]:
         >>> pred = pd.DataFrame(dict(y_true=[0.1, 0.5, 0.9],
         ...                          y_pred=[0.2, 0.5, 0.7],
         ...                          bin_true=[0, 1, 2], bin_pred=[0, 1, 1]))
-        >>> {k: round(v, 4) for k, v in prediction_metrics(pred).items()}
-        {'n': 3, 'bin_accuracy': 0.6667, 'r2': 0.8438, 'mae': 0.1, 'kendall_tau': 1.0}
+        >>> for key, value in prediction_metrics(pred).items():
+        ...     print(key, round(value, 4))
+        n 3
+        bin_accuracy 0.6667
+        r2 0.8438
+        mae 0.1
+        kendall_tau 1.0
     """
     from scipy.stats import kendalltau
     from sklearn.metrics import mean_absolute_error, r2_score
@@ -426,7 +433,7 @@ def non_degenerate(dataset: WeightGraphDataset,
 def accuracy_prediction(dataset: WeightGraphDataset, T: int = 3,
                         feature_sets: Sequence[str] = FEATURE_SETS,
                         model: str = 'gbt', num_bins: int = 3,
-                        folds: int = 5, seed: int = 0,
+                        folds: int = 5, seed: int = 0, repeats: int = 1,
                         min_accuracy: Optional[float] = None,
                         statistics: Sequence[str] = SUMMARY_STATISTICS,
                         features: Optional[Dict[str, Any]] = None,
@@ -448,6 +455,9 @@ def accuracy_prediction(dataset: WeightGraphDataset, T: int = 3,
             (default: :obj:`3`)
         folds (int, optional): The number of folds. (default: :obj:`5`)
         seed (int, optional): The seed. (default: :obj:`0`)
+        repeats (int, optional): Repeat the cross-validation with seeds
+            :obj:`seed + r` (new folds and models) and report the mean and
+            the standard deviation over repeats. (default: :obj:`1`)
         min_accuracy (float, optional): The threshold of
             :func:`non_degenerate`. (default: :obj:`None`)
         statistics (Sequence[str], optional): The node statistics of the
@@ -460,9 +470,15 @@ def accuracy_prediction(dataset: WeightGraphDataset, T: int = 3,
     Returns:
         (pandas.DataFrame, pandas.DataFrame): The metrics, one row per
         (subset, feature set) with :obj:`n`, :obj:`bin_accuracy`,
-        :obj:`r2`, :obj:`mae` and :obj:`kendall_tau`; and the out-of-fold
-        predictions, one row per (subset, feature set, network).
+        :obj:`r2`, :obj:`mae` and :obj:`kendall_tau` (means over repeats)
+        and their standard deviations over repeats (:obj:`*_std`, NaN for
+        one repeat); and the out-of-fold predictions, one row per (subset,
+        feature set, repeat, network).
     """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or \
+            repeats < 1:
+        raise ValueError(f"'repeats' must be an integer >= 1 "
+                         f"(got {repeats!r})")
     if features is None:
         features = feature_table(dataset, T, feature_sets, statistics,
                                  progress)
@@ -478,16 +494,27 @@ def accuracy_prediction(dataset: WeightGraphDataset, T: int = 3,
         for name in feature_sets:
             x = features[name]
             x = None if x is None else x.iloc[idx].reset_index(drop=True)
-            pred = cross_validate(x, y[idx], model, num_bins, folds, seed)
-            rows.append(dict(subset=subset, features=name,
-                             **prediction_metrics(pred)))
-            pred.insert(0, 'item', idx)
-            pred.insert(0, 'features', name)
-            pred.insert(0, 'subset', subset)
-            pred['net_index'] = hp['index'].to_numpy()[idx]
-            pred['architecture'] = hp['architecture'].to_numpy()[idx]
-            pred['width'] = hp['width'].to_numpy()[idx]
-            predictions.append(pred)
+            scores = []
+            for repeat in range(repeats):
+                pred = cross_validate(x, y[idx], model, num_bins, folds,
+                                      seed + repeat)
+                scores.append(prediction_metrics(pred))
+                pred.insert(0, 'item', idx)
+                pred.insert(0, 'repeat', repeat)
+                pred.insert(0, 'features', name)
+                pred.insert(0, 'subset', subset)
+                pred['net_index'] = hp['index'].to_numpy()[idx]
+                pred['architecture'] = hp['architecture'].to_numpy()[idx]
+                pred['width'] = hp['width'].to_numpy()[idx]
+                predictions.append(pred)
+            table = pd.DataFrame(scores)
+            row = dict(subset=subset, features=name, n=len(idx))
+            for metric in _METRICS:
+                row[metric] = float(table[metric].mean())
+            for metric in _METRICS:
+                row[f'{metric}_std'] = float(table[metric].std(ddof=0)) \
+                    if repeats > 1 else math.nan
+            rows.append(row)
     return pd.DataFrame(rows), pd.concat(predictions, ignore_index=True)
 
 
@@ -648,12 +675,19 @@ def metric_vs_T(dataset: WeightGraphDataset,
     return pd.concat(tables, ignore_index=True)
 
 
+def _first_repeat(predictions: pd.DataFrame) -> pd.DataFrame:
+    if 'repeat' not in predictions.columns:
+        return predictions
+    return predictions[predictions['repeat'] == predictions['repeat'].min()]
+
+
 def plot_predicted_vs_true(predictions: pd.DataFrame,
                            subset: str = 'all',
                            feature_sets: Optional[Sequence[str]] = None
                            ) -> Any:
     r"""Scatter plots of the out-of-fold predicted against the true final
-    accuracy, one panel per feature set, coloured by architecture.
+    accuracy, one panel per feature set, coloured by architecture (the
+    first repeat of the cross-validation).
 
     Returns:
         matplotlib.figure.Figure: The figure.
@@ -661,6 +695,7 @@ def plot_predicted_vs_true(predictions: pd.DataFrame,
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    predictions = _first_repeat(predictions)
     pred = predictions[predictions['subset'] == subset]
     names = [n for n in (feature_sets or FEATURE_SETS)
              if n in set(pred['features'])]
@@ -698,7 +733,8 @@ def plot_confusion(predictions: pd.DataFrame,
                    feature_sets: Sequence[str] = ('graph', 'combined'),
                    num_bins: Optional[int] = None) -> Any:
     r"""The confusion matrices of the bin predictions, one panel per
-    subset and feature set (rows: true bin, columns: predicted bin).
+    subset and feature set (rows: true bin, columns: predicted bin; the
+    first repeat of the cross-validation).
 
     Returns:
         matplotlib.figure.Figure: The figure.
@@ -706,6 +742,7 @@ def plot_confusion(predictions: pd.DataFrame,
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    predictions = _first_repeat(predictions)
     subsets = list(dict.fromkeys(predictions['subset']))
     if num_bins is None:
         num_bins = int(max(predictions['bin_true'].max(),

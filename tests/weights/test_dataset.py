@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch_geometric.data import Data
 
 from pyg_dnnmod.training import TrainConfig, train
 from pyg_dnnmod.weights import aggregate_statistics, weight_graph
@@ -253,7 +252,7 @@ def test_epoch_aggregates_keep_what_converged():
     model = _small_model()
     data = weight_graph_sequence(model, [model.state_dict()],
                                  input_shape=(1, 4, 4))
-    with pytest.warns(UserWarning, match='eigenvector_centrality of epoch 0 '
+    with pytest.warns(UserWarning, match='epoch 0: eigenvector_centrality '
                                          'did not converge'):
         agg = epoch_aggregates(data, max_iter=1)
     eig = [c for c in agg.columns if 'eigenvector' in c]

@@ -198,7 +198,20 @@ def test_accuracy_prediction_tables(dataset):
     assert prediction_metrics(sel) == pytest.approx(
         metrics.iloc[1][['n', 'bin_accuracy', 'r2', 'mae',
                          'kendall_tau']].to_dict(), nan_ok=True)
+    assert (sel['repeat'] == 0).all()
     assert sel['y_true'].tolist() == [float(d.y) for d in dataset]
+    assert metrics['r2_std'].isna().all()
+    # Repeats: new folds per repeat, mean and std over them.
+    again, pred = accuracy_prediction(dataset, 2, ['accuracy'], folds=2,
+                                      repeats=3, min_accuracy=0.0)
+    assert sorted(set(pred['repeat'])) == [0, 1, 2]
+    per = [prediction_metrics(pred[(pred['subset'] == 'all')
+                                   & (pred['repeat'] == r)])['mae']
+           for r in range(3)]
+    assert again.loc[0, 'mae'] == pytest.approx(np.mean(per))
+    assert again.loc[0, 'mae_std'] == pytest.approx(np.std(per))
+    with pytest.raises(ValueError, match="'repeats' must be an integer"):
+        accuracy_prediction(dataset, 2, ['accuracy'], repeats=0)
     mask = non_degenerate(dataset, 0.5)
     assert mask.tolist() == [float(d.y) > 0.5 for d in dataset]
     default = non_degenerate(dataset)

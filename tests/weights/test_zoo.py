@@ -111,8 +111,9 @@ def test_snapshot_recorder_copies():
         with torch.no_grad():
             model.weight.add_(1.0)
     assert sorted(recorder.state_dicts) == [0, 1]
-    diff = recorder.state_dicts[1]['weight'] - recorder.state_dicts[0]['weight']
-    assert torch.equal(diff, torch.ones(2, 2))
+    states = recorder.state_dicts
+    assert torch.equal(states[1]['weight'] - states[0]['weight'],
+                       torch.ones(2, 2))
     with pytest.raises(ValueError, match="'max_epoch' must be an integer"):
         SnapshotRecorder(-1)
 

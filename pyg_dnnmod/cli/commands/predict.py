@@ -48,6 +48,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        help='quantile bins (default: %(default)s)')
     group.add_argument('--folds', type=int, default=5,
                        help='cross-validation folds (default: %(default)s)')
+    group.add_argument('--repeats', type=int, default=1,
+                       help='repeat the cross-validation with new folds '
+                            '(seeds seed + r) and report mean and std '
+                            '(default: %(default)s)')
     group.add_argument('--model', default='gbt',
                        choices=('gbt', 'linear', 'forest'),
                        help='gradient-boosted trees, standardised '
@@ -100,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     common.check_positive(args.bins, '--bins', 2)
     common.check_positive(args.folds, '--folds', 2)
     common.check_positive(args.patience, '--patience')
+    common.check_positive(args.repeats, '--repeats')
     statistics = common.parse_choice_list(args.statistics, '--statistics',
                                           NODE_STATISTICS)
     progress = common.show_progress(args)
@@ -119,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
                        f"--folds {args.folds}; train more with "
                        f"'pyg-dnnmod zoo --root {zoo} --num-networks N'")
     kwargs = dict(model=args.model, num_bins=args.bins, folds=args.folds,
-                  seed=args.seed, min_accuracy=args.min_accuracy,
-                  statistics=statistics)
+                  seed=args.seed, repeats=args.repeats,
+                  min_accuracy=args.min_accuracy, statistics=statistics)
     with timer('features'):
         dataset.epoch_aggregates(statistics, progress)
         features = P.feature_table(dataset, args.T, statistics=statistics)
@@ -177,9 +182,13 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"zoo '{zoo}': {len(dataset)} networks, {int(mask.sum())} above "
           f"chance; T={args.T}, {args.bins} quantile bins, {args.folds}-fold "
-          f"CV, model {args.model}")
+          f"CV x {args.repeats}, model {args.model}")
+    columns = ['subset', 'features', 'n', 'bin_accuracy', 'r2', 'mae',
+               'kendall_tau']
+    if args.repeats > 1:
+        columns += ['bin_accuracy_std', 'r2_std']
     with pd.option_context('display.precision', 3, 'display.width', 120):
-        print(metrics.to_string(index=False))
+        print(metrics[columns].to_string(index=False))
         print()
         print(saved.to_string(index=False))
     print()

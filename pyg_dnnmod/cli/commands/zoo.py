@@ -178,8 +178,8 @@ def run(args: argparse.Namespace) -> int:
           f"{args.workers} worker(s)")
     with pd.option_context('display.precision', 3):
         print(by_arch[['count', 'min', '50%', 'max']].to_string())
-    print(f"above chance + 5 points: {record['final_test_acc']['above_chance']}"
-          f" of {len(summary)}")
+    above = record['final_test_acc']['above_chance']
+    print(f'above chance + 5 points: {above} of {len(summary)}')
     print(f'wrote {csv}')
     print(f'wrote {run_json}')
     return 0

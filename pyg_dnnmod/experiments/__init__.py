@@ -5,7 +5,8 @@ over them; figures come from :mod:`pyg_dnnmod.plotting`).
 * :func:`modularity_curves` and :func:`summarize`: ``pyg-dnnmod curve``
 * :func:`tsne_panels`: ``pyg-dnnmod tsne``
 * :func:`train_model`: ``pyg-dnnmod train``
-* :func:`cka_comparison`: ``pyg-dnnmod cka`` (|Q_i - Q_j| beside linear CKA)
+* :func:`cka_comparison`: ``pyg-dnnmod cka`` (:math:`|Q_i - Q_j|` beside
+  linear CKA)
 * :func:`adversarial_curves`: ``pyg-dnnmod attack``
 * :func:`training_dynamics`: ``pyg-dnnmod dynamics``
 * :func:`linear_probes`: ``pyg-dnnmod probe``

@@ -281,7 +281,5 @@ def _edge_weights(z: Tensor, index: Tensor, cols: Tensor, metric: str,
     pos = order[torch.searchsorted(table_ids[order], cols)]
     both = torch.cat([z, table])
     nbrs = (z.size(0) + pos).view(-1, k).to(z.device)
-    weights = neighbour_similarity(both, torch.arange(z.size(0),
-                                                      device=z.device),
-                                   nbrs, metric).reshape(-1).cpu()
+    weights = neighbour_similarity(both, None, nbrs, metric).reshape(-1).cpu()
     return weights

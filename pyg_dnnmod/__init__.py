@@ -48,7 +48,7 @@ from pyg_dnnmod.snapshots import (
 from pyg_dnnmod.datasets import LayerGraphDataset
 from pyg_dnnmod.transforms import AddModularity, FeatureKNNGraph
 from pyg_dnnmod.utils import community_modularity, knn_graph, modularity
-from pyg_dnnmod.weights import weight_graph
+from pyg_dnnmod.weights import WeightGraphDataset, weight_graph
 
 # Heavier subpackages load on first access (``pyg_dnnmod.experiments``,
 # ...), so that ``import pyg_dnnmod`` stays light.
@@ -75,6 +75,7 @@ __all__ = [
     'epoch_layer_graphs',
     'EpochLayerGraphs',
     'weight_graph',
+    'WeightGraphDataset',
     'list_layers',
     'select_layers',
     'extract_features',

@@ -19,8 +19,8 @@ from pyg_dnnmod.utils._knn import (
     _default_block_size,
     _duplicate_groups,
     _topk_lowest_index,
+    check_knn_args,
 )
-from pyg_dnnmod.utils._symmetrize import SYMMETRIZE_MODES
 
 #: The metrics a Gram matrix can be turned into.
 GRAM_METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
@@ -220,22 +220,7 @@ def knn_graph_from_similarity(
     """
     _check_gram(sim)
     num_nodes = sim.size(0)
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"'k' must be an int (got {type(k).__name__} {k!r})")
-    max_k = num_nodes if loop else num_nodes - 1
-    if k < 1:
-        raise ValueError(f"'k' must be >= 1 (got {k})")
-    if k > max_k:
-        raise ValueError(f"'k' must be smaller than the number of nodes "
-                         f"{'' if not loop else 'or equal to it '}"
-                         f"(got k={k} for N={num_nodes} nodes)")
-    if symmetrize not in SYMMETRIZE_MODES:
-        raise ValueError(f"'symmetrize' must be one of {SYMMETRIZE_MODES} "
-                         f"(got {symmetrize!r})")
-    if isinstance(block_size, bool) or not isinstance(block_size, int) \
-            or block_size < 1:
-        raise ValueError(f"'block_size' must be a positive int "
-                         f"(got {block_size!r})")
+    check_knn_args(num_nodes, k, loop, symmetrize, block_size=block_size)
     if bool(torch.isnan(sim).any()):
         raise ValueError("'sim' contains NaN values")
 

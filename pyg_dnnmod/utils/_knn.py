@@ -260,6 +260,34 @@ def _default_block_size(num_nodes: int) -> int:
     return max(1, min(num_nodes, 4096, max(256, -(-num_nodes // 8))))
 
 
+def check_knn_args(num_nodes: int, k: int, loop: bool, symmetrize: str,
+                   metric: Optional[str] = None,
+                   block_size: Optional[int] = None) -> int:
+    r"""Checks the arguments shared by the k-NN builders and returns the
+    largest valid :obj:`k` (:math:`N - 1`, or :math:`N` with self-loops)."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"'k' must be an int (got {type(k).__name__} {k!r})")
+    max_k = num_nodes if loop else num_nodes - 1
+    if k < 1:
+        raise ValueError(f"'k' must be >= 1 (got {k})")
+    if k > max_k:
+        raise ValueError(f"'k' must be smaller than the number of nodes "
+                         f"{'' if not loop else 'or equal to it '}"
+                         f"(got k={k} for N={num_nodes} nodes)")
+    if metric is not None and metric not in METRICS:
+        raise ValueError(f"'metric' must be one of {METRICS} "
+                         f"(got {metric!r})")
+    if symmetrize not in SYMMETRIZE_MODES:
+        raise ValueError(f"'symmetrize' must be one of {SYMMETRIZE_MODES} "
+                         f"(got {symmetrize!r})")
+    if block_size is not None and (isinstance(block_size, bool) or
+                                   not isinstance(block_size, int) or
+                                   block_size < 1):
+        raise ValueError(f"'block_size' must be a positive int "
+                         f"(got {block_size!r})")
+    return max_k
+
+
 def knn_graph(
     x: Tensor,
     k: int = 3,
@@ -366,27 +394,10 @@ def knn_graph(
     """
     x = _check_features(x)
     num_nodes = x.size(0)
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"'k' must be an int (got {type(k).__name__} {k!r})")
-    max_k = num_nodes if loop else num_nodes - 1
-    if k < 1:
-        raise ValueError(f"'k' must be >= 1 (got {k})")
-    if k > max_k:
-        raise ValueError(f"'k' must be smaller than the number of nodes "
-                         f"{'' if not loop else 'or equal to it '}"
-                         f"(got k={k} for N={num_nodes} nodes)")
-    if metric not in METRICS:
-        raise ValueError(f"'metric' must be one of {METRICS} "
-                         f"(got {metric!r})")
-    if symmetrize not in SYMMETRIZE_MODES:
-        raise ValueError(f"'symmetrize' must be one of {SYMMETRIZE_MODES} "
-                         f"(got {symmetrize!r})")
+    max_k = check_knn_args(num_nodes, k, loop, symmetrize, metric=metric,
+                           block_size=block_size)
     if block_size is None:
         block_size = _default_block_size(num_nodes)
-    elif isinstance(block_size, bool) or not isinstance(block_size, int) \
-            or block_size < 1:
-        raise ValueError(f"'block_size' must be a positive int "
-                         f"(got {block_size!r})")
 
     if precision not in PRECISIONS:
         raise ValueError(f"'precision' must be one of {PRECISIONS} "

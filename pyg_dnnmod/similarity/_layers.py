@@ -191,33 +191,15 @@ def layer_graphs_with_cka(
         >>> graphs.layer_names, cka.shape
         (['0', '2'], torch.Size([2, 2]))
     """
-    from pyg_dnnmod.datasets import sample_indices
-    from pyg_dnnmod.features import iter_layer_features
+    from pyg_dnnmod.snapshots.layer_graphs import sampled_layer_features
 
-    if not isinstance(inputs, Tensor):
-        raise TypeError(f"'inputs' must be a torch.Tensor [M, ...] "
-                        f"(got {type(inputs).__name__})")
-    labels = _check_labels(labels, inputs.size(0))
     if metric not in GRAM_METRICS:
         raise ValueError(f"'metric' must be one of {GRAM_METRICS} "
                          f"(got {metric!r})")
-    index = None
-    if num_samples is not None:
-        index = sample_indices(labels, num_samples, balanced=balanced,
-                               seed=seed)
-        inputs, labels = inputs[index], labels[index]
-    num_nodes = inputs.size(0)
-    if isinstance(k, int) and not isinstance(k, bool) and k >= num_nodes:
-        raise ValueError(f"'k' must be smaller than the number of samples "
-                         f"(got k={k} for N={num_nodes})")
-    device = torch.device(device) if device is not None else None
-    features = iter_layer_features(
-        model, inputs, layers, post_activation=post_activation,
-        batch_size=batch_size, device=device, max_bytes=max_bytes,
-        keep_on_device=device is not None and device.type != 'cpu')
-    meta = dict(model=type(model).__name__, num_samples=num_nodes, seed=seed,
-                balanced=balanced, post_activation=post_activation,
-                sample_index=None if index is None else index.tolist())
+    features, labels, meta = sampled_layer_features(
+        model, inputs, labels, k, layers, num_samples, seed, device,
+        balanced=balanced, post_activation=post_activation,
+        batch_size=batch_size, max_bytes=max_bytes)
     return graphs_with_cka_from_features(features, labels, k=k,
                                          metric=metric, symmetrize=symmetrize,
                                          meta=meta)

@@ -217,6 +217,53 @@ def _check_labels(labels: Any, num_samples: int) -> Tensor:
     return labels.long()
 
 
+def sampled_layer_features(
+    model: nn.Module,
+    inputs: Tensor,
+    labels: Tensor,
+    k: int,
+    layers: Any,
+    num_samples: Optional[int],
+    seed: int,
+    device: Union[str, torch.device, None],
+    *,
+    balanced: bool = True,
+    post_activation: bool = False,
+    batch_size: int = 256,
+    max_bytes: int = 2 * 1024**3,
+) -> Tuple[Iterator[Tuple[str, Tensor]], Tensor, Dict[str, Any]]:
+    r"""The common first step of :func:`layer_graphs` and its relatives:
+    checks the inputs, draws the :math:`N` samples, and returns the
+    generator of their per-layer features (one layer at a time, see
+    :func:`~pyg_dnnmod.features.iter_layer_features`), their labels, and
+    the metadata of the draw."""
+    from pyg_dnnmod.datasets import sample_indices
+    from pyg_dnnmod.features import iter_layer_features
+
+    if not isinstance(inputs, Tensor):
+        raise TypeError(f"'inputs' must be a torch.Tensor [M, ...] "
+                        f"(got {type(inputs).__name__})")
+    labels = _check_labels(labels, inputs.size(0))
+    index = None
+    if num_samples is not None:
+        index = sample_indices(labels, num_samples, balanced=balanced,
+                               seed=seed)
+        inputs, labels = inputs[index], labels[index]
+    num_nodes = inputs.size(0)
+    if isinstance(k, int) and not isinstance(k, bool) and k >= num_nodes:
+        raise ValueError(f"'k' must be smaller than the number of samples "
+                         f"(got k={k} for N={num_nodes})")
+    device = torch.device(device) if device is not None else None
+    features = iter_layer_features(
+        model, inputs, layers, post_activation=post_activation,
+        batch_size=batch_size, device=device, max_bytes=max_bytes,
+        keep_on_device=device is not None and device.type != 'cpu')
+    meta = dict(model=type(model).__name__, num_samples=num_nodes, seed=seed,
+                balanced=balanced, post_activation=post_activation,
+                sample_index=None if index is None else index.tolist())
+    return features, labels, meta
+
+
 def layer_graphs(
     model: nn.Module,
     inputs: Tensor,
@@ -294,28 +341,10 @@ def layer_graphs(
         >>> graphs[0]
         Data(edge_index=[2, ...], y=[40], num_nodes=40, edge_weight=[...], t=0, layer='0')
     """
-    from pyg_dnnmod.datasets import sample_indices
-    from pyg_dnnmod.features import iter_layer_features
-
-    if not isinstance(inputs, Tensor):
-        raise TypeError(f"'inputs' must be a torch.Tensor [M, ...] "
-                        f"(got {type(inputs).__name__})")
-    labels = _check_labels(labels, inputs.size(0))
-    index = None
-    if num_samples is not None:
-        index = sample_indices(labels, num_samples, balanced=balanced,
-                               seed=seed)
-        inputs, labels = inputs[index], labels[index]
-    num_nodes = inputs.size(0)
-    if isinstance(k, int) and not isinstance(k, bool) and k >= num_nodes:
-        raise ValueError(f"'k' must be smaller than the number of samples "
-                         f"(got k={k} for N={num_nodes})")
-
-    device = torch.device(device) if device is not None else None
-    features = iter_layer_features(
-        model, inputs, layers, post_activation=post_activation,
-        batch_size=batch_size, device=device, max_bytes=max_bytes,
-        keep_on_device=device is not None and device.type != 'cpu')
+    features, labels, meta = sampled_layer_features(
+        model, inputs, labels, k, layers, num_samples, seed, device,
+        balanced=balanced, post_activation=post_activation,
+        batch_size=batch_size, max_bytes=max_bytes)
     if progress:
         from tqdm.auto import tqdm
 
@@ -323,9 +352,6 @@ def layer_graphs(
         total = len(select_layers(model, layers, post_activation))
         features = tqdm(features, desc='snapshots', unit='layer',
                         total=total, leave=False)
-    meta = dict(model=type(model).__name__, num_samples=num_nodes, seed=seed,
-                balanced=balanced, post_activation=post_activation,
-                sample_index=None if index is None else index.tolist())
     return LayerGraphs.from_features(features, labels, k=k, metric=metric,
                                      symmetrize=symmetrize,
                                      keep_features=keep_features, meta=meta)

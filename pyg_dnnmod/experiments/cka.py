@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from pyg_dnnmod.experiments._sampling import draw_index
 from pyg_dnnmod.features._select import LayerSpec
 
 #: The columns of :func:`cka_comparison`, in order.
@@ -108,7 +109,6 @@ def cka_comparison(
         >>> bool(((diagonal['cka'] - 1).abs() < 1e-6).all())
         True
     """
-    from pyg_dnnmod.datasets import sample_indices
     from pyg_dnnmod.experiments._curves import _labels_of, take_samples
     from pyg_dnnmod.features import iter_layer_features, select_layers
     from pyg_dnnmod.similarity import (
@@ -125,26 +125,8 @@ def cka_comparison(
     if metric not in GRAM_METRICS:
         raise ValueError(f"'metric' must be one of {GRAM_METRICS} "
                          f"(got {metric!r})")
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"'k' must be an integer (got {k!r})")
-    if k < 1:
-        raise ValueError(f"'k' must be >= 1 (got {k})")
-    if num_samples is None:
-        index = torch.arange(labels.numel())
-    else:
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int):
-            raise TypeError(f"'num_samples' must be an integer "
-                            f"(got {num_samples!r})")
-        if num_samples > labels.numel():
-            raise ValueError(f"'num_samples' ({num_samples}) exceeds the "
-                             f"number of available samples "
-                             f"({labels.numel()})")
-        index = sample_indices(labels, num_samples, balanced=balanced,
-                               seed=seed)
+    index = draw_index(labels, num_samples, k, balanced, seed)
     n = index.numel()
-    if k >= n:
-        raise ValueError(f"'k' must be smaller than the number of samples "
-                         f"(got k={k} for N={n})")
     # Fail on a bad layer selection before the forward pass.
     select_layers(model, layers, post_activation)
 

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from pyg_dnnmod.experiments._sampling import draw_index
 from pyg_dnnmod.features._select import LayerSpec
 
 #: The columns of :func:`linear_probes`, in order.
@@ -197,7 +198,6 @@ def linear_probes(
     from scipy.stats import spearmanr
     from sklearn.model_selection import train_test_split
 
-    from pyg_dnnmod.datasets import sample_indices
     from pyg_dnnmod.experiments._curves import _labels_of, take_samples
     from pyg_dnnmod.features import iter_layer_features, select_layers
     from pyg_dnnmod.utils import knn_graph, modularity
@@ -206,10 +206,6 @@ def linear_probes(
         raise TypeError(f"'model' must be a torch.nn.Module "
                         f"(got {type(model).__name__})")
     labels = _labels_of(inputs, labels)
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"'k' must be an integer (got {k!r})")
-    if k < 1:
-        raise ValueError(f"'k' must be >= 1 (got {k})")
     if isinstance(test_fraction, bool) or not isinstance(
             test_fraction, (int, float)) or not 0.0 < test_fraction < 1.0:
         raise ValueError(f"'test_fraction' must lie strictly between 0 and "
@@ -220,22 +216,8 @@ def linear_probes(
             max_iter < 1:
         raise ValueError(f"'max_iter' must be an integer >= 1 "
                          f"(got {max_iter!r})")
-    if num_samples is None:
-        index = torch.arange(labels.numel())
-    else:
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int):
-            raise TypeError(f"'num_samples' must be an integer "
-                            f"(got {num_samples!r})")
-        if num_samples > labels.numel():
-            raise ValueError(f"'num_samples' ({num_samples}) exceeds the "
-                             f"number of available samples "
-                             f"({labels.numel()})")
-        index = sample_indices(labels, num_samples, balanced=balanced,
-                               seed=seed)
+    index = draw_index(labels, num_samples, k, balanced, seed)
     n = index.numel()
-    if k >= n:
-        raise ValueError(f"'k' must be smaller than the number of samples "
-                         f"(got k={k} for N={n})")
     y = labels[index]
     counts = torch.bincount(y)
     counts = counts[counts > 0]

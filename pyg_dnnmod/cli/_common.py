@@ -711,6 +711,19 @@ def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
 
+def run_name(command: str, args: argparse.Namespace, *extra: str) -> str:
+    r"""The default output folder name of a command that reads one model
+    on one data set: command, model, data, N, k, :obj:`extra`, then the
+    metric when it is not cosine and ``random`` for a random-init model."""
+    parts = [command, slug(args.model), args.dataset,
+             f'N{args.num_samples}', f'k{args.k}', *extra]
+    if getattr(args, 'metric', 'cosine') != 'cosine':
+        parts.append(args.metric)
+    if getattr(args, 'random_init', False):
+        parts.append('random')
+    return '-'.join(parts)
+
+
 def plan_output(out: Optional[str], run_name: str,
                 overwrite: bool) -> Path:
     r"""The output folder, checked before any work is done.

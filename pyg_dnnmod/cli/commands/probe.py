@@ -72,11 +72,8 @@ def run(args: argparse.Namespace) -> int:
     layers = common.parse_layers(args.layers)
     progress = common.show_progress(args)
     device = common.resolve_device(args.device)
-    name = '-'.join([NAME, common.slug(args.model), args.dataset,
-                     f'N{args.num_samples}', f'k{args.k}'] +
-                    ([args.metric] if args.metric != 'cosine' else []) +
-                    (['random'] if args.random_init else []))
-    out = common.plan_output(args.out, name, args.overwrite)
+    out = common.plan_output(args.out, common.run_name(NAME, args),
+                             args.overwrite)
 
     with timer('data'):
         data = common.load_data(args.dataset, args.data_root, args.split,

@@ -7,18 +7,23 @@ J), and every block is merged into a running top-k per row. Memory is
 :math:`O(N \cdot k + \text{block}^2)`, work half a Gram matrix plus the
 diagonal blocks, on CPU and CUDA alike.
 """
+import contextlib
 import math
-from typing import Optional, Tuple
+import warnings
+from typing import Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
 
+from pyg_dnnmod.utils._projection import random_projection
 from pyg_dnnmod.utils._symmetrize import SYMMETRIZE_MODES, symmetrize_edges
 
 METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
 PRECISIONS = ('float32', 'bf16', 'fp16')
 _LOW = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 _UNIT_ROUNDOFF = {'bf16': 2.0**-8, 'fp16': 2.0**-11}
+# An absolute bound on the rounding of a subnormal product.
+_TINY = {'bf16': 2.0**-133, 'fp16': 2.0**-24}
 
 def _check_features(x: Tensor, name: str = 'x') -> Tensor:
     if not isinstance(x, Tensor):
@@ -82,19 +87,46 @@ def prepare_features(x: Tensor, metric: str = 'cosine',
     return out
 
 
+def pair_dot(a: Tensor, b: Tensor, cols: Tensor) -> Tensor:
+    r"""The dot products :math:`\mathbf{a}_i^{\top} \mathbf{b}_{c_{ij}}` of
+    every row :math:`i` of :obj:`a` with the rows :obj:`cols[i]` of
+    :obj:`b`, :math:`[R, C]`, by one sampled dense-dense product
+    (:func:`torch.sparse.sampled_addmm`): no :math:`R \times C \times D`
+    copy of the gathered rows, and every product is computed on its own, so
+    its bits do not depend on which other rows or columns are asked for.
+
+    Example:
+        >>> a = torch.tensor([[1., 2.], [3., 4.]])
+        >>> pair_dot(a, a, torch.tensor([[0, 1], [1, 1]]))
+        tensor([[ 5., 11.],
+                [25., 25.]])
+    """
+    num_rows, width = cols.shape
+    if num_rows == 0 or width == 0:
+        return a.new_empty((num_rows, width))
+    crow = torch.arange(0, num_rows * width + 1, width, device=a.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # "sparse CSR support is in beta"
+        pattern = torch.sparse_csr_tensor(
+            crow, cols.reshape(-1), a.new_zeros(num_rows * width),
+            size=(num_rows, b.size(0)), check_invariants=False)
+        out = torch.sparse.sampled_addmm(pattern, a, b.t(), beta=0.0)
+    return out.values().view(num_rows, width)
+
+
 def neighbour_similarity(z: Tensor, rows: Optional[Tensor], nbrs: Tensor,
                          metric: str) -> Tensor:
     r"""The similarity of every row :obj:`rows[i]` of the prepared features
     :obj:`z` (see :func:`prepare_features`) to each of its neighbours
-    :obj:`nbrs[i]`, :math:`[R, k]`, every row computed on its own;
+    :obj:`nbrs[i]`, :math:`[R, k]`, every pair computed on its own;
     :obj:`rows=None` means the first :math:`R` rows in order.
 
     :func:`knn_graph` chooses neighbours by blocked matrix products, whose
     last bits depend on the block shapes; the weights it returns come from
-    here instead: one :math:`1 \times D \times k` product per row, the same
-    kernel for every row, so they do not depend on the block size, the
-    number of processes or the precision used to find the neighbours. The
-    Euclidean similarity is accumulated in float64.
+    here instead (:func:`pair_dot`, one kernel for every pair), so they do
+    not depend on the block size, the number of processes or the precision
+    used to find the neighbours. The Euclidean similarity is accumulated in
+    float64.
 
     Example:
         >>> z = prepare_features(torch.tensor([[1., 0.], [1., 1.], [0., 1.]]))
@@ -106,17 +138,19 @@ def neighbour_similarity(z: Tensor, rows: Optional[Tensor], nbrs: Tensor,
     out = torch.empty(nbrs.shape, dtype=z.dtype, device=z.device)
     k = max(1, nbrs.size(1))
     step = max(1, 2**24 // (k * max(1, z.size(1))))
+    if metric != 'euclidean':
+        step = max(step, 2**20 // k)
     for a in range(0, nbrs.size(0), step):
         b = min(a + step, nbrs.size(0))
-        # index_select is much faster than advanced indexing by a 2-D index.
         zi = z[a:b] if rows is None else z.index_select(0, rows[a:b])
+        if metric != 'euclidean':
+            out[a:b] = pair_dot(zi, z, nbrs[a:b])
+            continue
+        # index_select is much faster than advanced indexing by a 2-D index.
         zj = z.index_select(0, nbrs[a:b].reshape(-1)).view(
             -1, nbrs.size(1), z.size(1))
-        if metric == 'euclidean':
-            diff = zi.unsqueeze(1).to(torch.float64) - zj.to(torch.float64)
-            val = 1.0 / (1.0 + diff.pow(2).sum(dim=-1).sqrt())
-        else:
-            val = torch.bmm(zi.unsqueeze(1), zj.transpose(1, 2)).squeeze(1)
+        diff = zi.unsqueeze(1).to(torch.float64) - zj.to(torch.float64)
+        val = 1.0 / (1.0 + diff.pow(2).sum(dim=-1).sqrt())
         out[a:b] = val.to(z.dtype)
     return out
 
@@ -226,13 +260,22 @@ def _topk_lowest_index(sim: Tensor, k: int) -> Tuple[Tensor, Tensor]:
     return val, idx
 
 
+def _topk_any(sim: Tensor, k: int) -> Tuple[Tensor, Tensor]:
+    return sim.topk(k, dim=1, largest=True, sorted=False)
+
+
 class _RunningTopK:
     r"""The best :obj:`k` (value, index) pairs of every row, merged block by
     block. Column blocks reach each row in ascending order, and the kept
     pairs are stored sorted by index, so "ties to the lowest index" is
-    "ties to the lowest position" in every merge."""
-    def __init__(self, num_nodes: int, k: int, like: Tensor) -> None:
+    "ties to the lowest position" in every merge. :obj:`exact_ties=False`
+    lets :meth:`torch.topk` choose among ties: any top-k set, as the
+    low-precision candidate search needs, and much faster when a coarse
+    format makes ties common."""
+    def __init__(self, num_nodes: int, k: int, like: Tensor,
+                 exact_ties: bool = True) -> None:
         self.k = k
+        self.topk = _topk_lowest_index if exact_ties else _topk_any
         self.val = like.new_full((num_nodes, k), -math.inf)
         self.idx = torch.full((num_nodes, k), -1, dtype=torch.long,
                               device=like.device)
@@ -242,12 +285,12 @@ class _RunningTopK:
         # The block's own top-k (ties to the lowest index) holds every entry
         # of the block that can enter the rows' top-k; merging the two short
         # lists avoids copying the block.
-        val_b, idx_b = _topk_lowest_index(sim, min(k, sim.size(1)))
+        val_b, idx_b = self.topk(sim, min(k, sim.size(1)))
         idx_b, order = (idx_b + col_start).sort(dim=1)
-        val_b = val_b.gather(1, order)
+        val_b = val_b.gather(1, order).to(self.val.dtype)
         cand_val = torch.cat([self.val[rows], val_b], dim=1)
         cand_idx = torch.cat([self.idx[rows], idx_b], dim=1)
-        val, pos = _topk_lowest_index(cand_val, k)
+        val, pos = self.topk(cand_val, k)
         idx, order = cand_idx.gather(1, pos).sort(dim=1)
         self.val[rows] = val.gather(1, order)
         self.idx[rows] = idx
@@ -298,6 +341,8 @@ def knn_graph(
     eps: float = 1e-8,
     precision: str = 'float32',
     rerank_margin: Optional[int] = None,
+    projection: Optional[int] = None,
+    projection_seed: int = 0,
 ) -> Tuple[Tensor, Tensor]:
     r"""Builds the weighted k-NN graph of the rows of :obj:`x` exactly, as in
     the `"Understanding the Dynamics of DNNs Using Graph Modularity"
@@ -376,7 +421,18 @@ def knn_graph(
             bf16 matrix units. Not for :obj:`"euclidean"`.
             (default: :obj:`"float32"`)
         rerank_margin (int, optional): Extra candidates per row for the
-            re-ranking. (default: :obj:`max(k, 16)`)
+            re-ranking. (default: :obj:`max(k, 32)`)
+        projection (int, optional): If set, neighbours are searched among
+            the rows projected to this many dimensions by
+            :func:`~pyg_dnnmod.utils.random_projection` (after centring
+            for :obj:`"pearson"`): approximate neighbours for very wide
+            layers, at :math:`d / D` of the cost. The weights stay the
+            exact similarities of the original rows; duplicates of the
+            original rows still tie. Not exact: see
+            :obj:`bench/projection.py` for its measured effect on
+            neighbours and modularity. (default: :obj:`None`)
+        projection_seed (int, optional): The seed of the projection.
+            (default: :obj:`0`)
 
     Returns:
         (torch.LongTensor, torch.Tensor): :obj:`edge_index` :math:`[2, E]`
@@ -402,6 +458,11 @@ def knn_graph(
     if precision not in PRECISIONS:
         raise ValueError(f"'precision' must be one of {PRECISIONS} "
                          f"(got {precision!r})")
+    if projection is not None and (isinstance(projection, bool) or
+                                   not isinstance(projection, int) or
+                                   projection < 1):
+        raise ValueError(f"'projection' must be None or a positive int "
+                         f"(got {projection!r})")
     if precision != 'float32' and metric == 'euclidean':
         raise ValueError(f"'precision={precision!r}' supports the metrics "
                          f"'cosine', 'pearson' and 'dot' (got "
@@ -409,18 +470,45 @@ def knn_graph(
 
     z = prepare_features(x, metric, eps)
     sim = _Similarity(z, metric)
+    if projection is not None and projection < z.size(1):
+        z_proj = random_projection(z, projection, projection_seed)
+        if metric in ('cosine', 'pearson'):
+            z_proj = prepare_features(z_proj, 'cosine', eps)
+        sim = _Similarity(z_proj, metric, first=sim.first)
     if precision == 'float32' or z.dtype == torch.float64:
         best = _upper_triangle_topk(sim, k, loop, block_size)
     else:
         k_cand = min(max_k, k + (rerank_margin if rerank_margin is not None
-                                 else max(k, 16)))
-        approx = _upper_triangle_topk(sim.low_precision(_LOW[precision]),
-                                      k_cand, loop, block_size)
-        best = _rerank(sim, approx, k, loop, precision, block_size)
+                                 else max(k, 32)))
+        with _float32_accumulation(z.device):
+            approx = _upper_triangle_topk(sim.low_precision(_LOW[precision]),
+                                          k_cand, loop, block_size,
+                                          exact_ties=False)
+        best, _ = _rerank(sim, approx, k, loop, precision, block_size)
     nodes = torch.arange(num_nodes, device=z.device)
     weight = neighbour_similarity(z, None, best.idx, metric)
     return symmetrize_edges(nodes.repeat_interleave(k), best.idx.view(-1),
                             weight.view(-1), num_nodes, symmetrize)
+
+
+@contextlib.contextmanager
+def _float32_accumulation(device: torch.device) -> Iterator[None]:
+    r"""cuBLAS may accumulate bf16/fp16 products in reduced precision by
+    default; the error bound of the re-ranking assumes float32
+    accumulation, so that is switched off for the low-precision pass."""
+    if device.type != 'cuda':
+        yield
+        return
+    flags = torch.backends.cuda.matmul
+    saved = (flags.allow_bf16_reduced_precision_reduction,
+             flags.allow_fp16_reduced_precision_reduction)
+    flags.allow_bf16_reduced_precision_reduction = False
+    flags.allow_fp16_reduced_precision_reduction = False
+    try:
+        yield
+    finally:
+        (flags.allow_bf16_reduced_precision_reduction,
+         flags.allow_fp16_reduced_precision_reduction) = saved
 
 
 class _Similarity:
@@ -457,7 +545,9 @@ class _Similarity:
         out = _block_similarity(self.compute[a], self.compute[b], self.metric,
                                 None if sq is None else sq[a],
                                 None if sq is None else sq[b])
-        return out.to(self.z.dtype)
+        # A low-precision block stays so: its top-k is cheaper, and only the
+        # selected values are widened (exactly) by the running top-k.
+        return out
 
     def rows(self, ids: Tensor) -> Tensor:
         r"""Similarities of the rows :obj:`ids` against all rows."""
@@ -479,12 +569,13 @@ class _Similarity:
 
 
 def _upper_triangle_topk(sim: _Similarity, k: int, loop: bool,
-                         block_size: int) -> _RunningTopK:
+                         block_size: int,
+                         exact_ties: bool = True) -> _RunningTopK:
     r"""The top-k of every row, computing only the upper triangle of the
     block grid: block (I, J) serves rows I against columns J and,
     transposed, rows J against columns I."""
     num_nodes = sim.num_nodes
-    best = _RunningTopK(num_nodes, k, sim.z)
+    best = _RunningTopK(num_nodes, k, sim.z, exact_ties)
     starts = list(range(0, num_nodes, block_size))
     for i, a0 in enumerate(starts):
         rows_a = slice(a0, min(a0 + block_size, num_nodes))
@@ -507,43 +598,78 @@ def _upper_triangle_topk(sim: _Similarity, k: int, loop: bool,
     return best
 
 
+def _low_precision_slack(z: Tensor, precision: str) -> Tensor:
+    r"""The per-row slack :math:`E_i` of the low-precision products.
+
+    With :math:`\hat{\mathbf{z}} = \mathrm{fl}(\mathbf{z})` the rows rounded
+    to the low-precision format, residuals
+    :math:`r_i = \|\hat{\mathbf{z}}_i - \mathbf{z}_i\|` (exact in float32:
+    the difference of a number and its rounding is representable) and
+    norms :math:`n_i = \|\mathbf{z}_i\|`, :math:`\hat{n}_i =
+    \|\hat{\mathbf{z}}_i\|`, Cauchy-Schwarz gives for every pair
+
+    .. math::
+        |\hat{\mathbf{z}}_i^{\top} \hat{\mathbf{z}}_j -
+        \mathbf{z}_i^{\top} \mathbf{z}_j| \le r_i n_j + n_i r_j + r_i r_j,
+
+    the float32 accumulation of the (exact) low-precision products adds at
+    most :math:`\gamma_D \hat{n}_i \hat{n}_j` and the float32 re-ranking
+    value :math:`\gamma_D n_i n_j`, with :math:`\gamma_D = D u_{32} / (1 -
+    D u_{32})`. :math:`E_i` takes the maximum over :math:`j` of their sum,
+    with a margin of :math:`1\,\% + 3 \gamma_D` for the float32 norms and the
+    rounding of the bound itself. The rounding of
+    the product to the low-precision format is relative and is added by the
+    caller. Residuals of the actual data are about half the worst case
+    :math:`u \, n_i`, which is what makes most rows provably exact.
+    """
+    dim = z.size(1)
+    zl = z.to(_LOW[precision]).to(z.dtype)
+    # Norms in float32 are within a factor (1 + gamma) of the true ones.
+    r, n, nl = (t.norm(dim=1).double() for t in (zl - z, z, zl))
+    gamma = dim * 2.0**-24 / (1 - dim * 2.0**-24)
+    r_max, n_max, nl_max = r.max(), n.max(), nl.max()
+    slack = (r * n_max + n * r_max + r * r_max + gamma * nl * nl_max +
+             gamma * n * n_max)
+    return (slack * (1.01 + 3 * gamma) + _TINY[precision]).to(z.dtype)
+
+
 def _rerank(sim: _Similarity, approx: _RunningTopK, k: int, loop: bool,
-            precision: str, block_size: int) -> _RunningTopK:
-    r"""Exact top-k from low-precision candidates.
+            precision: str, block_size: int) -> Tuple[_RunningTopK, int]:
+    r"""Exact top-k from low-precision candidates; also returns how many
+    rows needed the full float32 recomputation.
 
     The candidates' similarities are recomputed in the working precision.
-    A row is provably exact when its k-th exact value exceeds the smallest
-    low-precision value among its candidates by more than the error bound of
-    the low-precision product, :math:`(3u + u^2 + D\,2^{-23})
-    \|\mathbf{x}_i\| \max_j \|\mathbf{x}_j\|` with :math:`u` the unit
-    roundoff of the format (rounding of both inputs and of the output, and
-    float32 accumulation): then no other column can enter its top-k. Any
-    other row is recomputed in full in the working precision.
+    Every other column :math:`j` of row :math:`i` has a low-precision value
+    :math:`a_{ij} \le L_i`, the lowest value among the candidates, so its
+    exact value is at most :math:`L_i + |L_i| u / (1 - u) + E_i`
+    (output rounding with unit roundoff :math:`u`, and the slack
+    :math:`E_i` of :func:`_low_precision_slack`). A row whose exact k-th
+    value exceeds that is provably exact: no other column can enter its
+    top-k, not even as a tie. Any other row is recomputed in full in the
+    working precision.
     """
     z = sim.z
-    num_nodes, dim = z.shape
+    num_nodes = z.size(0)
     u = _UNIT_ROUNDOFF[precision]
-    norm = z.norm(dim=1)
-    bound = (3 * u + u * u + dim * 2.0**-23) * norm * norm.max() * 1.01
-    cand = approx.idx
+    slack = _low_precision_slack(z, precision)
     # With every other node a candidate there is nothing to miss.
-    complete = cand.size(1) >= (num_nodes if loop else num_nodes - 1)
+    complete = approx.k >= (num_nodes if loop else num_nodes - 1)
+    cand = approx.idx  # sorted by index: positions break ties by index
     rep = cand if sim.first is None else sim.first[cand]
+    vals = neighbour_similarity(z, None, rep, sim.metric)
+    if not loop:
+        own = torch.arange(num_nodes, device=z.device).unsqueeze(1)
+        vals = vals.masked_fill(cand == own, -math.inf)
     best = _RunningTopK(num_nodes, k, z)
-    step = max(1, 2**24 // max(1, cand.size(1) * dim))
-    exact_rows = torch.zeros(num_nodes, dtype=torch.bool, device=z.device)
-    for a0 in range(0, num_nodes, step):
-        rows = slice(a0, min(a0 + step, num_nodes))
-        vals = (z[rows].unsqueeze(1) * z[rep[rows]]).sum(dim=-1)
-        if not loop:
-            own = torch.arange(a0, rows.stop, device=z.device).unsqueeze(1)
-            vals = vals.masked_fill(cand[rows] == own, -math.inf)
-        # Candidates are sorted by index, so positions break ties by index.
-        val, pos = _topk_lowest_index(vals, k)
-        best.val[rows] = val
-        best.idx[rows] = cand[rows].gather(1, pos)
-        lowest = approx.val[rows].min(dim=1).values
-        exact_rows[rows] = complete | (val[:, -1] > lowest + bound[rows])
+    best.val, pos = _topk_lowest_index(vals, k)
+    best.idx = cand.gather(1, pos)
+    # Every column that is not a candidate has a low-precision value at
+    # most the row's lowest candidate value; one that overflowed the format
+    # (fp16) bounds nothing.
+    lowest = approx.val.min(dim=1).values
+    bound = lowest + lowest.abs() * (u / (1 - u)) + slack
+    bound = bound.masked_fill(~lowest.isfinite(), math.inf)
+    exact_rows = complete | (best.val[:, -1] > bound)
     redo = (~exact_rows).nonzero().view(-1)
     for r0 in range(0, redo.numel(), block_size):
         ids = redo[r0:r0 + block_size]
@@ -553,4 +679,4 @@ def _rerank(sim: _Similarity, approx: _RunningTopK, k: int, loop: bool,
         val, idx = _topk_lowest_index(out, k)
         best.val[ids] = val
         best.idx[ids] = idx
-    return best
+    return best, int(redo.numel())

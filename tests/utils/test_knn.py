@@ -213,3 +213,56 @@ def test_low_precision_rejects_euclidean():
         knn_graph(torch.ones(4, 2), k=1, metric='euclidean', precision='bf16')
     with pytest.raises(ValueError, match=r"'precision' must be one of"):
         knn_graph(torch.ones(4, 2), k=1, precision='int8')
+
+
+@pytest.mark.parametrize('precision', ['bf16', 'fp16'])
+@pytest.mark.parametrize('metric', ['cosine', 'pearson', 'dot'])
+def test_low_precision_slack_bounds_every_pair(precision, metric, device):
+    from pyg_dnnmod.utils._knn import (
+        _LOW,
+        _UNIT_ROUNDOFF,
+        _low_precision_slack,
+        _Similarity,
+        prepare_features,
+    )
+    gen = torch.Generator().manual_seed(3)
+    # Rows of very different norms, so that 'dot' tests the norm terms.
+    x = torch.randn(200, 300, generator=gen) * torch.logspace(
+        -1, 1, 200).unsqueeze(1)
+    z = prepare_features(x.to(device), metric, 1e-8)
+    n = z.size(0)
+    sim = _Similarity(z, metric).low_precision(_LOW[precision])
+    approx = sim.block(slice(0, n), slice(0, n)).double()
+    exact = z.double() @ z.double().t()
+    u = _UNIT_ROUNDOFF[precision]
+    slack = _low_precision_slack(z, precision).double().unsqueeze(1)
+    assert (exact <= approx + approx.abs() * u / (1 - u) + slack).all()
+    assert (exact >= approx - approx.abs() * u / (1 + u) - slack).all()
+    if metric != 'dot':
+        # The measured residuals make it well under the worst case 3u
+        # of unit rows (rounding of both inputs and the output).
+        assert slack.max() < 0.6 * 3 * u
+
+
+def test_low_precision_rerank_proves_most_rows():
+    from pyg_dnnmod.utils._knn import (
+        _rerank,
+        _Similarity,
+        _upper_triangle_topk,
+        prepare_features,
+    )
+    x, _ = clustered(600, 256, 6, seed=5, spread=2.0, dtype=torch.float32)
+    z = prepare_features(x.relu(), 'cosine', 1e-8)
+    sim = _Similarity(z, 'cosine')
+    ref = _upper_triangle_topk(sim, 3, False, 128)
+    redo = {}
+    for margin in (32, 0):
+        approx = _upper_triangle_topk(sim.low_precision(torch.bfloat16),
+                                      3 + margin, False, 128,
+                                      exact_ties=False)
+        best, redo[margin] = _rerank(sim, approx, 3, False, 'bf16', 128)
+        assert torch.equal(best.idx.sort(dim=1).values, ref.idx)
+    # The default margin proves nearly every row exact without a float32
+    # recomputation; with no spare candidate most rows need one.
+    assert redo[32] <= 6
+    assert redo[0] > 300

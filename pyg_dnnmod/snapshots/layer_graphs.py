@@ -60,17 +60,21 @@ class LayerGraphs(Sequence):
         symmetrize: str = 'half',
         keep_features: bool = False,
         meta: Optional[Dict[str, Any]] = None,
+        knn_kwargs: Optional[Dict[str, Any]] = None,
     ) -> 'LayerGraphs':
         r"""Builds one snapshot per :obj:`(name, features)` pair; the
         features may be a generator, so that only one layer is held at a
-        time."""
+        time. :obj:`knn_kwargs` go to :func:`~pyg_dnnmod.knn_graph`."""
         snapshots = [
             snapshot(x, labels, k=k, metric=metric, symmetrize=symmetrize,
-                     t=t, layer=name, keep_features=keep_features)
+                     t=t, layer=name, keep_features=keep_features,
+                     knn_kwargs=knn_kwargs)
             for t, (name, x) in enumerate(features)
         ]
         meta = dict(meta or {})
         meta.update(k=k, metric=metric, symmetrize=symmetrize)
+        if knn_kwargs:
+            meta.update(knn_kwargs=dict(knn_kwargs))
         return cls(snapshots, meta)
 
     def __len__(self) -> int:
@@ -178,12 +182,15 @@ def snapshot(
     t: int = 0,
     layer: str = '',
     keep_features: bool = False,
+    knn_kwargs: Optional[Dict[str, Any]] = None,
 ) -> Data:
     r"""One k-NN snapshot: the graph of :func:`~pyg_dnnmod.knn_graph` over
     the rows of :obj:`x` as a PyG :class:`~torch_geometric.data.Data` with
     :obj:`edge_index`, :obj:`edge_weight`, :obj:`y`, :obj:`num_nodes`,
     :obj:`t` and :obj:`layer` (and :obj:`x` if :obj:`keep_features`),
-    on the CPU.
+    on the CPU. :obj:`knn_kwargs` are further arguments of
+    :func:`~pyg_dnnmod.knn_graph` (e.g. :obj:`{'precision': 'bf16'}` or
+    :obj:`{'projection': 1024}`).
 
     Example:
         >>> x = torch.tensor([[1., 0.], [1., .1], [0., 1.]])
@@ -192,7 +199,8 @@ def snapshot(
     """
     labels = _check_labels(labels, x.size(0))
     edge_index, edge_weight = knn_graph(x, k, metric=metric,
-                                        symmetrize=symmetrize)
+                                        symmetrize=symmetrize,
+                                        **(knn_kwargs or {}))
     data = Data(edge_index=edge_index.cpu(), y=labels.cpu(),
                 num_nodes=x.size(0))
     data.edge_weight = edge_weight.float().cpu()
@@ -282,6 +290,7 @@ def layer_graphs(
     keep_features: bool = False,
     max_bytes: int = 2 * 1024**3,
     progress: bool = False,
+    knn_kwargs: Optional[Dict[str, Any]] = None,
 ) -> LayerGraphs:
     r"""The paper's snapshots of a model: for every chosen layer, the k-NN
     graph of its features over :math:`N` labelled samples, from `"Understanding
@@ -327,6 +336,11 @@ def layer_graphs(
             (default: :obj:`2 * 1024**3`)
         progress (bool, optional): Show a progress bar on stderr.
             (default: :obj:`False`)
+        knn_kwargs (dict, optional): Further arguments of
+            :func:`~pyg_dnnmod.knn_graph`, e.g. :obj:`{'precision': 'bf16'}`
+            (exact, faster on bf16 hardware) or :obj:`{'projection': 1024}`
+            (approximate, for very wide layers); stored in :obj:`meta`.
+            (default: :obj:`None`)
 
     Example:
         >>> from torch import nn
@@ -354,4 +368,5 @@ def layer_graphs(
                         total=total, leave=False)
     return LayerGraphs.from_features(features, labels, k=k, metric=metric,
                                      symmetrize=symmetrize,
-                                     keep_features=keep_features, meta=meta)
+                                     keep_features=keep_features, meta=meta,
+                                     knn_kwargs=knn_kwargs)

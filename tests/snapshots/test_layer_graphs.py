@@ -137,3 +137,25 @@ def test_trained_digits_curve_rises_and_random_init_stays_flat(
     q_rand = layer_graphs(digits_model(random_init=True), x, y, k=3,
                           num_samples=500).modularity()
     assert float(q_rand.max()) < 0.35
+
+
+def test_knn_kwargs_reach_knn_graph():
+    from torch import nn
+
+    from pyg_dnnmod import knn_graph, layer_graphs
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
+    x, y = torch.randn(60, 1, 8, 8), torch.arange(60) % 3
+    plain = layer_graphs(model, x, y, k=3)
+    exact_bf16 = layer_graphs(model, x, y, k=3,
+                              knn_kwargs={'precision': 'bf16'})
+    projected = layer_graphs(model, x, y, k=3, knn_kwargs={'projection': 8},
+                             keep_features=True)
+    assert exact_bf16.meta['knn_kwargs'] == {'precision': 'bf16'}
+    for a, b, c in zip(plain, exact_bf16, projected):
+        assert torch.equal(a.edge_index, b.edge_index)
+        assert torch.equal(a.edge_weight, b.edge_weight)
+        ref = knn_graph(c.x, k=3, projection=8)
+        assert torch.equal(c.edge_index, ref[0])
+    assert not all(torch.equal(a.edge_index, c.edge_index)
+                   for a, c in zip(plain, projected))

@@ -9,6 +9,12 @@ from pyg_dnnmod.testing.paper_pipeline import (
     paper_knn_adjacency,
     paper_modularity,
     paper_similarity,
+    paper_similarity_loop,
 )
 
-__all__ = ['paper_similarity', 'paper_knn_adjacency', 'paper_modularity']
+__all__ = [
+    'paper_similarity',
+    'paper_similarity_loop',
+    'paper_knn_adjacency',
+    'paper_modularity',
+]

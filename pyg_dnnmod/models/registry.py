@@ -14,7 +14,7 @@ from torch import nn
 
 from pyg_dnnmod.models.alexnet import alexnet
 from pyg_dnnmod.models.digits_cnn import digits_cnn
-from pyg_dnnmod.models.digits_deep import digits_deep_cnn
+from pyg_dnnmod.models.digits_deep import digits_deep_cnn, digits_deep_resnet
 from pyg_dnnmod.models.lenet import lenet5
 from pyg_dnnmod.models.resnet import (
     RESNET152_REMOVED,
@@ -60,6 +60,7 @@ _register('lenet5', lenet5, _CIFAR)
 _register('alexnet', alexnet, _CIFAR)
 _register('digits_cnn', digits_cnn, (1, 16, 16))
 _register('digits_deep_cnn', digits_deep_cnn, (1, 16, 16))
+_register('digits_deep_resnet', digits_deep_resnet, (1, 16, 16))
 
 
 def list_models() -> list[str]:

@@ -1,3 +1,4 @@
+import argparse
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from pyg_dnnmod.cli import main
+from pyg_dnnmod.cli.commands.prune import add_parser, make_config
 from pyg_dnnmod.experiments.pruning import PRUNING_COLUMNS
 
 FACTORY = '''
@@ -124,6 +126,10 @@ def test_one_at_a_time(in_process, tmp_path, capsys):
     (['--milestones', '3,x'], r'--milestones must be an integer'),
     (['--layers', 'features.10'],
      r"cannot remove 'features.10' from DigitsDeepCNN: it maps 4 to 8"),
+    (['--finetune-seeds', '0,0'], r'--finetune-seeds lists a value more '
+                                  r'than once'),
+    (['--finetune-seeds', '-1'], r'--finetune-seeds must be >= 0'),
+    (['--threads', '0'], r'--threads must be >= 1 \(got 0\)'),
 ])
 def test_errors(in_process, tmp_path, capsys, argv, message):
     import re
@@ -137,6 +143,35 @@ def test_errors(in_process, tmp_path, capsys, argv, message):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_seeds_threads_and_recipes(in_process, tmp_path, capsys):
+    out = tmp_path / 'seeds'
+    before = torch.get_num_threads()
+    code = main(['prune', *TINY, '--layers', 'features.16',
+                 '--finetune-seeds', '0,2', '--threads', '1',
+                 '--finetune-original', '--out', str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert torch.get_num_threads() == before
+    table = pd.read_csv(out / 'pruning.csv')
+    assert table['num_seeds'].tolist() == [0, 2, 2]
+    record = json.loads((out / 'run.json').read_text())
+    assert record['finetune_seeds'] == [0, 2] and record['num_threads'] == 1
+    # The default digits recipe is the short repair at lr 0.001.
+    assert record['recipe'] == 'digits'
+    assert (record['config']['lr'], record['config']['milestones']) == (
+        0.001, [])
+    assert 'mean of seeds 0,2' in capsys.readouterr().out
+
+    parser = add_parser(argparse.ArgumentParser().add_subparsers())
+    args = parser.parse_args(['--recipe', 'digits-full'])
+    config, recipe = make_config(args)
+    assert recipe == 'digits-full'
+    assert (config.epochs, config.lr, config.milestones) == (12, 0.01, (8, ))
+    args = parser.parse_args([])
+    assert args.model == 'digits_deep_resnet'
+    config, recipe = make_config(args)
+    assert (recipe, config.epochs, config.lr) == ('digits', 2, 0.001)
+
+
 def test_model_without_weights(tmp_path, capsys):
     out = tmp_path / 'out'
     assert main(['prune', '--model', 'vgg11', '--out', str(out)]) == 2
@@ -146,19 +181,20 @@ def test_model_without_weights(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_default_run(default_cache, tmp_path):
-    r"""``pyg-dnnmod prune`` with no arguments: digits_deep_cnn trained on
-    the translated digits (cached), gain threshold 0.01, 12 epochs."""
+    r"""``pyg-dnnmod prune`` with no arguments: digits_deep_resnet trained
+    on the translated digits (cached), gain threshold 0.01, two fine-tuning
+    epochs at lr 0.001."""
     env = dict(os.environ, OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, '-m', 'pyg_dnnmod', 'prune'],
                           capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / 'pyg_dnnmod_out' / \
-        'prune-digits_deep_cnn-translated-digits-gain0.01'
+        'prune-digits_deep_resnet-translated-digits-gain0.01'
     table = pd.read_csv(out / 'pruning.csv', keep_default_na=False)
     pruned = table.set_index('model').loc['pruned']
     assert pruned['FLOPs_reduction_%'] >= 20.0
     assert pruned['acc_change_%'] >= -1.0
     record = json.loads((out / 'run.json').read_text())
     assert record['selection'] == 'GainThreshold(tau=0.01)'
-    assert record['model']['spec'] == 'digits_deep_cnn'
+    assert record['model']['spec'] == 'digits_deep_resnet'

@@ -10,8 +10,10 @@ from scipy import stats
 from pyg_dnnmod.experiments import modularity_curves
 from pyg_dnnmod.experiments.pruning import (
     DIGITS_FINETUNE,
+    DIGITS_FULL_FINETUNE,
     PRUNING_COLUMNS,
     digits_finetune_config,
+    fixed_threads,
     gain_accuracy_correlation,
     largest_gain_layers,
     layer_removal_sweep,
@@ -114,10 +116,15 @@ def test_gain_accuracy_correlation_degenerate():
 
 
 def test_finetune_config():
+    # The short repair: the training recipe's final learning rate (0.01 / 10
+    # after its milestone), two epochs, no schedule.
     config = digits_finetune_config()
-    assert (config.epochs, config.lr, config.milestones) == (12, 0.01, (8, ))
+    assert (config.epochs, config.lr, config.milestones) == (2, 0.001, ())
     assert config.batch_size == DIGITS_FINETUNE['batch_size'] == 32
-    assert digits_finetune_config(epochs=2).epochs == 2
+    assert digits_finetune_config(epochs=3).epochs == 3
+    full = digits_finetune_config(**DIGITS_FULL_FINETUNE)
+    assert (full.epochs, full.lr, full.milestones) == (12, 0.01, (8, ))
+    assert full.lr * full.gamma == pytest.approx(config.lr)
 
 
 def test_table(result):
@@ -171,6 +178,72 @@ def test_table(result):
         100 * result.histories['pruned']['test_acc'].iloc[0])
     assert result.correlation['n'] == 2
     assert sorted(result.models) == ['largest_gain', 'pruned']
+    # One fine-tuning seed: no spread.
+    assert table['num_seeds'].tolist() == [0, 1, 1, 1]
+    assert rows.loc['original', 'acc_change_std_%'] == 0.0
+    assert table['acc_change_std_%'][1:].isna().all()
+
+
+def test_finetune_seeds(data):
+    train, test = data
+    kwargs = dict(layers=['features.16'], control=True,
+                  finetune_original=True, pruned_curves=False, device='cpu',
+                  **CURVE)
+    runs = [pruning_experiment(
+        tiny_model(), train, test,
+        config=digits_finetune_config(epochs=1, seed=seed), **kwargs).table
+        for seed in (0, 3)]
+    out = pruning_experiment(tiny_model(), train, test,
+                             config=digits_finetune_config(epochs=1),
+                             finetune_seeds=[0, 3], **kwargs)
+    table = out.table.set_index('model')
+    assert table['num_seeds'].tolist() == [0, 2, 2, 2]
+    for label in ('original_finetuned', 'pruned', 'largest_gain'):
+        changes = [run.set_index('model').loc[label, 'acc_change_%']
+                   for run in runs]
+        assert table.loc[label, 'acc_change_%'] == pytest.approx(
+            np.mean(changes))
+        assert table.loc[label, 'acc_change_std_%'] == pytest.approx(
+            np.std(changes, ddof=1))
+        afters = [run.set_index('model').loc[label, 'acc_after_%']
+                  for run in runs]
+        assert table.loc[label, 'acc_after_%'] == pytest.approx(
+            np.mean(afters))
+    # Models and histories are the first seed's.
+    first = runs[0].set_index('model')
+    assert out.histories['pruned']['test_acc'].iloc[-1] * 100 == \
+        pytest.approx(first.loc['pruned', 'acc_after_%'])
+    sweep = layer_removal_sweep(tiny_model(), train, test, max_steps=1,
+                                config=digits_finetune_config(epochs=1),
+                                finetune_seeds=[0, 3], device='cpu', **CURVE)
+    row = sweep.table.set_index('model').loc['-features.16']
+    assert row['num_seeds'] == 2
+    assert row['acc_change_%'] == pytest.approx(table.loc['pruned',
+                                                          'acc_change_%'])
+
+
+def test_num_threads(data):
+    train, test = data
+    seen = []
+
+    def last_layer(curve, removable):
+        seen.append(torch.get_num_threads())
+        return [len(curve.layer_names) - 1]
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = pruning_experiment(tiny_model(), train, test, last_layer,
+                                 config=digits_finetune_config(epochs=1),
+                                 num_threads=1, pruned_curves=False,
+                                 device='cpu', **CURVE)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1]
+    assert out.table['removed'].tolist()[-1] == 'features.16'
+    with fixed_threads(None):
+        assert torch.get_num_threads() == before
 
 
 def test_curves(result, data):
@@ -242,6 +315,18 @@ def test_bad_input(data):
                        r"once"):
         layer_removal_sweep(model, train, test,
                             layers=['features.3', 'features.3'], **CURVE)
+    for seeds in ([], [0, 0], [-1], 'ab', [1.5]):
+        with pytest.raises(ValueError, match=r"'finetune_seeds' "):
+            pruning_experiment(model, train, test, layers=['features.3'],
+                               finetune_seeds=seeds, **CURVE)
+    with pytest.raises(ValueError, match=r"'num_threads' must be None or an "
+                       r"integer >= 1 \(got 0\)"):
+        pruning_experiment(model, train, test, layers=['features.3'],
+                           num_threads=0, **CURVE)
+    from pyg_dnnmod.experiments.pruning import pretrained_digits_model
+    with pytest.raises(ValueError, match=r"'num_threads' must be None or an "
+                       r"integer >= 1 \(got 2.0\)"):
+        pretrained_digits_model('digits_deep_resnet', num_threads=2.0)
 
 
 @pytest.mark.parametrize('name, steps, total', [('vgg11', 3, 3),
@@ -348,28 +433,50 @@ def test_figures(result):
 
 
 @pytest.mark.slow
-def test_acceptance_plateau_layers_are_cheap(default_cache):
-    r"""On the embedded default data, the deep digits CNN's curve flattens;
-    removing the layers of gain <= 0.01 saves >= 20 % of the FLOPs and costs
-    at most one point of test accuracy after fine-tuning."""
+def test_acceptance_plateau_layers_are_cheap_largest_gains_are_not(
+        default_cache):
+    r"""On the embedded default data, the residual deep digits CNN's curve
+    rises and flattens in the second half of its last block. Removing the
+    layers of gain <= 0.01 saves >= 20 % of the FLOPs and costs at most one
+    point of test accuracy after the short fine-tuning; removing as many
+    removable layers with the largest gains costs more, by far more than
+    the spread over three fine-tuning seeds. Everything runs on one thread,
+    with fixed seeds (training 0, sample draws 0-4, fine-tuning 0, 1, 2).
+    Measured: 5 layers, 37.8 % of the FLOPs, +0.52 +- 0.39 points for the
+    selection, -7.02 +- 0.51 for the control (about 35 s)."""
     from pyg_dnnmod.experiments.pruning import pretrained_digits_model
     from pyg_dnnmod.pretrained import digits_data
 
-    torch.set_num_threads(1)
-    model, info = pretrained_digits_model('digits_deep_cnn')
-    assert info['test_acc'] > 0.93
+    model, info = pretrained_digits_model('digits_deep_resnet')
+    assert info['epochs'] == 30 and info['test_acc'] > 0.95
     out = pruning_experiment(model, digits_data('train'),
                              digits_data('test'), GainThreshold(0.01),
+                             control=True, finetune_original=True,
+                             finetune_seeds=[0, 1, 2], num_threads=1,
                              device='cpu', pruned_curves=False)
     curve = mean_curve(out.curves)
     gain = modularity_gain(curve)
-    # A rising curve with a plateau at the end.
+    # A rising curve that flattens at the end: the last five units gain
+    # less than 0.01 each, the first removable ones several times that.
     assert curve[0] < 0.3 and curve.max() > 0.8
-    assert (gain[-2:] < 0.01).all()
-    row = out.table.set_index('model').loc['pruned']
-    assert row['num_removed'] >= 2
-    assert row['FLOPs_reduction_%'] >= 20.0
-    assert row['acc_change_%'] >= -1.0
+    assert (gain[-5:] < 0.01).all() and (gain[[2, 4, 5]] > 0.03).all()
+    rows = out.table.set_index('model')
+    pruned, control = rows.loc['pruned'], rows.loc['largest_gain']
+    assert pruned['num_removed'] >= 3
+    last_block = {f'features.{i}' for i in range(8, 19)}
+    assert set(pruned['removed'].split(', ')) <= last_block
+    assert pruned['FLOPs_reduction_%'] >= 20.0
+    assert pruned['acc_change_%'] >= -1.0
+    # The control: as many layers, the same FLOPs, and a real cost.
+    assert control['num_removed'] == pruned['num_removed']
+    assert control['FLOPs_reduction_%'] == pytest.approx(
+        pruned['FLOPs_reduction_%'], abs=0.5)
+    assert control['modularity_gain'] > 4 * pruned['modularity_gain']
+    margin = pruned['acc_change_%'] - control['acc_change_%']
+    spread = pruned['acc_change_std_%'] + control['acc_change_std_%']
+    assert margin > 2.0 and margin > 3 * spread
+    # The fine-tuning alone changes the unpruned model by less than that.
+    assert abs(rows.loc['original_finetuned', 'acc_change_%']) < 1.0
 
 
 def test_accuracy_vs_gain_control_line(result):

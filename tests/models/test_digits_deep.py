@@ -2,12 +2,14 @@ import pytest
 import torch
 from torch import nn
 
+from pyg_dnnmod.features import select_layers
 from pyg_dnnmod.models import (
     DigitsDeepCNN,
     digits_deep_cnn,
     get_input_shape,
     get_model,
 )
+from pyg_dnnmod.models.digits_deep import ResidualConv, digits_deep_resnet
 from pyg_dnnmod.pruning import complexity, removable_layers, remove_layers
 
 
@@ -104,3 +106,95 @@ def test_surgery_equals_the_smaller_model():
     assert torch.equal(pruned.features[26].weight,
                        model.features[29].weight)
     assert pruned(torch.rand(2, 1, 16, 16)).shape == (2, 10)
+
+
+def test_residual_param_count_and_layout():
+    # Stem: conv 1 -> 16 and BatchNorm. A unit: conv + BatchNorm, plus a
+    # 1x1 projection without bias and its BatchNorm when the channels change.
+    def unit(cin, cout):
+        projection = cin * cout + 2 * cout if cin != cout else 0
+        return conv_params(cin, cout) + 2 * cout + projection
+
+    expected = (conv_params(1, 16) + 2 * 16 + unit(16, 32) + unit(32, 32)
+                + unit(32, 64) + 11 * unit(64, 64) + 64 * 10 + 10)
+    assert expected == 443_850
+    model = digits_deep_resnet()
+    assert sum(p.numel() for p in model.parameters()) == expected
+    kinds = [type(m).__name__ for m in model.features]
+    assert kinds == (['Conv2d', 'BatchNorm2d', 'ReLU', 'MaxPool2d']
+                     + ['ResidualConv'] * 2 + ['MaxPool2d']
+                     + ['ResidualConv'] * 12)
+    units = [m for m in model.features if isinstance(m, ResidualConv)]
+    assert [u.has_projection for u in units] == [True, False, True] + \
+        [False] * 11
+    assert model.convs_per_block == (1, 2, 12)
+    assert model(torch.rand(3, 1, 16, 16)).shape == (3, 10)
+
+
+def test_residual_macs_closed_form():
+    def conv(cin, cout, side, k=3):
+        return cout * side * side * cin * k * k
+
+    expected = (conv(1, 16, 16) + conv(16, 32, 8) + conv(16, 32, 8, k=1)
+                + conv(32, 32, 8) + conv(32, 64, 4) + conv(32, 64, 4, k=1)
+                + 11 * conv(64, 64, 4) + 64 * 10)
+    c = complexity(digits_deep_resnet(), (1, 16, 16))
+    assert c['conv_linear_MACs'] == expected == 7_770_752
+    # Every identity unit of the last block costs 7.6 % of that.
+    assert round(100 * conv(64, 64, 4) / expected, 1) == 7.6
+
+
+def test_residual_unit():
+    torch.manual_seed(0)
+    unit = ResidualConv(4, 4).eval()
+    x = torch.rand(2, 4, 5, 5)
+    assert torch.allclose(unit(x), torch.relu(x + unit.bn(unit.conv(x))))
+    # A unit whose BatchNorm scale is zero is the identity (x >= 0).
+    torch.nn.init.zeros_(unit.bn.weight)
+    assert torch.allclose(unit(x), x)
+    projected = ResidualConv(4, 6).eval()
+    assert projected.has_projection
+    assert torch.allclose(projected(x), torch.relu(
+        projected.shortcut(x) + projected.bn(projected.conv(x))))
+
+
+def test_residual_layers_and_removable_units():
+    model = digits_deep_resnet()
+    # The curve reads the stem and every unit (rule 'resnet'); the units
+    # with a projection and the stem are not removable.
+    assert select_layers(model) == ['features.0'] + [
+        f'features.{i}' for i in (4, 5, *range(7, 19))]
+    assert removable_layers(model) == ['features.5'] + [
+        f'features.{i}' for i in range(8, 19)]
+    assert get_model('digits_deep_resnet').convs_per_block == (1, 2, 12)
+    assert get_input_shape('digits_deep_resnet') == (1, 16, 16)
+
+
+def test_residual_surgery_equals_the_smaller_model():
+    torch.manual_seed(0)
+    model = digits_deep_resnet()
+    pruned = remove_layers(model, ['features.17', 'features.18'])
+    direct = digits_deep_resnet(convs_per_block=(1, 2, 10))
+    assert pruned.convs_per_block == (1, 2, 10)
+    assert str(pruned) == str(direct)
+    assert torch.equal(pruned.features[16].conv.weight,
+                       model.features[16].conv.weight)
+    assert pruned(torch.rand(2, 1, 16, 16)).shape == (2, 10)
+
+
+def test_residual_options():
+    model = DigitsDeepCNN(channels=(4, 8), convs_per_block=(2, 1),
+                          residual=True)
+    # The stem stays a plain convolution; the second conv of block 1 keeps
+    # the width (identity), the first of block 2 changes it (projection).
+    assert [type(m).__name__ for m in model.features] == [
+        'Conv2d', 'BatchNorm2d', 'ReLU', 'ResidualConv', 'MaxPool2d',
+        'ResidualConv']
+    assert [model.features[i].has_projection for i in (3, 5)] == [False,
+                                                                  True]
+    assert digits_deep_resnet(residual=False).convs_per_block == (1, 2, 12)
+    with pytest.raises(TypeError, match=r"'residual' must be a bool "
+                       r"\(got 1\)"):
+        DigitsDeepCNN(residual=1)
+    with pytest.raises(ValueError, match=r"'channels' must be >= 1"):
+        ResidualConv(4, 0)

@@ -19,7 +19,8 @@ EXPECTED = sorted(
     [f'vgg19_{i}' for i in range(1, 7)] + [f'vgg11_{i}' for i in range(1, 4)]
     + [f'resnet{d}' for d in (18, 34, 50, 101)] + CIFAR_RESNET152 +
     [f'resnet{d}' for d in (20, 32, 44, 56, 110)] + IMAGENET +
-    ['lenet5', 'alexnet', 'digits_cnn', 'digits_deep_cnn'])
+    ['lenet5', 'alexnet', 'digits_cnn', 'digits_deep_cnn',
+     'digits_deep_resnet'])
 
 
 @pytest.fixture

@@ -7,11 +7,18 @@ change against modularity gain with their correlation). The work is done by
 :func:`pyg_dnnmod.experiments.pruning.pruning_experiment` and
 :func:`~pyg_dnnmod.experiments.pruning.layer_removal_sweep`.
 
-With no arguments: :class:`~pyg_dnnmod.models.DigitsDeepCNN` (three blocks
-of four same-width convolutions) trained once on the translated digits with
-the default recipe and cached, its curve over N=500, k=3, 5 repeats, the
-layers whose mean gain is at most 0.01 removed, fine-tuned with the
-training recipe (12 epochs).
+With no arguments: :func:`~pyg_dnnmod.models.digits_deep.digits_deep_resnet`
+(a stem, then one block of two and one of twelve residual convolutions)
+trained once on the translated digits (the default recipe, 30 epochs) on one
+CPU thread and cached, its curve over N=500, k=3, 5 repeats, the layers
+whose mean gain is at most 0.01 removed, fine-tuned for two epochs at the
+training recipe's final learning rate, 0.001
+(:data:`~pyg_dnnmod.experiments.pruning.DIGITS_FINETUNE`; ``--recipe
+digits-full`` fine-tunes with the whole 12-epoch training recipe instead).
+``--control`` adds the same number of removable layers with the largest
+gains, ``--finetune-seeds 0,1,2`` reports the mean and standard deviation of
+the accuracy change over fine-tuning seeds, and ``--threads 1`` runs on one
+CPU thread, so that a run repeats exactly on a machine.
 
 Writes into the output folder (default
 ``./pyg_dnnmod_out/prune-<model>-<dataset>-<selection>/``, with ``-2``,
@@ -32,11 +39,12 @@ from pyg_dnnmod.cli._common import CLIError
 
 NAME = 'prune'
 #: The model of ``pyg-dnnmod prune`` without ``--model``.
-DEFAULT_PRUNE_MODEL = 'digits_deep_cnn'
+DEFAULT_PRUNE_MODEL = 'digits_deep_resnet'
 #: The selectors ``--selector`` accepts.
 SELECTORS = ('gain', 'plateau', 'budget', 'mean-gain')
-#: Fine-tuning recipes: the digits models' and the paper's CIFAR recipe.
-RECIPES = ('digits', 'paper')
+#: Fine-tuning recipes: the digits models' short repair, their whole
+#: training recipe, and the paper's CIFAR recipe.
+RECIPES = ('digits', 'digits-full', 'paper')
 _DIGITS_DATASETS = ('translated-digits', 'digits', 'synthetic')
 # TrainConfig fields and the options that set them.
 _CONFIG_OPTIONS = {'epochs': '--epochs', 'lr': '--lr',
@@ -45,7 +53,7 @@ _CONFIG_OPTIONS = {'epochs': '--epochs', 'lr': '--lr',
                    'milestones': '--milestones', 'seed': '--seed'}
 _SHOWN = ('model', 'removed', 'modularity_gain', 'params', 'FLOPs',
           'params_reduction_%', 'FLOPs_reduction_%', 'acc_before_%',
-          'acc_after_%', 'acc_change_%')
+          'acc_after_%', 'acc_change_%', 'acc_change_std_%')
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -61,8 +69,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "5.2). --control also prunes as many layers with the largest "
             "gains; --one-at-a-time removes the layers one at a time from "
             "the back and correlates accuracy change with gain. With no "
-            "arguments: digits_deep_cnn trained once on the translated "
-            "digits (cached), tau 0.01, 12 fine-tuning epochs."))
+            "arguments: digits_deep_resnet trained once on the translated "
+            "digits (cached), tau 0.01, 2 fine-tuning epochs at lr 0.001."))
     model = common.add_model_arguments(parser, random_init=False)
     parser.set_defaults(model=DEFAULT_PRUNE_MODEL)
     model.add_argument(
@@ -130,9 +138,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     tune = parser.add_argument_group('fine-tuning')
     tune.add_argument(
         '--recipe', choices=RECIPES,
-        help="digits: the default model's training recipe, 12 epochs, "
-             "batch 32, lr 0.01, momentum 0.9, weight decay 5e-4, lr / 10 "
-             "after epoch 8; paper: the paper's CIFAR "
+        help="digits: the digits training recipe continued at its final "
+             "learning rate, 2 epochs, batch 32, lr 0.001, momentum 0.9, "
+             "weight decay 5e-4; digits-full: the whole training recipe, 12 "
+             "epochs, lr 0.01 / 10 after epoch 8; paper: the paper's CIFAR "
              "recipe (150 epochs, batch 256, weight decay 5e-3, lr / 10 "
              "after epochs 50 and 100) (default: digits for translated-"
              "digits, digits and synthetic, paper otherwise)")
@@ -146,6 +155,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     tune.add_argument('--gamma', type=float)
     tune.add_argument('--train-batch-size', type=int, metavar='B',
                       help='fine-tuning batch size')
+    tune.add_argument(
+        '--finetune-seeds', metavar='S[,S...]',
+        help='fine-tune every model once per seed and report the mean and '
+             'standard deviation of the accuracy change (default: once, '
+             'with --seed)')
+    tune.add_argument(
+        '--threads', type=int, metavar='N',
+        help='CPU threads for the whole run, restored afterwards; training '
+             'sums depend on the count, so fix it to repeat a run exactly '
+             '(default: unchanged)')
     common.add_runtime_arguments(
         parser, seed_help='the seed of the sample draws (repeat r uses seed '
                           '+ r) and of the fine-tuning (default: '
@@ -161,13 +180,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def make_config(args: argparse.Namespace) -> Any:
     r"""The fine-tuning :class:`~pyg_dnnmod.training.TrainConfig` of
     ``--recipe`` with the options given on top; the seed is ``--seed``."""
-    from pyg_dnnmod.experiments.pruning import DIGITS_FINETUNE
+    from pyg_dnnmod.experiments.pruning import (
+        DIGITS_FINETUNE,
+        DIGITS_FULL_FINETUNE,
+    )
     from pyg_dnnmod.training import TrainConfig
 
     recipe = args.recipe or ('digits' if args.dataset in _DIGITS_DATASETS
                              else 'paper')
-    values: Dict[str, Any] = dict(DIGITS_FINETUNE) if recipe == 'digits' \
-        else {}
+    values: Dict[str, Any] = {
+        'digits': dict(DIGITS_FINETUNE),
+        'digits-full': dict(DIGITS_FULL_FINETUNE)}.get(recipe, {})
     for field, option in _CONFIG_OPTIONS.items():
         value = getattr(args, option[2:].replace('-', '_'))
         if value is not None and field not in ('milestones', 'seed'):
@@ -184,6 +207,13 @@ def make_config(args: argparse.Namespace) -> Any:
         for field, option in _CONFIG_OPTIONS.items():
             message = message.replace(f"'{field}'", option)
         raise CLIError(f"bad fine-tuning option: {message}") from e
+
+
+def finetune_seeds(args: argparse.Namespace) -> Any:
+    r"""The seeds of ``--finetune-seeds`` as a list, or :obj:`None`."""
+    if args.finetune_seeds is None:
+        return None
+    return common.parse_int_list(args.finetune_seeds, '--finetune-seeds', 0)
 
 
 def make_selector(args: argparse.Namespace) -> Any:
@@ -265,7 +295,8 @@ def resolve_trained_model(args: argparse.Namespace, data: Any,
         common.check_model_input(model, data, spec)
         return model.eval(), dict(
             spec=spec, kind='name', init='trained',
-            weights='trained on the translated digits (default recipe)',
+            weights=f"trained on the translated digits (default recipe, "
+                    f"{stored.get('epochs')} epochs)",
             cached=bool(stored.get('cached')), path=stored.get('path'),
             key=stored.get('key'), test_acc=stored.get('test_acc'),
             train_seconds=stored.get('seconds'))
@@ -279,6 +310,7 @@ def _check_options(args: argparse.Namespace) -> List[str]:
     common.check_positive(args.repeats, '--repeats')
     common.check_positive(args.batch_size, '--batch-size')
     common.check_positive(args.max_steps, '--max-steps')
+    common.check_positive(args.threads, '--threads')
     if args.k >= args.num_samples:
         raise CLIError(f"--k {args.k} must be smaller than --num-samples "
                        f"{args.num_samples}; lower --k or raise "
@@ -319,6 +351,7 @@ def run(args: argparse.Namespace) -> int:
     names = _check_options(args)
     selector = make_selector(args) if not args.one_at_a_time else None
     config, recipe = make_config(args)
+    seeds = finetune_seeds(args)
     progress = common.show_progress(args)
     device = common.resolve_device(args.device)
     out = common.plan_output(args.out, run_name(args), args.overwrite)
@@ -341,6 +374,7 @@ def run(args: argparse.Namespace) -> int:
     shared = dict(config=config, k=args.k, num_samples=args.num_samples,
                   repeats=args.repeats, seed=args.seed, metric=args.metric,
                   adapt=args.adapt, finetune_original=args.finetune_original,
+                  finetune_seeds=seeds, num_threads=args.threads,
                   input_shape=test.input_shape, device=device,
                   batch_size=args.batch_size, progress=progress)
     with timer('prune'):
@@ -380,7 +414,8 @@ def run(args: argparse.Namespace) -> int:
                    if args.one_at_a_time else
                    repr(selector) if selector is not None else 'given layers'),
         removed=removed, recipe=recipe, config=config.to_dict(),
-        correlation=result.correlation,
+        finetune_seeds=seeds if seeds is not None else [config.seed],
+        num_threads=args.threads, correlation=result.correlation,
         sample_seeds=[args.seed + r for r in range(args.repeats)],
         FLOPs='2 x MACs (thop counts multiply-accumulates)')
     writers = {
@@ -406,9 +441,10 @@ def run(args: argparse.Namespace) -> int:
     if model_info.get('cached') is not None:
         weights += ' (cached)' if model_info.get('cached') else \
             ' (trained now, cached for the next run)'
+    runs = '' if seeds is None else f", mean of seeds {args.finetune_seeds}"
     print(f"{args.model}, {weights}; fine-tuned with the {recipe} recipe "
-          f"({config.epochs} epoch{'s' if config.epochs != 1 else ''}) on "
-          f"{train.title}; accuracy in % on the "
+          f"({config.epochs} epoch{'s' if config.epochs != 1 else ''}, lr "
+          f"{config.lr:g}{runs}) on {train.title}; accuracy in % on the "
           f"test half, FLOPs = 2 x MACs")
     print(_format(table))
     c = result.correlation

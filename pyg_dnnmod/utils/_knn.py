@@ -136,14 +136,15 @@ def neighbour_similarity(z: Tensor, rows: Optional[Tensor], nbrs: Tensor,
                 [0.7071, 0.0000]])
     """
     out = torch.empty(nbrs.shape, dtype=z.dtype, device=z.device)
-    k = max(1, nbrs.size(1))
-    step = max(1, 2**24 // (k * max(1, z.size(1))))
-    if metric != 'euclidean':
-        step = max(step, 2**20 // k)
+    k, dim = max(1, nbrs.size(1)), max(1, z.size(1))
+    # Chunks hold about 2^24 gathered feature values: R x D rows for the
+    # sampled product, R x k x D neighbour rows for the Euclidean distance.
+    euclidean = metric == 'euclidean'
+    step = max(1, 2**24 // (k * dim if euclidean else dim))
     for a in range(0, nbrs.size(0), step):
         b = min(a + step, nbrs.size(0))
         zi = z[a:b] if rows is None else z.index_select(0, rows[a:b])
-        if metric != 'euclidean':
+        if not euclidean:
             out[a:b] = pair_dot(zi, z, nbrs[a:b])
             continue
         # index_select is much faster than advanced indexing by a 2-D index.
@@ -282,9 +283,10 @@ class _RunningTopK:
 
     def update(self, rows: slice, sim: Tensor, col_start: int) -> None:
         k = self.k
-        # The block's own top-k (ties to the lowest index) holds every entry
-        # of the block that can enter the rows' top-k; merging the two short
-        # lists avoids copying the block.
+        # The block's own top-k (ties to the lowest index, or any with
+        # exact_ties=False) holds every entry of the block that can enter
+        # the rows' top-k; merging the two short lists avoids copying the
+        # block.
         val_b, idx_b = self.topk(sim, min(k, sim.size(1)))
         idx_b, order = (idx_b + col_start).sort(dim=1)
         val_b = val_b.gather(1, order).to(self.val.dtype)
@@ -473,12 +475,15 @@ def knn_graph(
                          f"metric={metric!r})")
 
     z = prepare_features(x, metric, eps)
-    sim = _Similarity(z, metric)
+    # Neighbours are searched among `search`; duplicates are those of the
+    # original rows, so that copies tie whatever a projection does.
+    search = z
     if projection is not None and projection < z.size(1):
-        z_proj = random_projection(z, projection, projection_seed)
+        search = random_projection(z, projection, projection_seed)
         if metric in ('cosine', 'pearson'):
-            z_proj = prepare_features(z_proj, 'cosine', eps)
-        sim = _Similarity(z_proj, metric, first=sim.first)
+            search = prepare_features(search, 'cosine', eps)
+    sim = _Similarity(search, metric, first=_duplicate_groups(z),
+                      find_duplicates=False)
     if precision == 'float32' or z.dtype == torch.float64:
         best = _upper_triangle_topk(sim, k, loop, block_size)
     else:

@@ -24,7 +24,6 @@ high-water RSS on the CPU), the share of the float32 edges it finds
 ``python bench/gpu.py --device cpu --grid 2000,5000``.
 """
 import argparse
-import contextlib
 import resource
 import sys
 import time
@@ -45,19 +44,13 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-@contextlib.contextmanager
-def tf32(enabled):
-    saved = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = enabled
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = saved
-
-
 def with_tf32(fn):
-    with tf32(True):
+    flags = torch.backends.cuda.matmul
+    saved, flags.allow_tf32 = flags.allow_tf32, True
+    try:
         return fn()
+    finally:
+        flags.allow_tf32 = saved
 
 
 def floor(x, block):

@@ -16,10 +16,13 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Tuple, Union
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from pyg_dnnmod.training import TrainConfig
 
 #: The default data: translated digits, half of every class for training.
 DIGITS_DATA = dict(translated=True, canvas=16, seed=0, test_fraction=0.5)
@@ -99,39 +102,83 @@ def pretrained_digits_cnn(
         (:obj:`path`, :obj:`cached`, :obj:`test_acc`, :obj:`seconds`,
         :obj:`key`).
     """
-    from pyg_dnnmod.training import TrainConfig, train
-
     folder = Path(cache) if cache is not None else cache_dir()
     key = recipe_key()
-    path = folder / f'digits_cnn_{key}.pt'
-    model = digits_model(seed=DIGITS_RECIPE['seed'])
+    return train_cached(folder / f'digits_cnn_{key}.pt',
+                        lambda: digits_model(seed=DIGITS_RECIPE['seed']),
+                        recipe_config(DIGITS_RECIPE), dict(key=key),
+                        retrain=retrain, progress=progress, device=device)
+
+
+def recipe_config(recipe: dict) -> 'TrainConfig':
+    r"""The :class:`~pyg_dnnmod.training.TrainConfig` of a recipe dict
+    such as :data:`DIGITS_RECIPE` (its other keys, e.g. :obj:`model`, are
+    ignored).
+
+    Example:
+        >>> recipe_config(DIGITS_RECIPE).epochs
+        12
+    """
+    from pyg_dnnmod.training import TrainConfig
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in recipe.items() if k in fields})
+
+
+def train_cached(
+    path: Path,
+    make_model: Callable[[], nn.Module],
+    config: 'TrainConfig',
+    info: dict,
+    retrain: bool = False,
+    progress: bool = False,
+    device: Union[str, torch.device, None] = None,
+) -> Tuple[nn.Module, dict]:
+    r"""A model of :obj:`make_model` trained on the translated digits
+    with :obj:`config`, loaded from :obj:`path` when it is there.
+
+    An unusable file (truncated, or of another architecture) is never
+    reused silently: it is reported and the model trained again. A new
+    file is written atomically, with :obj:`info` plus :obj:`test_acc`,
+    :obj:`seconds` and :obj:`epochs`.
+
+    Returns:
+        (torch.nn.Module, dict): The model in eval mode, and its summary
+        with :obj:`path` and :obj:`cached` added.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / 'model.pt'
+        >>> torch.save({'state_dict': digits_model().state_dict(),
+        ...             'info': {'key': 'demo'}}, path)
+        >>> model, info = train_cached(path, digits_model,
+        ...                            recipe_config(DIGITS_RECIPE), {})
+        >>> info['cached'], info['key'], model.training
+        (True, 'demo', False)
+    """
+    from pyg_dnnmod.training import train
+
+    model = make_model()
     if path.exists() and not retrain:
         try:
             stored = torch.load(path, map_location='cpu', weights_only=True)
             model.load_state_dict(stored['state_dict'])
         except Exception as e:  # noqa: BLE001 - any unusable file
-            # A truncated file or one from an older architecture: never
-            # reuse it silently, train again.
             warnings.warn(f"cached model {str(path)!r} is unusable ({e}); "
-                          f"training again", stacklevel=2)
-            model = digits_model(seed=DIGITS_RECIPE['seed'])
+                          f"training again", stacklevel=3)
+            model = make_model()
         else:
-            info = dict(stored['info'], cached=True, path=str(path))
-            return model.eval(), info
+            return model.eval(), dict(stored['info'], cached=True,
+                                      path=str(path))
 
-    recipe = {k: v for k, v in DIGITS_RECIPE.items()
-              if k not in ('model', 'width')}
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in recipe.items() if k in fields})
     history = train(model, digits_data('train'), digits_data('test'),
                     config, progress=progress,
                     device=device if device is not None else 'cpu')
     model = model.cpu().eval()
     last = history.iloc[-1]
-    info = dict(key=key, test_acc=float(last['test_acc']),
+    info = dict(info, test_acc=float(last['test_acc']),
                 seconds=float(history['seconds'].sum()),
                 epochs=int(last['epoch']))
-    folder.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'{path.name}.tmp{os.getpid()}')
     try:
         torch.save({'state_dict': model.state_dict(), 'info': info}, tmp)

@@ -35,7 +35,6 @@ import functools
 import hashlib
 import json
 import math
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -1039,9 +1038,9 @@ def pretrained_digits_model(
     from pyg_dnnmod.pretrained import (
         DIGITS_RECIPE,
         cache_dir,
-        digits_data,
+        recipe_config,
+        train_cached,
     )
-    from pyg_dnnmod.training import train
 
     if not isinstance(name, str):
         raise TypeError(f"'name' must be a str (got {type(name).__name__})")
@@ -1055,35 +1054,17 @@ def pretrained_digits_model(
     recipe = {k: v for k, v in DIGITS_RECIPE.items()
               if k not in ('model', 'width')}
     recipe.update(DIGITS_MODEL_RECIPES.get(key_name, {}))
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in recipe.items() if k in fields})
     key = _digits_key(key_name, dict(recipe, num_threads=num_threads))
     folder = Path(cache) if cache is not None else cache_dir()
-    path = folder / f'{key_name}_digits_{key}.pt'
-    with torch.random.fork_rng():
-        torch.manual_seed(DIGITS_RECIPE['seed'])
-        model = get_model(key_name, mean=TRANSLATED_DIGITS_MEAN,
-                          std=TRANSLATED_DIGITS_STD)
-    if path.exists() and not retrain:
-        stored = torch.load(path, map_location='cpu', weights_only=True)
-        model.load_state_dict(stored['state_dict'])
-        return model.eval(), dict(stored['info'], cached=True, path=str(path))
+
+    def make_model() -> nn.Module:
+        with torch.random.fork_rng():
+            torch.manual_seed(DIGITS_RECIPE['seed'])
+            return get_model(key_name, mean=TRANSLATED_DIGITS_MEAN,
+                             std=TRANSLATED_DIGITS_STD)
 
     with fixed_threads(num_threads):
-        history = train(model, digits_data('train'), digits_data('test'),
-                        config, progress=progress,
-                        device=device if device is not None else 'cpu')
-    model = model.cpu().eval()
-    last = history.iloc[-1]
-    info = dict(key=key, model=key_name, test_acc=float(last['test_acc']),
-                seconds=float(history['seconds'].sum()),
-                epochs=int(last['epoch']))
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'{path.name}.tmp{os.getpid()}')
-    try:
-        torch.save({'state_dict': model.state_dict(), 'info': info}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return model, dict(info, cached=False, path=str(path))
+        return train_cached(folder / f'{key_name}_digits_{key}.pt',
+                            make_model, recipe_config(recipe),
+                            dict(key=key, model=key_name), retrain=retrain,
+                            progress=progress, device=device)

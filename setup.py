@@ -1,6 +1,6 @@
 """Packaging for pyg_dnnmod.
 
-The version lives in ``pyg_dnnmod/__init__.py`` only; it is read here as text
+The version lives in ``pyg_dnnmod/_version.py`` only; it is read here as text
 so that ``setup.py`` does not import torch.
 """
 import re
@@ -10,7 +10,7 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 VERSION = re.search(r"__version__ = '([^']+)'",
-                    (HERE / 'pyg_dnnmod' / '__init__.py').read_text()).group(1)
+                    (HERE / 'pyg_dnnmod' / '_version.py').read_text()).group(1)
 
 install_requires = [
     'torch>=2.1',
@@ -29,6 +29,7 @@ attacks = ['advertorch>=0.2.3'] + vision
 test = [
     'pytest',
     'pytest-timeout',
+    'psutil',
     'networkx',
     'timm',
     'nbclient',

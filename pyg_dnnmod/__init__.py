@@ -23,7 +23,7 @@ Where things live:
   :mod:`pyg_dnnmod.pretrained` (the embedded default),
   :mod:`pyg_dnnmod.testing` (the paper's pipeline as reference).
 """
-__version__ = '0.1.0'
+from pyg_dnnmod._version import __version__
 
 from pyg_dnnmod import (
     datasets,

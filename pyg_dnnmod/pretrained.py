@@ -7,8 +7,13 @@ split half for training and half for the analysis, and
 :class:`~pyg_dnnmod.models.DigitsCNN` trained once with a fixed recipe.
 The trained weights are cached under the user cache folder
 (:obj:`$PYG_DNNMOD_CACHE`, else :obj:`$XDG_CACHE_HOME/pyg_dnnmod`, else
-:obj:`~/.cache/pyg_dnnmod`) in a file named by a hash of the recipe, so a
-changed recipe retrains and a second run reuses the weights.
+:obj:`~/.cache/pyg_dnnmod`) in a file named by a hash of the recipe, the
+CPU thread count and the device it was trained with, so a changed recipe
+retrains and a second run reuses the weights. Training runs on one CPU
+thread by default (:data:`TRAIN_THREADS`): the sums of a CPU training step
+are ordered by the thread count, so the same seed gives another network
+with another count, and the default curve would depend on who filled the
+cache.
 """
 import dataclasses
 import hashlib
@@ -16,10 +21,14 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
+
+from pyg_dnnmod._version import __version__
+from pyg_dnnmod.io import DamagedFileError, atomic_save, load_tensors
+from pyg_dnnmod.training import check_threads, fixed_threads
 
 if TYPE_CHECKING:
     from pyg_dnnmod.training import TrainConfig
@@ -28,10 +37,13 @@ if TYPE_CHECKING:
 DIGITS_DATA = dict(translated=True, canvas=16, seed=0, test_fraction=0.5)
 
 #: The recipe of the default model (SGD; 12 epochs of batch 32 take about
-#: 15 s on two CPU cores and reach about 95 % test accuracy).
+#: 20 s on one CPU thread and reach about 95 % test accuracy).
 DIGITS_RECIPE = dict(model='digits_cnn', width=1.0, epochs=12, batch_size=32,
                      lr=0.01, momentum=0.9, weight_decay=5e-4,
                      milestones=(8, ), gamma=0.1, seed=0)
+
+#: The CPU threads the cached models are trained with by default.
+TRAIN_THREADS = 1
 
 
 def cache_dir() -> Path:
@@ -71,11 +83,33 @@ def digits_model(random_init: bool = False, seed: int = 0) -> nn.Module:
                          std=TRANSLATED_DIGITS_STD)
 
 
-def recipe_key() -> str:
-    r"""A hash of the data, the recipe and the library version."""
-    import pyg_dnnmod
+def training_environment(num_threads: Optional[int] = TRAIN_THREADS,
+                         device: Union[str, torch.device, None] = None
+                         ) -> dict:
+    r"""What besides the recipe changes a trained network, for cache keys:
+    the device type and, on the CPU, the thread count (the count in force
+    when :obj:`num_threads` is :obj:`None`).
+
+    Example:
+        >>> training_environment(1)
+        {'device': 'cpu', 'threads': 1}
+    """
+    num_threads = check_threads(num_threads)
+    kind = torch.device(device).type if device is not None else 'cpu'
+    if kind != 'cpu':
+        return {'device': kind}
+    return {'device': kind, 'threads': num_threads if num_threads is not None
+            else torch.get_num_threads()}
+
+
+def recipe_key(num_threads: Optional[int] = TRAIN_THREADS,
+               device: Union[str, torch.device, None] = None) -> str:
+    r"""A hash of the data, the recipe, the :func:`training_environment`
+    and the library version."""
     text = json.dumps({'data': DIGITS_DATA, 'recipe': DIGITS_RECIPE,
-                       'version': pyg_dnnmod.__version__}, sort_keys=True)
+                       'environment': training_environment(num_threads,
+                                                           device),
+                       'version': __version__}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -84,9 +118,14 @@ def pretrained_digits_cnn(
     retrain: bool = False,
     progress: bool = False,
     device: Union[str, torch.device, None] = None,
+    num_threads: Optional[int] = TRAIN_THREADS,
 ) -> Tuple[nn.Module, dict]:
     r"""The default model, trained on the translated digits with
     :data:`DIGITS_RECIPE`, from the cache when it is there.
+
+    The cache file is keyed by :func:`recipe_key`: the recipe, the thread
+    count and the device, so the model is the same whoever filled the
+    cache, and a model trained otherwise is kept apart.
 
     Args:
         cache (str or Path, optional): The cache folder.
@@ -96,6 +135,10 @@ def pretrained_digits_cnn(
             (default: :obj:`False`)
         device (str or torch.device, optional): Where to train.
             (default: :obj:`None`, the CPU)
+        num_threads (int, optional): CPU threads while training, the
+            previous count restored afterwards; :obj:`None` trains with
+            the count in force (and keys the cache by it).
+            (default: :obj:`1`)
 
     Returns:
         (torch.nn.Module, dict): The model in eval mode, and a summary
@@ -103,11 +146,14 @@ def pretrained_digits_cnn(
         :obj:`key`).
     """
     folder = Path(cache) if cache is not None else cache_dir()
-    key = recipe_key()
+    key = recipe_key(num_threads, device)
     return train_cached(folder / f'digits_cnn_{key}.pt',
                         lambda: digits_model(seed=DIGITS_RECIPE['seed']),
-                        recipe_config(DIGITS_RECIPE), dict(key=key),
-                        retrain=retrain, progress=progress, device=device)
+                        recipe_config(DIGITS_RECIPE),
+                        dict(key=key, **training_environment(num_threads,
+                                                             device)),
+                        retrain=retrain, progress=progress, device=device,
+                        num_threads=num_threads)
 
 
 def recipe_config(recipe: dict) -> 'TrainConfig':
@@ -132,9 +178,13 @@ def train_cached(
     retrain: bool = False,
     progress: bool = False,
     device: Union[str, torch.device, None] = None,
+    num_threads: Optional[int] = TRAIN_THREADS,
 ) -> Tuple[nn.Module, dict]:
     r"""A model of :obj:`make_model` trained on the translated digits
-    with :obj:`config`, loaded from :obj:`path` when it is there.
+    with :obj:`config` on :obj:`num_threads` CPU threads (see
+    :func:`~pyg_dnnmod.training.fixed_threads`; the caller keys
+    :obj:`path` by :func:`training_environment`), loaded from :obj:`path`
+    when it is there.
 
     An unusable file (truncated, or of another architecture) is never
     reused silently: it is reported and the model trained again. A new
@@ -160,7 +210,11 @@ def train_cached(
     model = make_model()
     if path.exists() and not retrain:
         try:
-            stored = torch.load(path, map_location='cpu', weights_only=True)
+            stored = load_tensors(path, what='cached model')
+            if not isinstance(stored, dict) or \
+                    not isinstance(stored.get('info'), dict):
+                raise DamagedFileError(f"cached model '{path}' holds no "
+                                       f"'state_dict' and 'info'")
             model.load_state_dict(stored['state_dict'])
         except Exception as e:  # noqa: BLE001 - any unusable file
             warnings.warn(f"cached model {str(path)!r} is unusable ({e}); "
@@ -170,20 +224,15 @@ def train_cached(
             return model.eval(), dict(stored['info'], cached=True,
                                       path=str(path))
 
-    history = train(model, digits_data('train'), digits_data('test'),
-                    config, progress=progress,
-                    device=device if device is not None else 'cpu')
+    with fixed_threads(num_threads):
+        history = train(model, digits_data('train'), digits_data('test'),
+                        config, progress=progress,
+                        device=device if device is not None else 'cpu')
     model = model.cpu().eval()
     last = history.iloc[-1]
     info = dict(info, test_acc=float(last['test_acc']),
                 seconds=float(history['seconds'].sum()),
                 epochs=int(last['epoch']))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'{path.name}.tmp{os.getpid()}')
-    try:
-        torch.save({'state_dict': model.state_dict(), 'info': info}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_save({'state_dict': model.state_dict(), 'info': info}, path)
     return model, dict(info, cached=False, path=str(path))

@@ -2,21 +2,15 @@ r"""The snapshots of one model + data + parameters, cached on disk as a PyG
 :class:`~torch_geometric.data.InMemoryDataset`."""
 import hashlib
 import json
-import os
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import InMemoryDataset
+from torch_geometric.data import Data
 
-import pyg_dnnmod
-
-
-def _update_with_tensor(h: 'hashlib._Hash', t: Tensor) -> None:
-    t = t.detach().cpu().contiguous()
-    h.update(f'{t.dtype}{tuple(t.shape)}'.encode())
-    h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes()
-             if t.numel() else b'')
+from pyg_dnnmod._version import __version__
+from pyg_dnnmod.datasets.in_memory import SafeInMemoryDataset
+from pyg_dnnmod.io import DamagedFileError, update_with_tensor
 
 
 def cache_key(model: nn.Module, inputs: Tensor, labels: Tensor,
@@ -35,7 +29,7 @@ def cache_key(model: nn.Module, inputs: Tensor, labels: Tensor,
         False
     """
     h = hashlib.sha256()
-    h.update(pyg_dnnmod.__version__.encode())
+    h.update(__version__.encode())
     h.update(repr(model).encode())
     # Parameters and every buffer, persistent or not (a normalisation
     # layer's mean and std are non-persistent buffers, outside state_dict).
@@ -43,14 +37,14 @@ def cache_key(model: nn.Module, inputs: Tensor, labels: Tensor,
     tensors.update({f'buffer:{n}': b for n, b in model.named_buffers()})
     for name, t in sorted(tensors.items()):
         h.update(name.encode())
-        _update_with_tensor(h, t)
-    _update_with_tensor(h, inputs)
-    _update_with_tensor(h, labels)
+        update_with_tensor(h, t)
+    update_with_tensor(h, inputs)
+    update_with_tensor(h, labels)
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 
 
-class LayerGraphDataset(InMemoryDataset):
+class LayerGraphDataset(SafeInMemoryDataset):
     r"""The k-NN layer snapshots of a model over labelled samples (see
     :func:`pyg_dnnmod.layer_graphs`) as a PyG dataset stored under
     :obj:`root`, one :class:`~torch_geometric.data.Data` per layer in depth
@@ -98,40 +92,29 @@ class LayerGraphDataset(InMemoryDataset):
         self.progress = kwargs.get('progress', False)
         self.key = cache_key(model, inputs, labels, self.params)
         super().__init__(root, transform, force_reload=force_reload)
-        self.load(self.processed_paths[0])
-        with open(self.processed_paths[1]) as f:
-            self.meta = json.load(f)
-
-    @property
-    def raw_file_names(self) -> List[str]:
-        return []
 
     @property
     def processed_file_names(self) -> List[str]:
         return [f'layer_graphs_{self.key}.pt', f'layer_graphs_{self.key}.json']
 
-    def download(self) -> None:
-        pass
-
-    def process(self) -> None:
+    def process(self) -> Tuple[List[Data], Dict[str, Any]]:
         from pyg_dnnmod.snapshots import layer_graphs
-        kwargs = dict(self.params)
         graphs = layer_graphs(self.model, self.inputs, self.labels,
-                              progress=self.progress, **kwargs)
-        data_path, meta_path = self.processed_paths
-        tmp = f'{data_path}.tmp{os.getpid()}'
-        try:
-            self.save(list(graphs), tmp)
-            os.replace(tmp, data_path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+                              progress=self.progress, **self.params)
         meta = dict(graphs.meta, params=self.params, key=self.key,
                     layer_names=graphs.layer_names)
-        tmp = f'{meta_path}.tmp{os.getpid()}'
-        with open(tmp, 'w') as f:
-            json.dump(meta, f, default=str)
-        os.replace(tmp, meta_path)
+        # Through JSON once, so that what is kept is what a reload reads.
+        return list(graphs), json.loads(json.dumps(meta, default=str))
+
+    def check_processed(self) -> None:
+        names = self.meta.get('layer_names')
+        if self.meta.get('key') != self.key or not isinstance(names, list) \
+                or len(names) != len(self):
+            raise DamagedFileError(
+                f"processed files of key {self.key} in "
+                f"'{self.processed_dir}' do not fit together (side file key "
+                f"{self.meta.get('key')!r}, {len(self)} graphs)")
+        super().check_processed()
 
     @property
     def layer_names(self) -> List[str]:

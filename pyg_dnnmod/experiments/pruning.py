@@ -14,8 +14,8 @@ section 5.2, Table 1, Fig. 9 and Fig. 10).
 * :func:`pretrained_digits_model`: a model of the registry trained on the
   embedded default data with the default recipe, cached like
   :func:`~pyg_dnnmod.pretrained.pretrained_digits_cnn`;
-* :func:`fixed_threads`: a run on a fixed number of CPU threads, as
-  training results depend on it.
+* :func:`fixed_threads` (from :mod:`pyg_dnnmod.training`): a run on a fixed
+  number of CPU threads, as training results depend on it.
 
 On the translated digits the default model is the residual
 :func:`~pyg_dnnmod.models.digits_deep.digits_deep_resnet` and the default
@@ -29,7 +29,6 @@ convolution breaks the channels of the next one, whatever its gain.
 
 Figures: :func:`~pyg_dnnmod.plotting.plot_pruning_report`.
 """
-import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -43,7 +42,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from pyg_dnnmod.training import TrainConfig
+from pyg_dnnmod.training import TrainConfig, check_threads, fixed_threads
 
 #: The fine-tuning recipe of the pruned digits models: the training
 #: recipe continued at its final learning rate (0.01 / 10 after the
@@ -259,46 +258,6 @@ def _check_seeds(seeds: Any, config: TrainConfig) -> List[int]:
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"'finetune_seeds' repeats a seed (got {seeds!r})")
     return list(seeds)
-
-
-def _check_threads(num_threads: Optional[int]) -> Optional[int]:
-    if num_threads is not None and (isinstance(num_threads, bool)
-                                    or not isinstance(num_threads, int)
-                                    or num_threads < 1):
-        raise ValueError(f"'num_threads' must be None or an integer >= 1 "
-                         f"(got {num_threads!r})")
-    return num_threads
-
-
-@contextlib.contextmanager
-def fixed_threads(num_threads: Optional[int]) -> Iterator[None]:
-    r"""Runs the block with :obj:`torch.set_num_threads(num_threads)` and
-    restores the previous count afterwards; :obj:`None` changes nothing.
-
-    Training on the CPU sums in an order that depends on the thread count,
-    so the same seed gives a (slightly) different network with another
-    count; the small digits models of the pruning experiments diverge
-    enough for a selection at a threshold to change. A fixed count makes a
-    run repeatable on a machine.
-
-    Example:
-        >>> before = torch.get_num_threads()
-        >>> with fixed_threads(1):
-        ...     torch.get_num_threads()
-        1
-        >>> torch.get_num_threads() == before
-        True
-    """
-    num_threads = _check_threads(num_threads)
-    if num_threads is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(num_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _in_fixed_threads(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -979,11 +938,11 @@ def layer_removal_sweep(
 # -- a trained model of the registry on the embedded default ---------------
 
 def _digits_key(name: str, recipe: Mapping[str, Any]) -> str:
-    import pyg_dnnmod
+    from pyg_dnnmod._version import __version__
     from pyg_dnnmod.pretrained import DIGITS_DATA
     text = json.dumps({'model': name, 'data': DIGITS_DATA,
                        'recipe': dict(recipe),
-                       'version': pyg_dnnmod.__version__}, sort_keys=True,
+                       'version': __version__}, sort_keys=True,
                       default=list)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -1040,6 +999,7 @@ def pretrained_digits_model(
         cache_dir,
         recipe_config,
         train_cached,
+        training_environment,
     )
 
     if not isinstance(name, str):
@@ -1050,11 +1010,16 @@ def pretrained_digits_model(
         raise ValueError(f"'name' must be a model for 1x16x16 inputs such as "
                          f"the digits (got '{name}', which takes "
                          f"{'x'.join(map(str, shape))})")
-    num_threads = _check_threads(num_threads)
+    num_threads = check_threads(num_threads)
     recipe = {k: v for k, v in DIGITS_RECIPE.items()
               if k not in ('model', 'width')}
     recipe.update(DIGITS_MODEL_RECIPES.get(key_name, {}))
-    key = _digits_key(key_name, dict(recipe, num_threads=num_threads))
+    environment = training_environment(num_threads, device)
+    # The thread count in force when None: the key says what trained it.
+    recipe_env = dict(recipe, num_threads=environment.get('threads'))
+    if environment['device'] != 'cpu':
+        recipe_env['device'] = environment['device']
+    key = _digits_key(key_name, recipe_env)
     folder = Path(cache) if cache is not None else cache_dir()
 
     def make_model() -> nn.Module:
@@ -1063,8 +1028,8 @@ def pretrained_digits_model(
             return get_model(key_name, mean=TRANSLATED_DIGITS_MEAN,
                              std=TRANSLATED_DIGITS_STD)
 
-    with fixed_threads(num_threads):
-        return train_cached(folder / f'{key_name}_digits_{key}.pt',
-                            make_model, recipe_config(recipe),
-                            dict(key=key, model=key_name), retrain=retrain,
-                            progress=progress, device=device)
+    return train_cached(folder / f'{key_name}_digits_{key}.pt',
+                        make_model, recipe_config(recipe),
+                        dict(key=key, model=key_name), retrain=retrain,
+                        progress=progress, device=device,
+                        num_threads=num_threads)

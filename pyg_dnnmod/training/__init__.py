@@ -5,7 +5,9 @@ dynamics.
 untrained model as epoch 0 and every later epoch atomically, and resumes an
 interrupted run bit for bit; :func:`evaluate` gives loss and accuracy;
 :func:`load_checkpoint` restores a checkpoint with
-:obj:`torch.load(weights_only=True)` after checking that it fits the model.
+:obj:`torch.load(weights_only=True)` after checking that it fits the model;
+:func:`fixed_threads` runs a block on a fixed number of CPU threads, so that
+a training run does not depend on the machine's thread count.
 """
 from pyg_dnnmod.training._augment import random_crop_flip
 from pyg_dnnmod.training._checkpoint import (
@@ -16,6 +18,7 @@ from pyg_dnnmod.training._checkpoint import (
     save_checkpoint,
 )
 from pyg_dnnmod.training._config import TrainConfig
+from pyg_dnnmod.training._threads import check_threads, fixed_threads
 from pyg_dnnmod.training._train import evaluate, train
 
 __all__ = [
@@ -28,4 +31,6 @@ __all__ = [
     'list_checkpoints',
     'checkpoint_path',
     'random_crop_flip',
+    'fixed_threads',
+    'check_threads',
 ]

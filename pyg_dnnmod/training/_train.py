@@ -192,6 +192,21 @@ def _check_resumable(config: TrainConfig, stored: Dict[str, Any],
                          f"the same configuration or a new 'checkpoint_dir'")
 
 
+def _check_environment(current: Dict[str, Any], stored: Any,
+                       path: PathLike) -> None:
+    if not isinstance(stored, dict) or stored == current:
+        return  # checkpoints written before the environment was kept
+    diff = ', '.join(f'{k}={stored.get(k)!r} in checkpoint vs '
+                     f'{current.get(k)!r} now'
+                     for k in sorted(set(stored) | set(current))
+                     if stored.get(k) != current.get(k))
+    warnings.warn(f"resuming from '{path}' in another environment ({diff}): "
+                  f"the run continues but will not match an uninterrupted "
+                  f"one bit for bit; use torch.set_num_threads("
+                  f"{stored.get('threads')}) (pyg-dnnmod train --threads) "
+                  f"on the same device for an exact resume", stacklevel=3)
+
+
 def train(
     model: nn.Module,
     train_data: Data,
@@ -220,8 +235,10 @@ def train(
     :obj:`augment`) are seeded from :obj:`(config.seed, e)`, so with
     :obj:`resume=True` an interrupted run continues from its last checkpoint
     and ends with exactly the weights and history of an uninterrupted run
-    (bit for bit on the CPU; on a GPU as far as its kernels are
-    deterministic). The caller's global random state is restored on return.
+    (bit for bit on the CPU with the same thread count, which every
+    checkpoint keeps: resuming with another count or device warns; on a GPU
+    as far as its kernels are deterministic). The caller's global random
+    state is restored on return.
 
     Args:
         model (torch.nn.Module): The classifier, returning logits
@@ -309,6 +326,7 @@ def train(
                     'scheduler': scheduler.state_dict(),
                     'history': [dict(row) for row in history],
                     'config': config.to_dict(),
+                    'environment': environment,
                 }, checkpoint_path(checkpoint_dir, epoch))
         if callback is not None:
             callback(epoch, model)
@@ -318,6 +336,11 @@ def train(
             return math.nan, math.nan
         return _evaluate(model, test_data, config.eval_batch_size, device)
 
+    # What besides the recipe changes the trajectory on the CPU: the sums of
+    # a step are ordered by the thread count.
+    environment = {'device': device.type}
+    if device.type == 'cpu':
+        environment['threads'] = torch.get_num_threads()
     history: List[Dict[str, Any]] = []
     start_epoch = 0
     existing = list_checkpoints(checkpoint_dir) if checkpoint_dir else []
@@ -330,6 +353,7 @@ def train(
         last_epoch, path = existing[-1]
         checkpoint = load_checkpoint(model, path, map_location=device)
         _check_resumable(config, checkpoint.get('config', {}), path)
+        _check_environment(environment, checkpoint.get('environment'), path)
         optimizer.load_state_dict(checkpoint['optimizer'])
         scheduler.load_state_dict(checkpoint['scheduler'])
         history = [dict(row) for row in checkpoint['history']]

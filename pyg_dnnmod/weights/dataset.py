@@ -26,7 +26,16 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data import Data
+
+from pyg_dnnmod._version import __version__
+from pyg_dnnmod.datasets.in_memory import SafeInMemoryDataset
+from pyg_dnnmod.io import (
+    DamagedFileError,
+    atomic_write,
+    file_digest,
+    load_json,
+)
 
 from pyg_dnnmod.weights._statistics import (
     AGGREGATES,
@@ -324,25 +333,7 @@ def temporal_summary(aggregates: pd.DataFrame, T: int) -> pd.Series:
     return pd.Series(parts, dtype=np.float64)
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _atomic_write(path: str, write: Any) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-class WeightGraphDataset(InMemoryDataset):
+class WeightGraphDataset(SafeInMemoryDataset):
     r"""The weight graphs over the first training epochs of every network
     of a zoo (see :func:`~pyg_dnnmod.weights.generate_zoo`), one item per
     network, after Vahedian et al. (2021, `"Convolutional Neural Network
@@ -361,7 +352,12 @@ class WeightGraphDataset(InMemoryDataset):
     file is named by a hash of their contents and of every build
     parameter, so a grown zoo or another parameter builds a new file and a
     stale one is never reused, and it is written to a temporary name and
-    renamed into place.
+    renamed into place. Every file is read so that it cannot run code
+    (:obj:`weights_only=True`, see
+    :class:`~pyg_dnnmod.datasets.in_memory.SafeInMemoryDataset`); a damaged
+    processed file is rebuilt, and a damaged record (truncated, random
+    bytes, empty, or hostile) is reported and its network trained again
+    (:func:`~pyg_dnnmod.weights.zoo.repair_records`), with a warning.
 
     Args:
         root (str): The zoo folder.
@@ -402,8 +398,11 @@ class WeightGraphDataset(InMemoryDataset):
             raise ValueError(f"'root' ('{root}') holds no zoo (no "
                              f"'{spec_path}'); create one with "
                              f"generate_zoo or 'pyg-dnnmod zoo'")
-        with open(spec_path) as f:
-            self.spec: Dict[str, Any] = json.load(f)
+        self.spec: Dict[str, Any] = load_json(spec_path, what='zoo settings')
+        if not isinstance(self.spec, dict) or \
+                not isinstance(self.spec.get('snapshot_epochs'), int):
+            raise DamagedFileError(f"zoo settings '{spec_path}' hold no "
+                                   f"'snapshot_epochs'")
         stored = self.spec['snapshot_epochs']
         if epochs is None:
             epochs = stored
@@ -415,21 +414,19 @@ class WeightGraphDataset(InMemoryDataset):
         if conv not in ('rolled', 'unrolled'):
             raise ValueError(f"'conv' must be 'rolled' or 'unrolled' "
                              f"(got {conv!r})")
-        from pyg_dnnmod.weights.zoo import finished_networks
+        from pyg_dnnmod.weights.zoo import finished_networks, repair_records
+        repair_records(root, stacklevel=3)
         self.indices_in_zoo = finished_networks(root)
         self.params = dict(epochs=epochs, conv=conv, signed=signed, bn=bn)
         h = hashlib.sha256()
-        h.update(json.dumps(dict(self.params, version=_version(),
+        h.update(json.dumps(dict(self.params, version=__version__,
                                  spec=self.spec), sort_keys=True).encode())
         for i in self.indices_in_zoo:
             path = Path(root) / 'raw' / f'net_{i:05d}.pt'
             h.update(path.name.encode())
-            h.update(_file_digest(path).encode())
+            h.update(file_digest(path).encode())
         self.key = h.hexdigest()[:16]
         super().__init__(root, transform, force_reload=force_reload)
-        self.load(self.processed_paths[0])
-        with open(self.processed_paths[1]) as f:
-            self.meta: Dict[str, Any] = json.load(f)
 
     @property
     def raw_file_names(self) -> List[str]:
@@ -444,7 +441,7 @@ class WeightGraphDataset(InMemoryDataset):
         raise ValueError(f"the zoo at '{self.root}' has no finished network "
                          f"yet; run generate_zoo or 'pyg-dnnmod zoo'")
 
-    def process(self) -> None:
+    def process(self) -> Any:
         from pyg_dnnmod.weights.zoo import read_record, zoo_model
         if not self.indices_in_zoo:
             self.download()
@@ -471,16 +468,18 @@ class WeightGraphDataset(InMemoryDataset):
             networks.append(dict(index=i, **hp,
                                  final_test_acc=record['final_test_acc'],
                                  train_seconds=record['train_seconds']))
-        data_path, meta_path = self.processed_paths
-        _atomic_write(data_path, lambda tmp: self.save(items, tmp))
         meta = dict(key=self.key, params=self.params, spec=self.spec,
                     networks=networks)
+        return items, meta
 
-        def dump(tmp: str) -> None:
-            with open(tmp, 'w') as f:
-                json.dump(meta, f)
-
-        _atomic_write(meta_path, dump)
+    def check_processed(self) -> None:
+        networks = self.meta.get('networks')
+        if self.meta.get('key') != self.key or not isinstance(networks, list) \
+                or len(networks) != len(self):
+            raise DamagedFileError(
+                f"processed files of key {self.key} in "
+                f"'{self.processed_dir}' do not fit together")
+        super().check_processed()
 
     @property
     def hparams(self) -> pd.DataFrame:
@@ -515,7 +514,18 @@ class WeightGraphDataset(InMemoryDataset):
         path = os.path.join(self.processed_dir,
                             f'aggregates_{self.key}_{tag}.csv')
         if os.path.exists(path):
-            return pd.read_csv(path, index_col=[0, 1])
+            try:
+                cached = pd.read_csv(path, index_col=[0, 1])
+                if list(cached.index.names) != ['item', 'epoch'] or \
+                        set(cached.index.get_level_values(0)) != \
+                        set(range(len(self))) or \
+                        len(cached) != len(self) * (self.params['epochs'] + 1):
+                    raise ValueError('not the aggregates of this dataset')
+                return cached
+            except Exception as e:  # noqa: BLE001 - any damage is rebuilt
+                warnings.warn(f"cached statistics '{path}' are unusable "
+                              f"({type(e).__name__}: {e}); computing them "
+                              f"again", stacklevel=2)
         from tqdm import tqdm
         frames = []
         for idx in tqdm(range(len(self)), disable=not progress,
@@ -525,7 +535,7 @@ class WeightGraphDataset(InMemoryDataset):
                 [[idx], frame.index], names=['item', 'epoch'])
             frames.append(frame)
         out = pd.concat(frames)
-        _atomic_write(path, lambda tmp: out.to_csv(tmp))
+        atomic_write(path, lambda tmp: out.to_csv(tmp))
         return pd.read_csv(path, index_col=[0, 1])
 
     def summaries(self, T: int,
@@ -546,7 +556,3 @@ class WeightGraphDataset(InMemoryDataset):
         return (f'{self.__class__.__name__}({len(self)}, '
                 f'epochs={self.params["epochs"]})')
 
-
-def _version() -> str:
-    import pyg_dnnmod
-    return pyg_dnnmod.__version__

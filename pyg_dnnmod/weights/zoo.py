@@ -33,6 +33,16 @@ import pandas as pd
 import torch
 from torch import nn
 
+from pyg_dnnmod._version import __version__
+from pyg_dnnmod.io import (
+    DamagedFileError,
+    atomic_save,
+    atomic_write_json,
+    load_json,
+    load_tensors,
+)
+from pyg_dnnmod.training import fixed_threads
+
 PathLike = Union[str, Path]
 
 #: The record format; a zoo written by another format is refused.
@@ -330,16 +340,6 @@ def record_path(root: PathLike, index: int) -> Path:
     return Path(root) / 'raw' / _RECORD.format(index)
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def train_network(index: int, spec: Dict[str, Any],
                   device: Union[str, torch.device] = 'cpu') -> Dict[str, Any]:
     r"""Trains network :obj:`index` of a zoo and returns its record (what
@@ -349,7 +349,7 @@ def train_network(index: int, spec: Dict[str, Any],
     and trained with :func:`~pyg_dnnmod.training.train` (SGD with the drawn
     momentum variant; the learning rate times :obj:`gamma` after each
     milestone); the same :obj:`(index, spec)` gives the same record, bit for
-    bit on the CPU.
+    bit on the CPU (it trains on :obj:`spec['threads']` CPU threads).
 
     Args:
         index (int): The network's index.
@@ -378,7 +378,7 @@ def train_network(index: int, spec: Dict[str, Any],
                           hparams['dropout'], spec['num_classes'])
     recorder = SnapshotRecorder(spec['snapshot_epochs'])
     start = time.perf_counter()
-    with _warnings_quiet():
+    with _warnings_quiet(), fixed_threads(spec.get('threads', 1)):
         history = train(model, train_data, test_data,
                         _train_config(hparams, spec), device=device,
                         callback=recorder, progress=False)
@@ -415,9 +415,12 @@ def zoo_spec(epochs: int = 15, snapshot_epochs: int = 5,
              space: Optional[ZooSpace] = None, seed: int = 0,
              max_train_samples: Optional[int] = None,
              num_classes: int = 10,
-             data: str = 'translated-digits') -> Dict[str, Any]:
+             data: str = 'translated-digits',
+             threads: int = 1) -> Dict[str, Any]:
     r"""The settings that define a zoo, validated, as stored in
-    :obj:`raw/zoo.json`; see :func:`generate_zoo` for the arguments.
+    :obj:`raw/zoo.json`; see :func:`generate_zoo` for the arguments
+    (:obj:`threads` is its :obj:`threads_per_worker`: the CPU threads each
+    network trains on, which change its weights).
 
     Example:
         >>> spec = zoo_spec(epochs=9, snapshot_epochs=3)
@@ -430,7 +433,7 @@ def zoo_spec(epochs: int = 15, snapshot_epochs: int = 5,
     """
     for name, value, low in (('epochs', epochs, 1),
                              ('snapshot_epochs', snapshot_epochs, 0),
-                             ('seed', seed, 0)):
+                             ('seed', seed, 0), ('threads', threads, 1)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"'{name}' must be an integer (got {value!r})")
         if value < low:
@@ -456,17 +459,15 @@ def zoo_spec(epochs: int = 15, snapshot_epochs: int = 5,
                 snapshot_epochs=snapshot_epochs,
                 milestones=[int(m) for m in milestones], gamma=float(gamma),
                 seed=seed, data=data, max_train_samples=max_train_samples,
-                num_classes=int(num_classes), space=space.to_dict())
+                num_classes=int(num_classes), space=space.to_dict(),
+                threads=threads)
     # TrainConfig checks milestones and gamma.
     _train_config(space.sample(0, seed), spec)
     return spec
 
 
 def _check_spec(path: Path, spec: Dict[str, Any]) -> None:
-    with open(path) as f:
-        stored = json.load(f)
-    stored.pop('version', None)
-    stored.setdefault('data', 'translated-digits')  # zoos before the option
+    stored = read_spec(path.parent.parent)
     diff = [f'{k}={stored.get(k)!r} stored vs {spec.get(k)!r} now'
             for k in sorted(set(stored) | set(spec))
             if stored.get(k) != spec.get(k)]
@@ -497,14 +498,32 @@ def _exclusive(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, parent: int) -> None:
     torch.set_num_threads(threads)
+    _die_with_parent(parent)
 
 
-def _train_and_save(index: int, spec: Dict[str, Any],
-                    root: str) -> Dict[str, Any]:
+def _die_with_parent(parent: int) -> None:
+    r"""Makes a worker process die with its parent, so that a killed
+    generator leaves no worker writing records outside its lock: the
+    kernel's parent-death signal on Linux, and a check of the parent."""
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was set
+        os._exit(1)
+
+
+def _train_and_save(index: int, spec: Dict[str, Any], root: str,
+                    parent: Optional[int] = None) -> Dict[str, Any]:
     record = train_network(index, spec)
-    _atomic_save(record, record_path(root, index))
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)  # orphaned: the lock is no longer held for this worker
+    atomic_save(record, record_path(root, index))
     return _summary_row(record)
 
 
@@ -534,14 +553,78 @@ def finished_networks(root: PathLike) -> List[int]:
     return sorted(found)
 
 
+_RECORD_KEYS = ('format', 'index', 'hparams', 'history', 'state_dicts',
+                'final_test_acc', 'input_shape', 'num_classes')
+
+
 def read_record(root: PathLike, index: int) -> Dict[str, Any]:
-    r"""Loads the record of network :obj:`index` (with
-    :obj:`weights_only=True`)."""
+    r"""Loads the record of network :obj:`index` with
+    :obj:`weights_only=True` (nothing in it can run code).
+
+    Raises:
+        ValueError: If the network has no record.
+        ~pyg_dnnmod.io.DamagedFileError: If the record is truncated, not a
+            torch file, hostile, or not a record of network :obj:`index`
+            (see :func:`repair_records`).
+    """
     path = record_path(root, index)
     if not path.exists():
         raise ValueError(f"network {index} is not in the zoo at '{root}' "
                          f"(no file '{path}')")
-    return torch.load(path, map_location='cpu', weights_only=True)
+    record = load_tensors(path, what='zoo record')
+    if not isinstance(record, dict) or \
+            any(k not in record for k in _RECORD_KEYS):
+        raise DamagedFileError(f"zoo record '{path}' is not a record (it "
+                               f"lacks one of {', '.join(_RECORD_KEYS)})")
+    if record['index'] != index or record['format'] != ZOO_FORMAT:
+        raise DamagedFileError(f"zoo record '{path}' holds network "
+                               f"{record['index']!r} of format "
+                               f"{record['format']!r}, not network {index} "
+                               f"of format {ZOO_FORMAT}")
+    return record
+
+
+def read_spec(root: PathLike) -> Dict[str, Any]:
+    r"""The settings of the zoo at :obj:`root` (:obj:`raw/zoo.json`), with
+    the defaults of older zoos filled in."""
+    path = Path(root) / 'raw' / 'zoo.json'
+    spec = load_json(path, what='zoo settings')
+    if not isinstance(spec, dict) or 'space' not in spec:
+        raise DamagedFileError(f"zoo settings '{path}' are not a zoo's")
+    spec.pop('version', None)
+    spec.setdefault('data', 'translated-digits')
+    spec.setdefault('threads', 1)
+    return spec
+
+
+def repair_records(root: PathLike, stacklevel: int = 2) -> List[int]:
+    r"""Checks every record of the zoo at :obj:`root` and trains again,
+    with a warning naming the file, each network whose record is damaged
+    (truncated, empty, random bytes, or holding anything but tensors and
+    plain values); the new record is the same as a clean run's, as the
+    training is seeded by the zoo seed and the network's index.
+
+    Returns:
+        list[int]: The indices of the networks trained again.
+
+    Example:
+        >>> repair_records('/nonexistent')
+        []
+    """
+    import warnings
+    damaged = []
+    for i in finished_networks(root):
+        try:
+            read_record(root, i)
+        except DamagedFileError as e:
+            warnings.warn(f"{e}; training network {i} again",
+                          stacklevel=stacklevel + 1)
+            damaged.append(i)
+    if damaged:
+        spec = read_spec(root)
+        for i in damaged:
+            _train_and_save(i, spec, str(root))
+    return damaged
 
 
 def zoo_summary(root: PathLike) -> pd.DataFrame:
@@ -608,8 +691,9 @@ def generate_zoo(root: PathLike, num_networks: int, epochs: int = 15,
         num_workers (int, optional): Processes that train networks at the
             same time; :obj:`1` trains in this process.
             (default: :obj:`1`)
-        threads_per_worker (int, optional): Torch threads per worker.
-            (default: :obj:`1`)
+        threads_per_worker (int, optional): Torch threads per network; the
+            count changes the trained weights, so it is one of the zoo's
+            settings (a resume must use the same). (default: :obj:`1`)
         progress (bool, optional): Show a progress bar.
             (default: :obj:`False`)
 
@@ -637,7 +721,7 @@ def generate_zoo(root: PathLike, num_networks: int, epochs: int = 15,
             raise ValueError(f"'{name}' must be an integer >= 1 "
                              f"(got {value!r})")
     spec = zoo_spec(epochs, snapshot_epochs, milestones, gamma, space, seed,
-                    max_train_samples, data=data)
+                    max_train_samples, data=data, threads=threads_per_worker)
     root = Path(root)
     (root / 'raw').mkdir(parents=True, exist_ok=True)
     with _exclusive(root):
@@ -645,13 +729,12 @@ def generate_zoo(root: PathLike, num_networks: int, epochs: int = 15,
         if spec_path.exists():
             _check_spec(spec_path, spec)
         else:
-            tmp = spec_path.with_name(f'.zoo.json.tmp{os.getpid()}')
-            with open(tmp, 'w') as f:
-                json.dump(dict(spec, version=_version()), f, indent=1)
-            os.replace(tmp, spec_path)
+            atomic_write_json(dict(spec, version=__version__), spec_path,
+                              indent=1)
         # Temporary files of a killed run; the lock says no one owns them.
         for stale in (root / 'raw').glob('.*.tmp*'):
             stale.unlink()
+        repair_records(root, stacklevel=2)
 
         done = set(finished_networks(root))
         todo = [i for i in range(num_networks) if i not in done]
@@ -659,14 +742,9 @@ def generate_zoo(root: PathLike, num_networks: int, epochs: int = 15,
                    disable=not progress, desc='zoo', unit='net')
         try:
             if num_workers == 1 or len(todo) <= 1:
-                old = torch.get_num_threads()
-                torch.set_num_threads(threads_per_worker)
-                try:
-                    for i in todo:
-                        _train_and_save(i, spec, str(root))
-                        bar.update(1)
-                finally:
-                    torch.set_num_threads(old)
+                for i in todo:
+                    _train_and_save(i, spec, str(root))
+                    bar.update(1)
             else:
                 _run_pool(todo, spec, root, num_workers, threads_per_worker,
                           bar)
@@ -685,9 +763,9 @@ def _run_pool(todo: List[int], spec: Dict[str, Any], root: Path,
     context = multiprocessing.get_context('spawn')
     with ProcessPoolExecutor(max_workers=min(num_workers, len(todo)),
                              mp_context=context, initializer=_worker_init,
-                             initargs=(threads, )) as pool:
-        futures = [pool.submit(_train_and_save, i, spec, str(root))
-                   for i in todo]
+                             initargs=(threads, os.getpid())) as pool:
+        futures = [pool.submit(_train_and_save, i, spec, str(root),
+                               os.getpid()) for i in todo]
         try:
             for future in as_completed(futures):
                 future.result()
@@ -697,7 +775,3 @@ def _run_pool(todo: List[int], spec: Dict[str, Any], root: Path,
                 future.cancel()
             raise
 
-
-def _version() -> str:
-    import pyg_dnnmod
-    return pyg_dnnmod.__version__

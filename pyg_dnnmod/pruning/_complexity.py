@@ -65,6 +65,27 @@ def _probe(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
     return torch.zeros((1, ) + input_shape, device=device, dtype=dtype)
 
 
+def _require_batched_conv(probe: nn.Module,
+                          input_shape: tuple[int, ...]) -> None:
+    r"""Makes every convolution of :obj:`probe` (a copy) reject an input
+    without a batch dimension: a Conv2d also runs on :obj:`[C, H, W]`, so an
+    :obj:`input_shape` that lacks the channel of a one-channel model would
+    otherwise be profiled as a batch of one single-channel image."""
+    def check(module: nn.Module, args: tuple) -> None:
+        if args and isinstance(args[0], torch.Tensor) and \
+                args[0].dim() == len(module.kernel_size) + 1:
+            raise ValueError(
+                f"'input_shape' {input_shape!r} reaches "
+                f"{type(module).__name__} {names[module]!r} without a batch "
+                f"dimension (input shape {list(args[0].shape)}); give the "
+                f"shape of one input with its channels, e.g. (1, 32, 32)")
+
+    names = {m: name for name, m in probe.named_modules()
+             if isinstance(m, nn.modules.conv._ConvNd)}
+    for module in names:
+        module.register_forward_pre_hook(check)
+
+
 def complexity(model: nn.Module, input_shape: Sequence[int],
                cross_check: bool = True) -> dict[str, Any]:
     r"""Counts the parameters, multiply-accumulates and FLOPs of one forward
@@ -124,11 +145,20 @@ def complexity(model: nn.Module, input_shape: Sequence[int],
     input_shape = _check_shape(input_shape)
     probe = copy.deepcopy(model).eval()
     x = _probe(probe, input_shape)
-    with warnings.catch_warnings():
-        # thop compares versions with the deprecated distutils LooseVersion.
-        warnings.simplefilter('ignore', DeprecationWarning)
-        macs, _, info = thop.profile(probe, inputs=(x, ), verbose=False,
-                                     ret_layer_info=True)
+    _require_batched_conv(probe, input_shape)
+    try:
+        with warnings.catch_warnings():
+            # thop compares versions with the deprecated distutils
+            # LooseVersion.
+            warnings.simplefilter('ignore', DeprecationWarning)
+            macs, _, info = thop.profile(probe, inputs=(x, ), verbose=False,
+                                         ret_layer_info=True)
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except RuntimeError as error:
+        raise ValueError(f"'input_shape' {input_shape!r} does not fit the "
+                         f"model, whose forward pass on a batch of one "
+                         f"raised: {error}") from error
     # thop's tree holds the children only; a bare layer is its own part.
     conv_linear = macs if isinstance(probe, _CONV_LINEAR) else \
         _conv_linear_macs(probe, info)

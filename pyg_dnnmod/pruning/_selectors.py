@@ -159,9 +159,10 @@ def _removable_mask(removable: Removable, num_layers: int,
         return torch.tensor(items, dtype=torch.bool)
     if all(isinstance(i, int) and not isinstance(i, bool) for i in items):
         for i in items:
-            if not -num_layers <= i < num_layers:
-                raise ValueError(f"index {i} in 'removable' is out of range "
-                                 f"for {num_layers} layers")
+            if not 0 <= i < num_layers:
+                raise ValueError(f"index {i} in 'removable' is out of range: "
+                                 f"layer indices are absolute, 0 to "
+                                 f"{num_layers - 1} for {num_layers} layers")
             mask[i] = True
         return mask
     if all(isinstance(i, str) for i in items):

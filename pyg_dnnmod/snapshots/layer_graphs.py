@@ -118,6 +118,9 @@ class LayerGraphs(Sequence):
         :class:`~torch_geometric.data.Batch` (kept features :obj:`x` of
         layers of different widths cannot be stacked: exclude them with
         :obj:`exclude_keys=['x']`)."""
+        if len(self) == 0:
+            raise ValueError(f"'to_batch' needs at least one snapshot (got "
+                             f"an empty {self.__class__.__name__})")
         return Batch.from_data_list(self._snapshots,
                                     exclude_keys=exclude_keys)
 
@@ -213,7 +216,11 @@ def snapshot(
 
 def _check_labels(labels: Any, num_samples: int) -> Tensor:
     if not isinstance(labels, Tensor):
-        labels = torch.as_tensor(labels)
+        try:
+            labels = torch.as_tensor(labels)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"'labels' must be integer class labels (got "
+                            f"{type(labels).__name__} {labels!r})") from error
     if labels.dtype.is_floating_point or labels.dtype == torch.bool \
             or labels.is_complex():
         raise TypeError(f"'labels' must be integer class labels "
@@ -223,6 +230,19 @@ def _check_labels(labels: Any, num_samples: int) -> Tensor:
                          f"(got shape {list(labels.shape)} for "
                          f"{num_samples} samples)")
     return labels.long()
+
+
+def _check_device(device: Any) -> Optional[torch.device]:
+    if device is None or isinstance(device, torch.device):
+        return device
+    if isinstance(device, bool) or not isinstance(device, (str, int)):
+        raise TypeError(f"'device' must be a str, an int or a torch.device "
+                        f"(got {type(device).__name__} {device!r})")
+    try:
+        return torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"'device' must name a device such as 'cpu', "
+                         f"'cuda' or 'cuda:0' (got {device!r})") from error
 
 
 def sampled_layer_features(
@@ -251,7 +271,12 @@ def sampled_layer_features(
     if not isinstance(inputs, Tensor):
         raise TypeError(f"'inputs' must be a torch.Tensor [M, ...] "
                         f"(got {type(inputs).__name__})")
+    if inputs.dim() == 0 or inputs.size(0) == 0:
+        raise ValueError(f"'inputs' must hold at least one sample [M, ...] "
+                         f"(got shape {list(inputs.shape)})")
     labels = _check_labels(labels, inputs.size(0))
+    device = _check_device(device)
+    shape, dtype = list(inputs.shape), inputs.dtype
     index = None
     if num_samples is not None:
         index = sample_indices(labels, num_samples, balanced=balanced,
@@ -261,11 +286,19 @@ def sampled_layer_features(
     if isinstance(k, int) and not isinstance(k, bool) and k >= num_nodes:
         raise ValueError(f"'k' must be smaller than the number of samples "
                          f"(got k={k} for N={num_nodes})")
-    device = torch.device(device) if device is not None else None
-    features = iter_layer_features(
-        model, inputs, layers, post_activation=post_activation,
-        batch_size=batch_size, device=device, max_bytes=max_bytes,
-        keep_on_device=device is not None and device.type != 'cpu')
+    try:
+        # A probe forward pass runs here, so a model that rejects the inputs
+        # fails now, before any layer is read.
+        features = iter_layer_features(
+            model, inputs, layers, post_activation=post_activation,
+            batch_size=batch_size, device=device, max_bytes=max_bytes,
+            keep_on_device=device is not None and device.type != 'cpu')
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except RuntimeError as error:
+        raise ValueError(f"'inputs' of shape {shape} and dtype {dtype} do "
+                         f"not fit the model, whose forward pass raised: "
+                         f"{error}") from error
     meta = dict(model=type(model).__name__, num_samples=num_nodes, seed=seed,
                 balanced=balanced, post_activation=post_activation,
                 sample_index=None if index is None else index.tolist())

@@ -36,13 +36,16 @@ def _check_features(x: Tensor, name: str = 'x') -> Tensor:
                          f"{tuple(x.shape)})")
     if x.is_complex():
         raise TypeError(f"'{name}' must be real (got dtype {x.dtype})")
+    if x.numel() == 0:
+        raise ValueError(f"'{name}' must hold at least one node and one "
+                         f"feature (got shape {tuple(x.shape)})")
     x = x.reshape(x.size(0), -1)
     if x.dtype != torch.float64:
         x = x.to(torch.float32)
     # Row sums are finite unless a row holds NaN/Inf (or overflows), and cost
     # one reduction; the exact element check runs only when they are not.
-    if x.numel() > 0 and not bool(torch.isfinite(x.sum(dim=1)).all()) \
-            and not bool(torch.isfinite(x).all()):
+    if not bool(torch.isfinite(x.sum(dim=1)).all()) and \
+            not bool(torch.isfinite(x).all()):
         bad = (~torch.isfinite(x)).any(dim=1).nonzero().view(-1)
         raise ValueError(f"'{name}' contains NaN or Inf values (in "
                          f"{bad.numel()} rows, first row {int(bad[0])})")
@@ -71,6 +74,9 @@ def prepare_features(x: Tensor, metric: str = 'cosine',
         tensor([[0.6000, 0.8000],
                 [0.0000, 0.0000]])
     """
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or \
+            not 0 < eps < math.inf:  # NaN fails too
+        raise ValueError(f"'eps' must be a finite float > 0 (got {eps!r})")
     if metric not in ('cosine', 'pearson'):
         return x
     # Row statistics in float64, rounded once at the end: a row's result
@@ -496,8 +502,12 @@ def knn_graph(
         best, _ = _rerank(sim, approx, k, loop, precision, block_size)
     nodes = torch.arange(num_nodes, device=z.device)
     weight = neighbour_similarity(z, None, best.idx, metric)
-    return symmetrize_edges(nodes.repeat_interleave(k), best.idx.view(-1),
-                            weight.view(-1), num_nodes, symmetrize)
+    out = symmetrize_edges(nodes.repeat_interleave(k), best.idx.view(-1),
+                           weight.view(-1), num_nodes, symmetrize)
+    if not bool(torch.isfinite(out[1]).all()):
+        raise ValueError(f"the {metric!r} similarities of 'x' overflow to "
+                         f"Inf or NaN; use metric='cosine' or scale 'x' down")
+    return out
 
 
 @contextlib.contextmanager

@@ -6,11 +6,28 @@ The partition is hard (integer labels) or soft (a GNN's cluster
 probabilities), and the value is differentiable, so it also serves as a
 loss inside GNN pipelines (DMoN-style clustering).
 """
+import math
 from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
+
+
+def _check_batch(batch: Tensor, num_nodes: int) -> None:
+    if not isinstance(batch, Tensor):
+        raise TypeError(f"'batch' must be a torch.Tensor "
+                        f"(got {type(batch).__name__})")
+    if batch.dim() != 1 or batch.numel() != num_nodes:
+        raise ValueError(f"'batch' must have shape [num_nodes] = "
+                         f"[{num_nodes}] (got {list(batch.shape)})")
+    if batch.dtype.is_floating_point or batch.dtype == torch.bool or \
+            batch.is_complex():
+        raise TypeError(f"'batch' must hold integer graph ids "
+                        f"(got dtype {batch.dtype})")
+    if batch.numel() > 0 and int(batch.min()) < 0:
+        raise ValueError(f"'batch' must hold graph ids >= 0 "
+                         f"(got {int(batch.min())})")
 
 
 def _check_graph(edge_index: Tensor, communities: Tensor,
@@ -78,9 +95,16 @@ def _check_graph(edge_index: Tensor, communities: Tensor,
                              f"{list(edge_weight.shape)})")
         if not bool(torch.isfinite(edge_weight).all()):
             raise ValueError("'edge_weight' contains NaN or Inf values")
-    if batch is not None and (batch.dim() != 1 or batch.numel() != num_nodes):
-        raise ValueError(f"'batch' must have shape [num_nodes] = "
-                         f"[{num_nodes}] (got {list(batch.shape)})")
+    if batch is not None:
+        _check_batch(batch, num_nodes)
+        graph = batch.to(edge_index.device)[edge_index.long()]
+        split = (graph[0] != graph[1]).nonzero().view(-1)
+        if split.numel() > 0:
+            (u, v), (a, b) = edge_index[:, split[0]].tolist(), \
+                graph[:, split[0]].tolist()
+            raise ValueError(f"'edge_index' links node {u} of graph {a} to "
+                             f"node {v} of graph {b} of 'batch'; edges must "
+                             f"stay within one graph")
     communities = communities.to(edge_index.device)
     if not soft:
         communities = communities.long()
@@ -215,6 +239,13 @@ def _community_terms(
     r"""Returns ``(terms, community_id, graph_of_term, num_graphs)``: for a
     soft assignment a dense :math:`[B, C]` table and two :obj:`None`; for
     labels one term per (graph, community) pair present."""
+    try:
+        finite = math.isfinite(resolution)
+    except (TypeError, RuntimeError):
+        raise TypeError(f"'resolution' must be a real number (got "
+                        f"{type(resolution).__name__})") from None
+    if not finite:
+        raise ValueError(f"'resolution' must be finite (got {resolution})")
     edge_index, communities, num_nodes, soft = _check_graph(
         edge_index, communities, edge_weight, num_nodes, batch)
     w, batch, num_graphs = _weights_and_batch(edge_index, edge_weight,
@@ -435,9 +466,7 @@ def collapse_regularization(s: Tensor,
     if batch is None:
         return (s.size(1)**0.5 / max(s.size(0), 1) *
                 torch.linalg.vector_norm(s.sum(dim=0)) - 1)
-    if batch.dim() != 1 or batch.numel() != s.size(0):
-        raise ValueError(f"'batch' must have shape [num_nodes] = "
-                         f"[{s.size(0)}] (got {list(batch.shape)})")
+    _check_batch(batch, s.size(0))
     batch = batch.to(s.device).long()
     num_graphs = int(batch.max()) + 1 if batch.numel() > 0 else 0
     sizes = scatter(s, batch, 0, num_graphs, reduce='sum')

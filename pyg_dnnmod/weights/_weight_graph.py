@@ -9,6 +9,7 @@ edge set depends only on the architecture, so every snapshot of one model
 has the same :obj:`edge_index`).
 """
 import math
+import warnings
 from typing import Optional, Sequence
 
 import torch
@@ -207,7 +208,8 @@ def weight_graph(model: nn.Module, conv: str = 'rolled',
         index; the flat index into the layer's output in unrolled form),
         :obj:`num_nodes`, :obj:`layer_names` (module names, :obj:`'input'`
         first) and :obj:`layer_shapes` (each layer's output shape for one
-        sample).
+        sample). NaN or Inf weights (a diverged network) give NaN or Inf
+        edge weights and a :class:`UserWarning` naming the parameters.
 
     Example:
         >>> model = torch.nn.Sequential(
@@ -265,4 +267,14 @@ def weight_graph(model: nn.Module, conv: str = 'rolled',
     if len(tracer.layers) == 1:
         raise ValueError("'model' has no Conv or Linear layer on the path "
                          "from its input to its output")
-    return _assemble(tracer, signed, edge_dtype)
+    data = _assemble(tracer, signed, edge_dtype)
+    if not bool(torch.isfinite(data.edge_weight).all()):
+        # A diverged network is a legitimate member of a population (see
+        # weights.zoo), so this warns instead of raising.
+        bad = [name for name, t in [*model.named_parameters(),
+                                    *model.named_buffers()]
+               if t.is_floating_point() and not bool(t.isfinite().all())]
+        warnings.warn(f"'model' holds NaN or Inf values in {bad!r}, so "
+                      f"some edge weights of its weight graph are NaN or "
+                      f"Inf", stacklevel=2)
+    return data

@@ -452,11 +452,14 @@ class WeightGraphDataset(SafeInMemoryDataset):
             hp = record['hparams']
             model = zoo_model(hp['architecture'], hp['width'], hp['dropout'],
                               record['num_classes'])
-            data = weight_graph_sequence(
-                model, record['state_dicts'][:epochs + 1],
-                input_shape=record['input_shape'],
-                conv=self.params['conv'], signed=self.params['signed'],
-                bn=self.params['bn'])
+            with warnings.catch_warnings():
+                # A diverged network is a legitimate member of the zoo.
+                warnings.filterwarnings('ignore', message="'model' holds NaN")
+                data = weight_graph_sequence(
+                    model, record['state_dicts'][:epochs + 1],
+                    input_shape=record['input_shape'],
+                    conv=self.params['conv'], signed=self.params['signed'],
+                    bn=self.params['bn'])
             data.y = torch.tensor([record['final_test_acc']],
                                   dtype=torch.float64)
             data.net_index = torch.tensor([i])

@@ -146,3 +146,30 @@ def test_bad_input():
         complexity_table({'a': nn.Linear(2, 2)})
     with pytest.raises(TypeError, match=r"'models\['a'\]' must be"):
         complexity_table({'a': 3})
+
+
+@pytest.mark.parametrize('shape,match', [
+    ((1.0, 4, 4), r"positive integers .*\(got \(1.0, 4, 4\)\)"),
+    ((0, 4, 4), r"positive integers .*\(got \(0, 4, 4\)\)"),
+    ((1, -4, 4), r"positive integers .*\(got \(1, -4, 4\)\)"),
+    ((), r"positive integers .*\(got \(\)\)"),
+    ('144', r"positive integers .*\(got '144'\)"),
+    # The model rejects these: the wrong length, channels or size.
+    ((1, 4, 4, 4), r"'input_shape' \(1, 4, 4, 4\) does not fit the model"),
+    ((3, 4, 4), r"'input_shape' \(3, 4, 4\) does not fit the model.* 3 "
+     r"channels"),
+    ((1, 5, 5), r"'input_shape' \(1, 5, 5\) does not fit the model"),
+    # A Conv2d also runs unbatched, so (H, W) would pass as [1, H, W].
+    ((4, 4), r"'input_shape' \(4, 4\) reaches Conv2d '0' without a batch "
+     r"dimension"),
+])
+def test_bad_input_shape(shape, match):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    with pytest.raises(ValueError, match=match) as info:
+        complexity(model, shape)
+    if 'does not fit' in match:
+        assert isinstance(info.value.__cause__, RuntimeError)
+    # The model is untouched and still profiles its real shape.
+    assert complexity(model, (1, 4, 4))['MACs'] == 384
+    assert not model[0]._forward_pre_hooks

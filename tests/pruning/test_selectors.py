@@ -75,7 +75,6 @@ def test_gain_threshold_same_for_float32_and_float64():
     torch.tensor([False, True, False, True, True, False]),
     [1, 3, 4],
     torch.tensor([1, 3, 4]),
-    [-5, -3, -2],
     ['b0', 'b2', 'b3'],
 ])
 def test_removable_restricts_the_selection(removable):
@@ -244,3 +243,23 @@ def test_bad_removable():
         gain_threshold(q, removable='b0')
     with pytest.raises(TypeError, match="'layer_names' to select names"):
         GainThreshold().names(q)
+
+
+@pytest.mark.parametrize('index', [-1, -6, 6, 7])
+@pytest.mark.parametrize('select', [
+    lambda q, r: gain_threshold(q, 0.0, r),
+    lambda q, r: plateau_run(q, 0.2, r),
+    lambda q, r: gain_budget(q, 1, r),
+    lambda q, r: GainBudget(1)(q, removable=r),
+])
+def test_removable_indices_are_absolute(select, index):
+    # Negative indices were taken from the end while 7 was rejected; now
+    # both are out of range, and the message gives the valid range.
+    q = torch.tensor(CURVE)
+    with pytest.raises(ValueError, match=rf"index {index} in 'removable' is "
+                       rf"out of range: layer indices are absolute, 0 to 5 "
+                       rf"for 6 layers"):
+        select(q, [1, index])
+    with pytest.raises(ValueError, match=rf"index {index} in 'removable'"):
+        select(q, torch.tensor([index]))
+    assert select(q, [0, 5]) == select(q, [False] * 5 + [True])

@@ -159,3 +159,65 @@ def test_knn_kwargs_reach_knn_graph():
         assert torch.equal(c.edge_index, ref[0])
     assert not all(torch.equal(a.edge_index, c.edge_index)
                    for a, c in zip(plain, projected))
+
+
+@pytest.mark.parametrize('bad,match', [
+    (lambda x: x.long(), r"'inputs' of shape \[60, 1, 8, 8\] and dtype "
+     r"torch.int64 do not fit the model"),
+    (lambda x: x.flatten(), r"'inputs' of shape \[3840\] and dtype "
+     r"torch.float32 do not fit"),
+    (lambda x: x.expand(60, 3, 8, 8), r"'inputs' of shape \[60, 3, 8, 8\] .* "
+     r"to have 1 channels"),
+    (lambda x: x[:, :, :4, :4], r"'inputs' of shape \[60, 1, 4, 4\] .*"
+     r"do not fit the model"),
+])
+def test_inputs_the_model_rejects(tiny, bad, match):
+    model, x, y = tiny
+    inputs = bad(x)
+    labels = y if inputs.dim() > 1 else torch.arange(inputs.size(0)) % 3
+    with pytest.raises(ValueError, match=match) as info:
+        layer_graphs(model, inputs, labels, k=3)
+    # The model's own error is chained and quoted.
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert str(info.value.__cause__) in str(info.value)
+
+
+def test_bad_inputs_labels_and_device(tiny):
+    model, x, y = tiny
+    with pytest.raises(ValueError, match=r"'inputs' must hold at least one "
+                       r"sample \[M, ...\] \(got shape \[\]\)"):
+        layer_graphs(model, torch.tensor(1.0), y)
+    with pytest.raises(ValueError, match=r"'labels' must hold one label per "
+                       r"sample \(got shape \[60, 1\] for 60 samples\)"):
+        layer_graphs(model, x, y[:, None])
+    with pytest.raises(TypeError, match=r"'labels' must be integer class "
+                       r"labels \(got dtype torch.bool\)"):
+        layer_graphs(model, x, y > 0)
+    with pytest.raises(TypeError, match=r"'labels' must be integer class "
+                       r"labels \(got str 'abc'\)"):
+        layer_graphs(model, x, 'abc')
+    for device in ('gpu0', 'cuda:x'):
+        with pytest.raises(ValueError, match=rf"'device' must name a device "
+                           rf".*\(got '{device}'\)") as info:
+            layer_graphs(model, x, y, device=device)
+        assert isinstance(info.value.__cause__, RuntimeError)
+    with pytest.raises(TypeError, match=r"'device' must be a str, an int or "
+                       r"a torch.device \(got float 1.5\)"):
+        layer_graphs(model, x, y, device=1.5)
+    # A torch.device and 'cpu' still work and give the same graphs.
+    a = layer_graphs(model, x, y, device='cpu')
+    b = layer_graphs(model, x, y, device=torch.device('cpu'))
+    assert [d.edge_index.tolist() for d in a] == \
+        [d.edge_index.tolist() for d in b]
+
+
+def test_to_batch_of_empty_layer_graphs(tiny):
+    model, x, y = tiny
+    empty = layer_graphs(model, x, y, k=3)[2:]
+    assert len(empty) == 0
+    with pytest.raises(ValueError, match=r"'to_batch' needs at least one "
+                       r"snapshot \(got an empty LayerGraphs\)"):
+        empty.to_batch()
+    with pytest.raises(ValueError, match=r"'to_batch'"):
+        LayerGraphs([]).to_batch()
+    assert empty.modularity().tolist() == []

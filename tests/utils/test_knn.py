@@ -285,3 +285,37 @@ def test_low_precision_rerank_proves_most_rows():
     # float32 rows with the default margin; with none, every row does.
     assert 50 <= redo[32] <= 60
     assert redo[0] == 600
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(x=torch.zeros(0, 4), k=1),
+     r"'x' must hold at least one node and one feature \(got shape \(0, 4\)"),
+    (dict(x=torch.zeros(5, 0), k=1),
+     r"'x' must hold at least one node and one feature \(got shape \(5, 0\)"),
+    (dict(x=torch.zeros(5, 0, 3), k=1), r"\(got shape \(5, 0, 3\)\)"),
+    (dict(x=torch.ones(3, 2), k=1, eps=0.0),
+     r"'eps' must be a finite float > 0 \(got 0.0\)"),
+    (dict(x=torch.ones(3, 2), k=1, eps=-1e-8), r"'eps' .*\(got -1e-08\)"),
+    (dict(x=torch.ones(3, 2), k=1, eps=float('nan')), r"'eps' .*\(got nan\)"),
+    (dict(x=torch.ones(3, 2), k=1, eps=float('inf'), metric='dot'),
+     r"'eps' .*\(got inf\)"),
+    (dict(x=torch.ones(3, 2), k=1, eps='1e-8'), r"'eps' .*\(got '1e-8'\)"),
+])
+def test_empty_input_and_bad_eps(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        knn_graph(**kwargs)
+
+
+@pytest.mark.parametrize('precision', ['float32', 'bf16'])
+def test_dot_overflow_to_inf_is_an_error(precision):
+    # Finite features (row sums too) whose dot products exceed float32.
+    x = torch.tensor([[1e20, 1e20], [1e20, 2e20], [-1e20, 1e20]])
+    with pytest.raises(ValueError, match=r"the 'dot' similarities of 'x' "
+                       r"overflow to Inf or NaN; use metric='cosine'"):
+        knn_graph(x, k=1, metric='dot', precision=precision)
+    # Cosine of the same rows, and dot of the rows scaled down, are fine.
+    edge_index, edge_weight = knn_graph(x, k=1)
+    assert bool(torch.isfinite(edge_weight).all())
+    _, weight = knn_graph(x * 1e-20, k=1, metric='dot', symmetrize='none')
+    # a.b = 3, a.c = 0, b.c = 1: every node's best neighbour.
+    assert weight.tolist() == pytest.approx([3.0, 3.0, 1.0], rel=1e-6)

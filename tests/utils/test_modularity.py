@@ -185,3 +185,44 @@ def test_community_terms_batched():
 def test_bad_input(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         modularity(*args, **kwargs)
+
+
+@pytest.mark.parametrize('kwargs,error,match', [
+    (dict(resolution=float('nan')), ValueError,
+     r"'resolution' must be finite \(got nan\)"),
+    (dict(resolution=float('inf')), ValueError,
+     r"'resolution' must be finite \(got inf\)"),
+    (dict(resolution='1'), TypeError,
+     r"'resolution' must be a real number \(got str\)"),
+    (dict(batch=torch.tensor([0., 0., 1., 1.])), TypeError,
+     r"'batch' must hold integer graph ids \(got dtype torch.float32\)"),
+    (dict(batch=[0, 0, 1, 1]), TypeError,
+     r"'batch' must be a torch.Tensor \(got list\)"),
+    (dict(batch=torch.tensor([0, 0, -1, -1])), ValueError,
+     r"'batch' must hold graph ids >= 0 \(got -1\)"),
+    (dict(batch=torch.tensor([0, 1, 1, 1])), ValueError,
+     r"'edge_index' links node 0 of graph 0 to node 1 of graph 1 of "
+     r"'batch'"),
+])
+def test_bad_resolution_and_batch(kwargs, error, match):
+    edge_index = torch.tensor([[0, 1, 2, 3], [1, 0, 3, 2]])
+    labels = torch.tensor([0, 0, 1, 1])
+    with pytest.raises(error, match=match):
+        modularity(edge_index, labels, **kwargs)
+    with pytest.raises(error, match=match):
+        community_modularity(edge_index, labels, **kwargs)
+    # The valid batch of the same two graphs: one edge inside a single
+    # community each, Q = 1 - 0.5 * (2/2)^2 per graph.
+    out = modularity(edge_index, labels, batch=torch.tensor([0, 0, 1, 1]),
+                     resolution=0.5)
+    assert out.tolist() == [0.5, 0.5]
+
+
+def test_collapse_regularization_rejects_float_batch():
+    from pyg_dnnmod.utils import collapse_regularization
+    s = torch.eye(2)[[0, 1, 0, 1]]
+    with pytest.raises(TypeError, match=r"'batch' must hold integer graph "
+                       r"ids \(got dtype torch.float32\)"):
+        collapse_regularization(s, batch=torch.tensor([0., 0., 1., 1.]))
+    out = collapse_regularization(s, batch=torch.tensor([0, 0, 1, 1]))
+    assert out.tolist() == pytest.approx([0.0, 0.0], abs=1e-6)

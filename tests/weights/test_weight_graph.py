@@ -469,3 +469,22 @@ def test_untraceable_input():
     with pytest.raises(ValueError, match="could not trace the input of "
                        "layer 'fc': it passes through 'transpose'"):
         weight_graph(Scramble(), input_shape=(2, 2, 2))
+
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf')])
+def test_non_finite_weights_warn_naming_the_parameter(value):
+    # A diverged network is a legitimate zoo member: a warning, not an error.
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                          nn.Linear(16, 5))
+    with torch.no_grad():
+        model[4].weight[1, 2] = value
+    with pytest.warns(UserWarning, match=r"'model' holds NaN or Inf values "
+                      r"in \['4.weight'\]") as record:
+        data = weight_graph(model, input_shape=(3, 8, 8))
+    assert record[0].filename == __file__  # stacklevel=2: the caller
+    # Feature 2 of the flattened [4, 2, 2] input is channel 0 (node 3);
+    # neuron 1 of '4' is node 3 + 4 + 1 = 8. Only that edge, both stored
+    # directions, is not finite.
+    bad = ~torch.isfinite(data.edge_weight)
+    assert data.edge_index[:, bad].t().tolist() == [[3, 8], [8, 3]]

@@ -115,6 +115,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_message(error: BaseException) -> str:
+    r"""The message of :obj:`error`; for an error re-raised from a
+    :class:`~torch.utils.data.DataLoader` worker, only the worker's error
+    line, not its traceback.
+
+    Example:
+        >>> _error_message(ValueError('Caught ValueError in DataLoader worker '
+        ...                           'process 0.\nOriginal Traceback (most '
+        ...                           'recent call last):\n  File "x.py"\n'
+        ...                           'ValueError: bad image'))
+        'bad image'
+    """
+    message = str(error)
+    if message.startswith('Caught ') and 'Original Traceback' in message:
+        last = message.rstrip().splitlines()[-1]
+        message = last.split(': ', 1)[-1]
+    return message or type(error).__name__
+
+
 def _fail(command: Optional[str], message: str) -> int:
     prefix = f'{PROG} {command}' if command else PROG
     print(f'{prefix}: error: {one_line(message)}', file=sys.stderr)
@@ -164,7 +183,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise  # a failure inside torch, not a bad input
         if debug:
             traceback.print_exc()
-        message = str(e) or type(e).__name__
+        message = _error_message(e)
         if out_of_memory:
             message = (f'out of memory ({message}); lower --batch-size or '
                        f'--num-samples, or use another --device')

@@ -8,12 +8,14 @@ prints it and exits with code 2. Heavy imports (torch, the models, the data)
 happen inside the functions, so that building the parser stays cheap.
 """
 import argparse
+import errno
 import json
 import os
 import platform
 import re
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -711,6 +713,54 @@ def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
 
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if os.path.lexists(candidate):
+            return candidate
+    return Path('.')
+
+
+def _write_problem(folder: Path) -> Optional[str]:
+    # Why nothing can be written into the existing :obj:`folder`, or None.
+    if not folder.is_dir():
+        return f"'{folder}' is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return os.strerror(errno.EACCES)
+    try:
+        # os.access does not see a read-only mount, nor what root may not do.
+        with tempfile.NamedTemporaryFile(dir=folder,
+                                         prefix='.pyg_dnnmod-probe-'):
+            pass
+    except OSError as e:
+        return e.strerror or one_line(e)
+    return None
+
+
+def check_writable(path: Path, option: str = '--out',
+                   replace: bool = True) -> None:
+    r"""Fails before any work is done when the output folder :obj:`path`
+    cannot be created and written: the nearest folder that exists (the
+    parent of :obj:`path` with :obj:`replace`, where
+    :func:`write_outputs` writes and renames) must be writable, and so must
+    :obj:`path` itself if it exists. Nothing is left behind.
+
+    Example:
+        >>> check_writable(Path(sys.executable) / 'out')  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        pyg_dnnmod.cli._common.CLIError: --out '...out': cannot write there...
+    """
+    path = Path(path)
+    folders = [path] if path.is_dir() else []
+    if replace or not folders:
+        folders.append(_nearest_existing(path.parent))
+    for folder in folders:
+        problem = _write_problem(folder)
+        if problem is not None:
+            raise CLIError(f"{option} '{path}': cannot write there "
+                           f"({problem}); pass a folder you can write to")
+
+
 def run_name(command: str, args: argparse.Namespace, *extra: str) -> str:
     r"""The default output folder name of a command that reads one model
     on one data set: command, model, data, N, k, :obj:`extra`, then the
@@ -732,7 +782,8 @@ def plan_output(out: Optional[str], run_name: str,
     ``-3``, ... appended while that folder exists (``--overwrite`` reuses
     the plain name instead). A given ``--out`` that exists and is not empty
     is an error unless ``--overwrite``; only a folder holding ``run.json``
-    (one this tool wrote) is ever replaced.
+    (one this tool wrote) is ever replaced. A folder that cannot be written
+    (see :func:`check_writable`) is an error too.
     """
     if out is None:
         base = Path(OUTPUT_ROOT) / run_name
@@ -755,6 +806,7 @@ def plan_output(out: Optional[str], run_name: str,
             raise CLIError(f"refusing to overwrite '{path}': it holds no "
                            f"{RUN_JSON}, so this tool did not write it; "
                            f"pass another --out")
+    check_writable(path, '--out')
     return path
 
 

@@ -4,10 +4,12 @@ The files are the official "python version" pickles
 (``cifar-10-batches-py/data_batch_1..5``, ``test_batch``, ``batches.meta``;
 ``cifar-100-python/train``, ``test``, ``meta``). They are read without
 torchvision through a restricted unpickler that only rebuilds numpy arrays and
-plain Python values, so a tampered file cannot run code. Alternatively
+plain Python values, so a tampered file cannot run code, and only as much
+array data as the file holds, so a small file cannot claim GiBs. Alternatively
 :obj:`backend="torchvision"` goes through :class:`torchvision.datasets.CIFAR10`
 / :class:`~torchvision.datasets.CIFAR100` (with :obj:`download=False`).
 """
+import os
 import pickle
 from pathlib import Path
 from typing import Any, Dict, List, Tuple, Union
@@ -54,7 +56,9 @@ _LAYOUT = {
 
 # Everything a CIFAR pickle needs besides builtins: numpy's array
 # reconstruction (pickle protocols 2 to 5) under its numpy 1.x and 2.x module
-# names. None of these can call arbitrary code.
+# names, and the latin1 encoding through which Python 3 writes bytes at
+# protocol 2. None of these can call arbitrary code; the ones that allocate
+# memory are checked by _BoundedUnpickler before they do.
 _ALLOWED_GLOBALS = {
     ('numpy.core.multiarray', '_reconstruct'),
     ('numpy._core.multiarray', '_reconstruct'),
@@ -66,9 +70,97 @@ _ALLOWED_GLOBALS = {
     ('numpy', 'dtype'),
     ('_codecs', 'encode'),
 }
+_LATIN1 = {'latin1', 'latin-1', 'latin_1', 'iso-8859-1', 'iso8859-1'}
+# What an array may exceed the bytes of its file by (headers, alignment).
+_SLACK = 1 << 16
+
+
+def _nbytes(shape: Any, dtype: Any) -> int:
+    # With Python integers, so that a huge shape cannot overflow.
+    dims = (shape, ) if isinstance(shape, int) else tuple(shape)
+    size = 1
+    for d in dims:
+        size *= int(d)
+    return size * np.dtype(dtype).itemsize
+
+
+class _Budget:
+    # The memory a file may make the unpickler allocate: every array (and
+    # protocol-2 byte string) must be backed by bytes of the file, so that a
+    # few KiB cannot claim GiBs. A protocol-2 array holds its data twice (the
+    # byte string and the array), hence twice the file in all.
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.left = 2 * size + _SLACK
+
+    def allocate(self, nbytes: int, dtype: Any = None) -> None:
+        if dtype is not None and np.dtype(dtype).hasobject:
+            # numpy trusts the element list of a pickled object array.
+            raise pickle.UnpicklingError(
+                'it holds an object array; a CIFAR file only holds numeric '
+                'arrays')
+        if nbytes > self.size + _SLACK or nbytes > self.left:
+            raise pickle.UnpicklingError(
+                f'it declares {nbytes:,} bytes of array data, more than its '
+                f'{self.size:,} bytes can hold')
+        self.left -= nbytes
+
+
+class _BoundedArray(np.ndarray):
+    # The class an array is rebuilt as while unpickling, so that its
+    # __setstate__ (the pickle's BUILD) is checked before numpy allocates.
+    _budget: _Budget
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) in (4, 5):
+            shape, dtype = state[-4], state[-3]
+            self._budget.allocate(_nbytes(shape, dtype), dtype)
+        super().__setstate__(state)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
+    # Rebuilds only the globals of _ALLOWED_GLOBALS, and those that allocate
+    # only within the _Budget of the file's size.
+    def __init__(self, file: Any, size: int, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        budget = _Budget(size)
+
+        def ndarray(shape: Any, dtype: Any = float, buffer: Any = None,
+                    *args: Any) -> np.ndarray:
+            if buffer is None:  # with a buffer, a view of the file's bytes
+                budget.allocate(_nbytes(shape, dtype), dtype)
+            return np.ndarray(shape, dtype, buffer, *args)
+
+        def reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+            if subtype is not ndarray:
+                raise pickle.UnpicklingError(
+                    'it rebuilds an array of another class than '
+                    'numpy.ndarray')
+            budget.allocate(_nbytes(shape, dtype), dtype)
+            array = self._numpy['_reconstruct'](_BoundedArray, shape, dtype)
+            array._budget = budget
+            return array
+
+        def scalar(dtype: Any, *args: Any) -> Any:
+            budget.allocate(np.dtype(dtype).itemsize, dtype)
+            return self._numpy['scalar'](dtype, *args)
+
+        def encode(text: Any, encoding: str = 'utf-8', *args: Any) -> bytes:
+            # Only the latin1 of protocol-2 bytes: other codecs ('hex', ...)
+            # expand their input, and chained they make a bomb.
+            if not isinstance(text, str) or \
+                    str(encoding).lower() not in _LATIN1:
+                raise pickle.UnpicklingError(
+                    f"refusing _codecs.encode of a {type(text).__name__} "
+                    f"with {encoding!r}; a CIFAR file only encodes text as "
+                    f"latin1")
+            budget.allocate(len(text))
+            return text.encode('latin1', *args)
+
+        self._numpy: Dict[str, Any] = {}
+        self._bounded = dict(_reconstruct=reconstruct, ndarray=ndarray,
+                             scalar=scalar, encode=encode)
+
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _ALLOWED_GLOBALS:
             raise pickle.UnpicklingError(
@@ -79,21 +171,26 @@ class _RestrictedUnpickler(pickle.Unpickler):
         elif module.startswith('numpy.core') and hasattr(np, '_core'):
             # numpy 2 warns on the old name; the objects are the same.
             module = module.replace('numpy.core', 'numpy._core')
-        return super().find_class(module, name)
+        target = super().find_class(module, name)
+        self._numpy.setdefault(name, target)
+        return self._bounded.get(name, target)
 
 
 def _read_pickle(path: Path) -> Dict[str, Any]:
     try:
         with open(path, 'rb') as f:
             # latin1 turns the byte strings of Python 2 pickles into str.
-            obj = _RestrictedUnpickler(f, encoding='latin1').load()
+            obj = _RestrictedUnpickler(f, os.fstat(f.fileno()).st_size,
+                                       encoding='latin1').load()
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-            IndexError, TypeError, ValueError, UnicodeDecodeError) as e:
+            IndexError, TypeError, ValueError, UnicodeDecodeError,
+            OverflowError) as e:
         raise ValueError(f"'{path}' is not a CIFAR python pickle ({e})") from e
     if not isinstance(obj, dict):
         raise ValueError(f"'{path}' is not a CIFAR python pickle (expected a "
                          f"dict, got {type(obj).__name__})")
-    return {k.decode('latin1') if isinstance(k, bytes) else k: v
+    return {k.decode('latin1') if isinstance(k, bytes) else k:
+            v.view(np.ndarray) if isinstance(v, _BoundedArray) else v
             for k, v in obj.items()}
 
 
@@ -229,7 +326,8 @@ def load_cifar10(
     Raises:
         FileNotFoundError: If a file is missing; the message names the folder
             and the expected files. Nothing is downloaded or written.
-        ValueError: If a file is not in the CIFAR python pickle format.
+        ValueError: If a file is not in the CIFAR python pickle format, or
+            declares more array data than it holds.
 
     Example:
         >>> load_cifar10('/nonexistent')  # doctest: +ELLIPSIS

@@ -6,7 +6,9 @@ read lazily from an ImageNet-style folder ``root/<split>/<wnid>/*.JPEG`` and
 preprocessed as the paper's validation pipeline does: resize the shorter side
 to 256, center-crop 224. Only PIL is needed.
 """
+import struct
 import warnings
+import zlib
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple, Union
 
@@ -107,7 +109,10 @@ class ImageNet50(Dataset):
     (normalise with :obj:`IMAGENET_MEAN` / :obj:`IMAGENET_STD`) and the label
     the class's position in ``imagenet50_classes.txt`` (:obj:`0..49`). Files
     are listed in sorted order. A class folder that is missing only raises a
-    warning, since a subset of the classes can still be analysed.
+    warning, since a subset of the classes can still be analysed. An image
+    that cannot be read, or that PIL refuses as a decompression bomb (more
+    than twice :obj:`PIL.Image.MAX_IMAGE_PIXELS` pixels), raises a
+    :class:`ValueError` naming the file when it is accessed.
 
     Args:
         root (str or pathlib.Path): The ImageNet folder, containing
@@ -191,9 +196,14 @@ class ImageNet50(Dataset):
         try:
             with Image.open(path) as image:
                 x = resize_center_crop(image, self.resize, self.crop)
-        except OSError as e:
+        except Image.DecompressionBombError as e:
+            raise ValueError(f"ImageNet50: refusing image '{path}' ({e}); "
+                             f"remove the file") from e
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError,
+                struct.error, zlib.error) as e:
+            # What PIL's plugins raise for a corrupt or truncated file.
             raise ValueError(f"ImageNet50: cannot read image '{path}' "
-                             f"({e})") from e
+                             f"({str(e) or type(e).__name__})") from e
         if self.transform is not None:
             x = self.transform(x)
         return x, label

@@ -1,5 +1,6 @@
 import os
 import pickle
+import re
 import warnings
 from pathlib import Path
 
@@ -358,6 +359,88 @@ def test_cifar_pickle_cannot_run_code(tmp_path, monkeypatch):
     assert not (tmp_path / 'evil_marker').exists()
 
 
+@pytest.mark.parametrize('protocol', range(pickle.HIGHEST_PROTOCOL + 1))
+def test_cifar_every_pickle_protocol(tmp_path, protocol):
+    folder, *_ = _fake_cifar10(tmp_path)
+    data = np.random.default_rng(2).integers(0, 256, (5, 3072),
+                                             dtype=np.uint8)
+    _dump(folder / 'test_batch', {'data': data, 'labels': [1, 2, 3, 4, 5],
+                                  'scalar': np.float32(0.5)}, protocol)
+    x, y = load_cifar10(tmp_path, train=False)
+    assert torch.equal(x, torch.from_numpy(data).view(5, 3, 32, 32) / 255)
+    assert y.tolist() == [1, 2, 3, 4, 5]
+
+
+class _Declared:
+    # Pickles as numpy's array constructors called with a shape whose data
+    # the file does not hold.
+    def __init__(self, how):
+        self.how = how
+
+    def __reduce__(self):
+        reconstruct = np.empty(0).__reduce__()[0]
+        if self.how == 'reconstruct':
+            return reconstruct, (np.ndarray, (10_000, 3072), b'B')
+        if self.how == 'ndarray':
+            return np.ndarray, ((10_000, 3072), np.dtype(np.uint8))
+        if self.how == 'subarray':
+            return np.ndarray, ((10_000, ), np.dtype((np.uint8, (3072, ))))
+        # 'setstate': an empty array whose BUILD declares the big shape.
+        return reconstruct, (np.ndarray, (0, ), b'B'), (
+            1, (10_000, 3072), np.dtype(np.uint8), False, b'short')
+
+
+class _Hex:
+    # _codecs.encode(b'x' * 100, 'hex') nested 24 times: 300 bytes that
+    # expand to 1.6 GB.
+    def __init__(self, depth):
+        self.depth = depth
+
+    def __reduce__(self):
+        import _codecs
+        inner = b'x' * 100 if self.depth == 0 else _Hex(self.depth - 1)
+        return _codecs.encode, (inner, 'hex')
+
+
+@pytest.mark.parametrize('how', ['reconstruct', 'ndarray', 'subarray',
+                                 'setstate'])
+def test_cifar_pickle_cannot_claim_more_memory_than_it_holds(tmp_path, how):
+    import tracemalloc
+
+    # A 20 KB file that declared 10,000 images was read as such.
+    folder, *_ = _fake_cifar10(tmp_path)
+    path = folder / 'test_batch'
+    _dump(path, {'data': _Declared(how), 'labels': [0] * 10_000}, protocol=2)
+    size = path.stat().st_size
+    assert size < 30_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=(
+                rf"'{re.escape(str(path))}' is not a CIFAR python pickle \(it "
+                rf"declares 30,720,000 bytes of array data, more than its "
+                rf"{size:,} bytes can hold\)")):
+            load_cifar10(tmp_path, train=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
+
+
+def test_cifar_pickle_bombs(tmp_path):
+    folder, *_ = _fake_cifar10(tmp_path)
+    path = folder / 'test_batch'
+    _dump(path, {'data': _Hex(23), 'labels': []}, protocol=2)
+    with pytest.raises(ValueError, match=r"refusing _codecs.encode of a bytes "
+                       r"with 'hex'; a CIFAR file only encodes text as "
+                       r"latin1"):
+        load_cifar10(tmp_path, train=False)
+    # numpy trusts the element list of a pickled object array (a short one
+    # crashes the interpreter).
+    _dump(path, {'data': np.array([b'a', 1], dtype=object), 'labels': []})
+    with pytest.raises(ValueError, match=r"it holds an object array"):
+        load_cifar10(tmp_path, train=False)
+
+
 @pytest.mark.skipif(not WITH_TORCHVISION, reason='torchvision unusable')
 def test_cifar_torchvision_backend(tmp_path, monkeypatch):
     import torchvision.datasets.cifar as tv_cifar
@@ -523,3 +606,25 @@ def test_imagenet50_errors(tmp_path):
         dataset[0]
     with pytest.raises(ValueError, match=r"'crop' must be <= 'resize'"):
         ImageNet50(tmp_path, resize=100, crop=224)
+
+
+def test_imagenet50_decompression_bomb_and_corrupt_images(tmp_path,
+                                                          monkeypatch):
+    from PIL import Image
+    wnid = imagenet50_classes()[0][0]
+    _save_image(tmp_path / 'val' / wnid / 'a_bomb.png', (64, 64), seed=2)
+    _save_image(tmp_path / 'val' / wnid / 'b_fine.png', (8, 8), seed=3)
+    png = (tmp_path / 'val' / wnid / 'b_fine.png').read_bytes()
+    (tmp_path / 'val' / wnid / 'c_cut.png').write_bytes(png[:len(png) // 2])
+    # PIL refuses more than twice MAX_IMAGE_PIXELS as a decompression bomb.
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 1000)
+    with pytest.warns(UserWarning, match=r"49 of the 50"):
+        dataset = ImageNet50(tmp_path, resize=8, crop=8)
+    with pytest.raises(ValueError, match=r"ImageNet50: refusing image "
+                       r"'.*a_bomb\.png' \(.*decompression bomb.*\); remove "
+                       r"the file"):
+        dataset[0]
+    assert dataset[1][0].shape == (3, 8, 8)
+    with pytest.raises(ValueError, match=r"cannot read image '.*c_cut\.png' "
+                       r"\(image file is truncated"):
+        dataset[2]

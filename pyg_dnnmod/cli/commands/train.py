@@ -66,6 +66,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     group.add_argument('--num-workers', type=int,
                        help='data loader workers (ImageNet50 only)')
     group.add_argument(
+        '--threads', type=int, metavar='N',
+        help="CPU threads while training; the result depends on it (default: "
+             "torch's count, and with --resume the count the run was "
+             "trained with, so that it resumes bit for bit)")
+    group.add_argument(
         '--augment', action=argparse.BooleanOptionalAction, default=None,
         help='random crop (padding 4) and horizontal flip, as the paper '
              'trains on CIFAR (default: on for cifar10, cifar100 and '
@@ -131,7 +136,8 @@ def one_option(message: str) -> str:
 
 def plan_folder(args: argparse.Namespace) -> Path:
     r"""The output folder: a run is resumed only with ``--resume`` and
-    replaced only with ``--overwrite`` (and only if this tool wrote it)."""
+    replaced only with ``--overwrite`` (and only if this tool wrote it);
+    one that cannot be written fails here, before the training."""
     from pyg_dnnmod.training import list_checkpoints
 
     path = Path(args.out).expanduser() if args.out else \
@@ -157,20 +163,22 @@ def plan_folder(args: argparse.Namespace) -> Path:
             raise CLIError(f"refusing to overwrite '{path}': it holds no "
                            f"{common.RUN_JSON}, so this tool did not write "
                            f"it; pass another --out")
+    common.check_writable(path, '--out', replace=args.overwrite)
     return path
 
 
 def check_resumable(model: Any, config: Any, folder: Path,
-                    spec: str) -> None:
+                    spec: str) -> Dict[str, Any]:
     r"""Fails before anything is written when the last checkpoint in
     :obj:`folder` does not fit the model or was trained with another
-    recipe."""
+    recipe; returns the environment it was trained in (device, threads)."""
     from pyg_dnnmod.training import list_checkpoints, load_checkpoint
     from pyg_dnnmod.training._config import TRAJECTORY_FIELDS
 
     _, path = list_checkpoints(folder)[-1]
     try:
-        stored = load_checkpoint(model, path).get('config', {})
+        checkpoint = load_checkpoint(model, path)
+        stored = checkpoint.get('config', {})
     except ValueError as e:
         raise CLIError(f"--resume: {common.one_line(e)}; pass the --model, "
                        f"--dataset and --num-classes of that run (--model "
@@ -183,13 +191,15 @@ def check_resumable(model: Any, config: Any, folder: Path,
         raise CLIError(f"--resume: '{path}' was trained with another recipe "
                        f"({', '.join(diff)}); pass the same options (only "
                        f"--epochs may grow) or another --out")
+    environment = checkpoint.get('environment')
+    return environment if isinstance(environment, dict) else {}
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from pyg_dnnmod.experiments import HISTORY_FILE, train_model
-    from pyg_dnnmod.training import random_crop_flip
+    from pyg_dnnmod.training import fixed_threads, random_crop_flip
 
     timer = common.Timer()
     config, recipe = make_config(args)
@@ -206,8 +216,14 @@ def run(args: argparse.Namespace) -> int:
         model = common.build_model(args.model.strip(), train_data,
                                    args.num_classes, seed=config.seed)
         common.check_model_input(model, train_data, args.model)
+    threads = args.threads
+    if threads is not None:
+        common.check_positive(threads, '--threads')
     if args.resume:
-        check_resumable(model, config, folder, args.model)
+        stored = check_resumable(model, config, folder, args.model)
+        if threads is None and torch.device(device).type == 'cpu' and \
+                isinstance(stored.get('threads'), int):
+            threads = stored['threads']
     augment = args.augment if args.augment is not None else \
         args.dataset not in _DIGITS_DATASETS
 
@@ -218,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
 
     record: Dict[str, Any] = dict(
         recipe=recipe, config=config.to_dict(), augment=augment,
+        train_threads=threads if threads is not None
+        else torch.get_num_threads(),
         model=dict(spec=args.model, parameters=sum(
             p.numel() for p in model.parameters())),
         data=dict(train=train_data.describe(), test=test_data.describe()))
@@ -228,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     common.write_json(common.run_record(NAME, args, timer.total(), device,
                                         status='running', **record),
                       folder / common.RUN_JSON)
-    with timer('train'):
+    with timer('train'), fixed_threads(threads):
         history = train_model(
             model, as_data(train_data), as_data(test_data), config,
             out=folder, resume=args.resume, device=device,

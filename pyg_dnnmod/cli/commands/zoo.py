@@ -139,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     milestones = None if args.milestones is None else \
         common.parse_int_list(args.milestones, '--milestones')
     root = Path(args.root).expanduser()
+    common.check_writable(root, '--root', replace=False)
     before = len(finished_networks(root))
     with timer('train'):
         summary = generate_zoo(

@@ -1,5 +1,6 @@
 r"""The snapshots of one model + data + parameters, cached on disk as a PyG
 :class:`~torch_geometric.data.InMemoryDataset`."""
+import dataclasses
 import hashlib
 import json
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -11,6 +12,7 @@ from torch_geometric.data import Data
 from pyg_dnnmod._version import __version__
 from pyg_dnnmod.datasets.in_memory import SafeInMemoryDataset
 from pyg_dnnmod.io import DamagedFileError, update_with_tensor
+from pyg_dnnmod.snapshots import SnapshotConfig
 
 
 def cache_key(model: nn.Module, inputs: Tensor, labels: Tensor,
@@ -65,9 +67,13 @@ class LayerGraphDataset(SafeInMemoryDataset):
             (default: :obj:`None`)
         force_reload (bool, optional): Rebuild even if cached.
             (default: :obj:`False`)
-        **kwargs: Build parameters of :func:`pyg_dnnmod.layer_graphs`
-            (:obj:`k`, :obj:`layers`, :obj:`metric`, :obj:`num_samples`,
-            :obj:`seed`, ...).
+        config (SnapshotConfig, optional): How the snapshots are taken.
+            (default: :obj:`None`, the defaults)
+        **kwargs: Fields of :class:`~pyg_dnnmod.SnapshotConfig` on top of
+            :obj:`config` (:obj:`k`, :obj:`layers`, :obj:`metric`,
+            :obj:`num_samples`, :obj:`seed`, ...) and further arguments
+            of :func:`pyg_dnnmod.layer_graphs` (:obj:`keep_features`,
+            ...).
 
     Example:
         >>> import tempfile
@@ -83,13 +89,20 @@ class LayerGraphDataset(SafeInMemoryDataset):
     """
     def __init__(self, root: str, model: nn.Module, inputs: Tensor,
                  labels: Tensor, transform: Optional[Callable] = None,
-                 force_reload: bool = False, **kwargs: Any) -> None:
+                 force_reload: bool = False,
+                 config: Optional[SnapshotConfig] = None,
+                 **kwargs: Any) -> None:
         self.model = model
         self.inputs = inputs
         self.labels = labels
-        self.params = dict(kwargs)
-        self.params.pop('progress', None)
-        self.progress = kwargs.get('progress', False)
+        fields = {f.name for f in dataclasses.fields(SnapshotConfig)}
+        self.config = SnapshotConfig.resolve(
+            config, **{k: v for k, v in kwargs.items() if k in fields})
+        self.options = {k: v for k, v in kwargs.items() if k not in fields}
+        self.progress = self.config.progress
+        # Everything that changes the graphs, and nothing that does not.
+        self.params = dict(self.config.replace(progress=False).to_dict(),
+                           **self.options)
         self.key = cache_key(model, inputs, labels, self.params)
         super().__init__(root, transform, force_reload=force_reload)
 
@@ -100,7 +113,7 @@ class LayerGraphDataset(SafeInMemoryDataset):
     def process(self) -> Tuple[List[Data], Dict[str, Any]]:
         from pyg_dnnmod.snapshots import layer_graphs
         graphs = layer_graphs(self.model, self.inputs, self.labels,
-                              progress=self.progress, **self.params)
+                              self.config, **self.options)
         meta = dict(graphs.meta, params=self.params, key=self.key,
                     layer_names=graphs.layer_names)
         # Through JSON once, so that what is kept is what a reload reads.

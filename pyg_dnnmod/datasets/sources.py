@@ -40,7 +40,7 @@ from pyg_dnnmod.datasets._imagenet import (
     resize_center_crop,
     sample_imagenet50,
 )
-from pyg_dnnmod.datasets._sampling import sample_indices
+from pyg_dnnmod.utils.sampling import sample_indices
 from pyg_dnnmod.datasets._synthetic import make_gaussian_clusters
 
 __all__ = [

@@ -8,7 +8,13 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from pyg_dnnmod.features._select import LayerSpec
+from pyg_dnnmod.experiments._draw import (
+    as_models,
+    labels_of,
+    snapshot_config,
+    take_samples,
+)
+from pyg_dnnmod.snapshots import SnapshotConfig
 
 #: The columns that say which curve a row belongs to, besides the layer.
 SETTING_COLUMNS = ('init', 'k', 'num_samples', 'metric')
@@ -18,62 +24,6 @@ CURVE_COLUMNS = ('layer_index', 'layer', 'repeat', 'modularity', 'k',
 
 Models = Union[nn.Module, Mapping[str, nn.Module]]
 Inputs = Union[Tensor, Dataset]
-
-
-def _as_models(model: Models) -> Dict[str, nn.Module]:
-    if isinstance(model, nn.Module):
-        return {'trained': model}
-    if isinstance(model, Mapping) and len(model) > 0 and all(
-            isinstance(k, str) and isinstance(v, nn.Module)
-            for k, v in model.items()):
-        return dict(model)
-    raise TypeError(f"'model' must be a torch.nn.Module or a non-empty "
-                    f"mapping from labels (str) to modules "
-                    f"(got {type(model).__name__})")
-
-
-def _labels_of(inputs: Inputs, labels: Optional[Tensor]) -> Tensor:
-    from pyg_dnnmod.datasets._sampling import _as_label_tensor
-
-    if isinstance(inputs, Tensor):
-        if labels is None:
-            raise ValueError("'labels' must be given when 'inputs' is a "
-                             "tensor (got None)")
-        labels = _as_label_tensor(labels)
-        if labels.numel() != inputs.size(0):
-            raise ValueError(f"'labels' must hold one label per sample "
-                             f"(got {labels.numel()} labels for "
-                             f"{inputs.size(0)} samples)")
-        return labels
-    if isinstance(inputs, Dataset):
-        if labels is None:
-            labels = getattr(inputs, 'targets', None)
-        if labels is None:
-            labels = [int(inputs[i][1]) for i in range(len(inputs))]
-        labels = _as_label_tensor(labels)
-        if labels.numel() != len(inputs):
-            raise ValueError(f"'labels' must hold one label per sample "
-                             f"(got {labels.numel()} labels for "
-                             f"{len(inputs)} samples)")
-        return labels
-    raise TypeError(f"'inputs' must be a torch.Tensor [M, ...] or a "
-                    f"torch.utils.data.Dataset of (x, label) pairs "
-                    f"(got {type(inputs).__name__})")
-
-
-def take_samples(inputs: Inputs, index: Tensor) -> Tensor:
-    r"""The samples :obj:`index` of a tensor or of a dataset of
-    :obj:`(x, label)` pairs (read one by one), as one tensor.
-
-    Example:
-        >>> take_samples(torch.arange(6.).view(3, 2), torch.tensor([2, 0]))
-        tensor([[4., 5.],
-                [0., 1.]])
-    """
-    if isinstance(inputs, Tensor):
-        return inputs[index]
-    return torch.stack([torch.as_tensor(inputs[i][0])
-                        for i in index.tolist()])
 
 
 def _as_values(value: Any, name: str, kind: type) -> List[Any]:
@@ -98,20 +48,11 @@ def modularity_curves(
     model: Models,
     inputs: Inputs,
     labels: Optional[Tensor] = None,
-    k: Union[int, Sequence[int]] = 3,
-    num_samples: Union[int, Sequence[int], None] = 500,
-    metric: Union[str, Sequence[str]] = 'cosine',
-    layers: LayerSpec = None,
-    repeats: int = 5,
-    seed: int = 0,
-    device: Union[str, torch.device, None] = None,
+    config: Optional[SnapshotConfig] = None,
     *,
-    balanced: bool = True,
-    symmetrize: str = 'half',
-    post_activation: bool = False,
-    batch_size: int = 256,
-    resolution: float = 1.0,
-    progress: bool = False,
+    repeats: int = 5,
+    device: Union[str, torch.device, None] = None,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     r"""The modularity curve of a model over depth, repeated over random
     draws of the samples, optionally for several values of one parameter,
@@ -148,33 +89,17 @@ def modularity_curves(
         labels (torch.Tensor, optional): Integer labels :math:`[M]`;
             required for a tensor, read from a dataset's :obj:`targets`
             otherwise. (default: :obj:`None`)
-        k (int or [int], optional): Neighbours per sample.
-            (default: :obj:`3`)
-        num_samples (int or [int], optional): :math:`N`, the samples per
-            draw; :obj:`None` takes all :math:`M` (every repeat is then the
-            same). (default: :obj:`500`)
-        metric (str or [str], optional): The similarity, see
-            :func:`~pyg_dnnmod.knn_graph`. (default: :obj:`"cosine"`)
-        layers (optional): The layers, see
-            :func:`~pyg_dnnmod.select_layers`. (default: :obj:`None`)
-        repeats (int, optional): Random draws per setting.
-            (default: :obj:`5`)
-        seed (int, optional): The seed of the first draw.
-            (default: :obj:`0`)
+        config (SnapshotConfig, optional): How the snapshots are taken
+            (:obj:`num_samples` :obj:`None` takes all :math:`M`, every
+            repeat then the same). (default: :obj:`None`, the defaults with
+            :obj:`num_samples=500`)
+        repeats (int, optional): Random draws per setting; repeat
+            :math:`r` draws with seed :obj:`seed + r`. (default: :obj:`5`)
         device (str or torch.device, optional): Where the forward passes
             and the graphs run. (default: :obj:`None`, the model's device)
-        balanced (bool, optional): Draw equally many samples per class.
-            (default: :obj:`True`)
-        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
-            (default: :obj:`"half"`)
-        post_activation (bool, optional): Read after each layer's
-            activation. (default: :obj:`False`)
-        batch_size (int, optional): Samples per forward pass.
-            (default: :obj:`256`)
-        resolution (float, optional): The resolution :math:`\gamma`.
-            (default: :obj:`1.0`)
-        progress (bool, optional): Show a progress bar on stderr.
-            (default: :obj:`False`)
+        **kwargs (optional): Fields of :class:`SnapshotConfig` on top of
+            :obj:`config`; for an ablation, :obj:`k`, :obj:`num_samples`
+            or :obj:`metric` may be a list of values.
 
     At most one of :obj:`k`, :obj:`num_samples` and :obj:`metric` may list
     several values.
@@ -205,40 +130,41 @@ def modularity_curves(
 
     from tqdm.auto import tqdm
 
-    from pyg_dnnmod.datasets import sample_indices
     from pyg_dnnmod.features import iter_layer_features, select_layers
     from pyg_dnnmod.utils import knn_graph, modularity
 
-    models = _as_models(model)
-    labels = _labels_of(inputs, labels)
+    models = as_models(model)
+    labels = labels_of(inputs, labels)
     num_total = labels.numel()
-    ks = _as_values(k, 'k', int)
-    ns = _as_values(num_samples, 'num_samples', int) \
-        if num_samples is not None else [num_total]
-    metrics = _as_values(metric, 'metric', str)
-    varied = [name for name, values in (('k', ks), ('num_samples', ns),
-                                        ('metric', metrics))
-              if len(values) > 1]
+    # The ablated parameter may list several values; the rest is the config.
+    axes = {name: kwargs.pop(name) for name in ('k', 'num_samples', 'metric')
+            if isinstance(kwargs.get(name), (list, tuple))}
+    config = snapshot_config(config, kwargs, num_samples=500)
+    ks = _as_values(axes.get('k', config.k), 'k', int)
+    ns = _as_values(axes['num_samples'], 'num_samples', int) \
+        if 'num_samples' in axes else [config.num_samples]
+    metrics = _as_values(axes.get('metric', config.metric), 'metric', str)
+    values = {'k': ks, 'num_samples': ns, 'metric': metrics}
+    varied = [name for name, v in values.items() if len(v) > 1]
     if len(varied) > 1:
-        shown = ', '.join(f'{name}={value!r}' for name, value in
-                          (('k', k), ('num_samples', num_samples),
-                           ('metric', metric)) if name in varied)
+        shown = ', '.join(f'{name}={axes[name]!r}' for name in varied)
         raise ValueError(f"only one of 'k', 'num_samples' and 'metric' may "
                          f"list several values (got {shown})")
     if isinstance(repeats, bool) or not isinstance(repeats, int):
         raise TypeError(f"'repeats' must be an integer (got {repeats!r})")
     if repeats < 1:
         raise ValueError(f"'repeats' must be >= 1 (got {repeats})")
-    for value in ks:
-        if value < 1:
-            raise ValueError(f"'k' must be >= 1 (got {value})")
-    for n in ns:
-        if n > num_total:
-            raise ValueError(f"'num_samples' ({n}) exceeds the number of "
-                             f"available samples ({num_total})")
-        if max(ks) >= n:
-            raise ValueError(f"'k' must be smaller than the number of "
-                             f"samples (got k={max(ks)} for N={n})")
+    # One config per setting, each checked against the data before any
+    # forward pass (the k < N rule lives in SnapshotConfig.validate).
+    draws = {n: config.replace(k=max(ks), num_samples=n) for n in ns}
+    for n, c in draws.items():
+        c.validate(num_total)
+    for kk in ks:
+        config.replace(k=kk)
+    for met in metrics:
+        config.replace(metric=met)
+    ns = [n if n is not None else num_total for n in ns]
+    layers, post_activation = config.layers, config.post_activation
     # Fail on a bad layer selection before any forward pass.
     names = {label: select_layers(m, layers, post_activation)
              for label, m in models.items()}
@@ -247,37 +173,34 @@ def modularity_curves(
 
     total = sum(len(v) for v in names.values()) * len(ns) * repeats
     bar = tqdm(total=total, desc='snapshots', unit='layer', file=sys.stderr,
-               disable=not progress)
+               disable=not config.progress)
     rows: List[Dict[str, Any]] = []
     try:
         for label, m in models.items():
-            for n in ns:
+            for n, draw in zip(ns, draws.values()):
                 for r in range(repeats):
-                    if num_samples is None:
-                        index = torch.arange(num_total)
-                    else:
-                        index = sample_indices(labels, n, balanced=balanced,
-                                               seed=seed + r)
+                    index = draw.draw(labels, r)
                     x, y = take_samples(inputs, index), labels[index]
                     features = iter_layer_features(
                         m, x, layers, post_activation=post_activation,
-                        batch_size=batch_size, device=device,
+                        batch_size=config.batch_size, device=device,
                         keep_on_device=keep_on_device)
                     for t, (name, f) in enumerate(features):
                         y_dev = y.to(f.device)
                         for kk in ks:
                             for met in metrics:
                                 edge_index, edge_weight = knn_graph(
-                                    f, kk, metric=met, symmetrize=symmetrize)
+                                    f, **config.replace(
+                                        k=kk, metric=met).knn_arguments())
                                 q = modularity(edge_index, y_dev,
                                                edge_weight.float(),
                                                num_nodes=n,
-                                               resolution=resolution)
+                                               resolution=config.resolution)
                                 rows.append(dict(
                                     layer_index=t, layer=name, repeat=r,
                                     modularity=float(q), k=kk,
                                     num_samples=n, metric=met, init=label,
-                                    seed=seed + r,
+                                    seed=config.seed + r,
                                     num_edges=int(edge_index.size(1))))
                         del f
                         bar.update(1)

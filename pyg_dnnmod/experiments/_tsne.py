@@ -7,8 +7,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from pyg_dnnmod.experiments._curves import Inputs, _labels_of, take_samples
-from pyg_dnnmod.features._select import LayerSpec
+from pyg_dnnmod.experiments._draw import (
+    Inputs,
+    check_model,
+    labels_of,
+    snapshot_config,
+    take_samples,
+)
+from pyg_dnnmod.snapshots import SnapshotConfig
 
 #: The columns of :func:`tsne_panels`, in order.
 TSNE_COLUMNS = ('layer_index', 'layer', 'sample', 'sample_index', 'label',
@@ -82,21 +88,13 @@ def tsne_panels(
     model: nn.Module,
     inputs: Inputs,
     labels: Optional[torch.Tensor] = None,
-    num_samples: Optional[int] = 500,
-    k: int = 3,
-    metric: str = 'cosine',
-    layers: LayerSpec = None,
-    seed: int = 0,
-    device: Union[str, torch.device, None] = None,
+    config: Optional[SnapshotConfig] = None,
     *,
+    device: Union[str, torch.device, None] = None,
     perplexity: float = 30.0,
     pca_dim: Optional[int] = 50,
     include_input: bool = False,
-    balanced: bool = True,
-    symmetrize: str = 'half',
-    post_activation: bool = False,
-    batch_size: int = 256,
-    progress: bool = False,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     r"""A t-SNE map of every layer's features over :math:`N` samples with
     the modularity of the layer's k-NN graph, as in Fig. 1 (left) of
@@ -117,15 +115,10 @@ def tsne_panels(
             :func:`~pyg_dnnmod.experiments.modularity_curves`.
         labels (torch.Tensor, optional): Their integer labels.
             (default: :obj:`None`)
-        num_samples (int, optional): :math:`N`; :obj:`None` takes all.
-            (default: :obj:`500`)
-        k (int, optional): Neighbours per sample. (default: :obj:`3`)
-        metric (str, optional): The similarity of the graph and of the map.
-            (default: :obj:`"cosine"`)
-        layers (optional): The layers, see
-            :func:`~pyg_dnnmod.select_layers`. (default: :obj:`None`)
-        seed (int, optional): The seed of the draw and of t-SNE.
-            (default: :obj:`0`)
+        config (SnapshotConfig, optional): How the snapshots are taken;
+            its :obj:`metric` is also the map's, its :obj:`seed` also
+            seeds t-SNE. (default: :obj:`None`, the defaults with
+            :obj:`num_samples=500`)
         device (str or torch.device, optional): Where the forward pass and
             the graphs run. (default: :obj:`None`)
         perplexity (float, optional): t-SNE's perplexity.
@@ -134,16 +127,9 @@ def tsne_panels(
             (default: :obj:`50`)
         include_input (bool, optional): Add a first panel of the raw inputs
             (layer :obj:`"input"`, index :obj:`-1`). (default: :obj:`False`)
-        balanced (bool, optional): Draw equally many samples per class.
-            (default: :obj:`True`)
-        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
-            (default: :obj:`"half"`)
-        post_activation (bool, optional): Read after each layer's
-            activation. (default: :obj:`False`)
-        batch_size (int, optional): Samples per forward pass.
-            (default: :obj:`256`)
-        progress (bool, optional): Show a progress bar on stderr.
-            (default: :obj:`False`)
+        **kwargs (optional): Fields of :class:`SnapshotConfig` on top of
+            :obj:`config` (:obj:`k`, :obj:`num_samples`, :obj:`seed`,
+            :obj:`progress`, ...).
 
     Returns:
         pandas.DataFrame: One row per (layer, sample): :obj:`layer_index`,
@@ -164,27 +150,18 @@ def tsne_panels(
     """
     from tqdm.auto import tqdm
 
-    from pyg_dnnmod.datasets import sample_indices
     from pyg_dnnmod.features import iter_layer_features, select_layers
     from pyg_dnnmod.utils import knn_graph, modularity
 
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"'model' must be a torch.nn.Module "
-                        f"(got {type(model).__name__})")
-    labels = _labels_of(inputs, labels)
-    if num_samples is None:
-        index = torch.arange(labels.numel())
-    else:
-        index = sample_indices(labels, num_samples, balanced=balanced,
-                               seed=seed)
+    check_model(model)
+    labels = labels_of(inputs, labels)
+    config = snapshot_config(config, kwargs, num_samples=500)
+    index = config.draw(labels)
     n = index.numel()
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n:
-        raise ValueError(f"'k' must be an integer in [1, N) for N={n} "
-                         f"samples (got {k!r})")
     if not 0 < perplexity < n:
         raise ValueError(f"'perplexity' must lie in (0, N) for N={n} "
                          f"samples (got {perplexity})")
-    names = select_layers(model, layers, post_activation)
+    names = select_layers(model, config.layers, config.post_activation)
     x, y = take_samples(inputs, index), labels[index]
     device = torch.device(device) if device is not None else None
 
@@ -192,22 +169,23 @@ def tsne_panels(
         if include_input:
             yield -1, 'input', x.reshape(n, -1)
         features = iter_layer_features(
-            model, x, layers, post_activation=post_activation,
-            batch_size=batch_size, device=device,
+            model, x, config.layers, post_activation=config.post_activation,
+            batch_size=config.batch_size, device=device,
             keep_on_device=device is not None and device.type != 'cpu')
         for t, (name, f) in enumerate(features):
             yield t, name, f
 
     frames: List[pd.DataFrame] = []
     bar = tqdm(total=len(names) + int(include_input), desc='t-SNE',
-               unit='layer', file=sys.stderr, disable=not progress)
+               unit='layer', file=sys.stderr, disable=not config.progress)
     try:
         for t, name, f in panels():
-            edge_index, edge_weight = knn_graph(f, k, metric=metric,
-                                                symmetrize=symmetrize)
+            edge_index, edge_weight = knn_graph(f, **config.knn_arguments())
             q = float(modularity(edge_index, y.to(f.device),
-                                 edge_weight.float(), num_nodes=n))
-            points = tsne_embedding(f, metric, perplexity, pca_dim, seed)
+                                 edge_weight.float(), num_nodes=n,
+                                 resolution=config.resolution))
+            points = tsne_embedding(f, config.metric, perplexity, pca_dim,
+                                    config.seed)
             row: Dict[str, Any] = dict(
                 layer_index=t, layer=name, sample=range(n),
                 sample_index=index.tolist(), label=y.tolist(),

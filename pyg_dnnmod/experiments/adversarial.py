@@ -10,7 +10,9 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from pyg_dnnmod.features._select import LayerSpec
+from pyg_dnnmod.experiments._draw import check_model, snapshot_config
+from pyg_dnnmod.snapshots import SnapshotConfig
+from pyg_dnnmod.utils import check_labels
 
 #: The columns of the curves of :func:`adversarial_curves`, in order.
 ADVERSARIAL_COLUMNS = ('set', 'layer_index', 'layer', 'modularity',
@@ -23,22 +25,14 @@ def adversarial_curves(
     labels: Tensor,
     attacks: Sequence[str] = ('fgsm', 'pgd', 'jsma', 'cw', 'single_pixel',
                               'local_search'),
-    num_samples: int = 500,
-    k: int = 3,
-    metric: str = 'cosine',
-    layers: LayerSpec = None,
-    seed: int = 0,
+    config: Optional[SnapshotConfig] = None,
+    *,
     device: Union[str, torch.device, None] = None,
     params: Optional[Mapping[str, Mapping[str, Any]]] = None,
     cache_dir: Union[str, Path, None] = None,
     attack_batch_size: int = 64,
     progress: bool = False,
-    *,
-    balanced: bool = True,
-    symmetrize: str = 'half',
-    post_activation: bool = False,
-    batch_size: int = 256,
-    resolution: float = 1.0,
+    **kwargs: Any,
 ) -> Tuple[pd.DataFrame, pd.DataFrame]:
     r"""The modularity curve of clean inputs and of the adversarial inputs of
     every attack, as in Fig. 6a of `"Understanding the Dynamics of DNNs
@@ -67,14 +61,10 @@ def adversarial_curves(
         labels (torch.Tensor): Their labels :math:`[M]`.
         attacks ([str], optional): Keys of
             :obj:`~pyg_dnnmod.adversarial.ATTACKS`. (default: all six)
-        num_samples (int, optional): :math:`N`, per set. (default: :obj:`500`)
-        k (int, optional): Neighbours per sample. (default: :obj:`3`)
-        metric (str, optional): The k-NN similarity.
-            (default: :obj:`"cosine"`)
-        layers (optional): The layers, see
-            :func:`~pyg_dnnmod.select_layers`. (default: :obj:`None`)
-        seed (int, optional): The seed of the clean draw and of the attacks.
-            (default: :obj:`0`)
+        config (SnapshotConfig, optional): How the snapshots are taken;
+            :obj:`num_samples` is :math:`N` per set, :obj:`seed` seeds the
+            clean draw and the attacks. (default: :obj:`None`, the defaults
+            with :obj:`num_samples=500`)
         device (str or torch.device, optional): Where to attack and build
             the graphs. (default: :obj:`None`, the model's device)
         params (dict, optional): Per attack, overrides of its AdverTorch
@@ -87,16 +77,8 @@ def adversarial_curves(
             once. (default: :obj:`64`)
         progress (bool, optional): Show progress bars on stderr.
             (default: :obj:`False`)
-        balanced (bool, optional): Draw the clean samples equally from every
-            class. (default: :obj:`True`)
-        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
-            (default: :obj:`"half"`)
-        post_activation (bool, optional): Read after each layer's
-            activation. (default: :obj:`False`)
-        batch_size (int, optional): Samples per forward pass of the
-            snapshots. (default: :obj:`256`)
-        resolution (float, optional): The modularity resolution.
-            (default: :obj:`1.0`)
+        **kwargs (optional): Fields of :class:`SnapshotConfig` on top of
+            :obj:`config` (:obj:`k`, :obj:`num_samples`, :obj:`seed`, ...).
 
     Returns:
         (pandas.DataFrame, pandas.DataFrame): The curves, one row per (set,
@@ -135,15 +117,12 @@ def adversarial_curves(
     from pyg_dnnmod.adversarial.attacks import _SUMMARY_COLUMNS
     from pyg_dnnmod.features import select_layers
     from pyg_dnnmod.snapshots import layer_graphs
-    from pyg_dnnmod.snapshots.layer_graphs import _check_labels
 
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"'model' must be a torch.nn.Module "
-                        f"(got {type(model).__name__})")
+    check_model(model)
     if not isinstance(inputs, Tensor):
         raise TypeError(f"'inputs' must be a torch.Tensor [M, C, H, W] "
                         f"(got {type(inputs).__name__})")
-    labels = _check_labels(labels, inputs.size(0))
+    labels = check_labels(labels, inputs.size(0))
     if isinstance(attacks, str):
         attacks = [attacks]
     attacks = [str(a).strip().lower() for a in attacks]
@@ -160,20 +139,10 @@ def adversarial_curves(
     if extra:
         raise ValueError(f"'params' names attacks that are not run "
                          f"{extra} (running {attacks})")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
-        raise TypeError(f"'num_samples' must be an integer "
-                        f"(got {num_samples!r})")
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"'k' must be an integer (got {k!r})")
-    if k < 1:
-        raise ValueError(f"'k' must be >= 1 (got {k})")
-    if num_samples > inputs.size(0):
-        raise ValueError(f"'num_samples' ({num_samples}) exceeds the number "
-                         f"of available samples ({inputs.size(0)})")
-    if k >= num_samples:
-        raise ValueError(f"'k' must be smaller than the number of samples "
-                         f"(got k={k} for N={num_samples})")
-    select_layers(model, layers, post_activation)
+    config = snapshot_config(config, kwargs, num_samples=500)
+    num_samples = config.validate(inputs.size(0))
+    k, metric, seed = config.k, config.metric, config.seed
+    select_layers(model, config.layers, config.post_activation)
     # Every attack's parameters and pixel range are checked before the
     # first (possibly long) attack runs.
     for name in attacks:
@@ -189,15 +158,11 @@ def adversarial_curves(
                 f"and the model normalises its input itself (got values in "
                 f"[{float(inputs.min()):.4g}, {float(inputs.max()):.4g}])")
 
-    snapshot_args = dict(k=k, layers=layers, metric=metric, device=device,
-                         symmetrize=symmetrize,
-                         post_activation=post_activation,
-                         batch_size=batch_size)
     curves = []
     summary_rows = []
 
     def add_curve(name: str, graphs) -> Dict[str, Any]:
-        df = graphs.to_dataframe(resolution)
+        df = graphs.to_dataframe(config.resolution)
         for _, row in df.iterrows():
             curves.append(dict(set=name, layer_index=int(row['layer_index']),
                                layer=row['layer'],
@@ -209,8 +174,9 @@ def adversarial_curves(
                     peak_layer=peak['layer'])
 
     start = time.perf_counter()
-    clean = layer_graphs(model, inputs, labels, num_samples=num_samples,
-                         seed=seed, balanced=balanced, **snapshot_args)
+    clean = layer_graphs(model, inputs, labels,
+                         config.replace(num_samples=num_samples,
+                                        progress=False), device=device)
     row = {c: float('nan') for c in _SUMMARY_COLUMNS}
     row.update(attack='clean', num_collected=num_samples, num_attacked=0,
                seconds=time.perf_counter() - start, target_rule=None,
@@ -230,7 +196,10 @@ def adversarial_curves(
                                               type(None))) else repr(value)
              for key, value in adv.params.items()}, sort_keys=True)
         if len(adv) > k:
-            graphs = layer_graphs(model, adv.x_adv, adv.y, **snapshot_args)
+            graphs = layer_graphs(model, adv.x_adv, adv.y,
+                                  config.replace(num_samples=None,
+                                                 progress=False),
+                                  device=device)
             row.update(add_curve(name, graphs))
         else:
             row.update(peak_modularity=float('nan'), peak_layer=None)

@@ -2,14 +2,19 @@ r"""The layer-difference matrix :math:`|Q_i - Q_j|` beside linear CKA: the
 Python twin of ``pyg-dnnmod cka`` (Lu et al., ECCV 2022, section 5.1,
 Fig. 8)."""
 import time
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from pyg_dnnmod.experiments._sampling import draw_index
-from pyg_dnnmod.features._select import LayerSpec
+from pyg_dnnmod.experiments._draw import (
+    check_model,
+    drawn_features,
+    labels_of,
+    snapshot_config,
+)
+from pyg_dnnmod.snapshots import SnapshotConfig
 
 #: The columns of :func:`cka_comparison`, in order.
 CKA_COLUMNS = ('layer_index_i', 'layer_i', 'layer_index_j', 'layer_j',
@@ -21,18 +26,10 @@ def cka_comparison(
     model: nn.Module,
     inputs: Union[Tensor, torch.utils.data.Dataset],
     labels: Optional[Tensor] = None,
-    k: int = 3,
-    num_samples: Optional[int] = 500,
-    metric: str = 'cosine',
-    layers: LayerSpec = None,
-    seed: int = 0,
-    device: Union[str, torch.device, None] = None,
+    config: Optional[SnapshotConfig] = None,
     *,
-    balanced: bool = True,
-    symmetrize: str = 'half',
-    post_activation: bool = False,
-    batch_size: int = 256,
-    resolution: float = 1.0,
+    device: Union[str, torch.device, None] = None,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     r"""The modularity difference of every pair of layers beside their
     linear CKA over the same :math:`N` samples, as in Fig. 8 of
@@ -61,27 +58,15 @@ def cka_comparison(
             :math:`[M, ...]`, or a dataset of :obj:`(x, label)` pairs.
         labels (torch.Tensor, optional): Integer labels :math:`[M]`;
             required for a tensor. (default: :obj:`None`)
-        k (int, optional): Neighbours per sample. (default: :obj:`3`)
-        num_samples (int, optional): :math:`N`, drawn with :obj:`seed`;
-            :obj:`None` takes all. (default: :obj:`500`)
-        metric (str, optional): The k-NN similarity, :obj:`"cosine"`,
-            :obj:`"pearson"`, :obj:`"euclidean"` or :obj:`"dot"` (CKA is
-            always linear CKA of the raw features). (default: :obj:`"cosine"`)
-        layers (optional): The layers, see
-            :func:`~pyg_dnnmod.select_layers`. (default: :obj:`None`)
-        seed (int, optional): The seed of the draw. (default: :obj:`0`)
+        config (SnapshotConfig, optional): How the snapshots are taken;
+            the k-NN :obj:`metric` is :obj:`"cosine"`, :obj:`"pearson"`,
+            :obj:`"euclidean"` or :obj:`"dot"` (CKA is always linear CKA of
+            the raw features). (default: :obj:`None`, the defaults with
+            :obj:`num_samples=500`)
         device (str or torch.device, optional): Where to compute.
             (default: :obj:`None`, the model's device)
-        balanced (bool, optional): Draw equally many samples per class.
-            (default: :obj:`True`)
-        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
-            (default: :obj:`"half"`)
-        post_activation (bool, optional): Read after each layer's
-            activation. (default: :obj:`False`)
-        batch_size (int, optional): Samples per forward pass.
-            (default: :obj:`256`)
-        resolution (float, optional): The modularity resolution.
-            (default: :obj:`1.0`)
+        **kwargs (optional): Fields of :class:`SnapshotConfig` on top of
+            :obj:`config` (:obj:`k`, :obj:`num_samples`, :obj:`seed`, ...).
 
     Returns:
         pandas.DataFrame: One row per ordered pair of layers
@@ -109,8 +94,6 @@ def cka_comparison(
         >>> bool(((diagonal['cka'] - 1).abs() < 1e-6).all())
         True
     """
-    from pyg_dnnmod.experiments._curves import _labels_of, take_samples
-    from pyg_dnnmod.features import iter_layer_features, select_layers
     from pyg_dnnmod.similarity import (
         GRAM_METRICS,
         graphs_with_cka_from_features,
@@ -118,28 +101,20 @@ def cka_comparison(
         upper_triangle_spearman,
     )
 
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"'model' must be a torch.nn.Module "
-                        f"(got {type(model).__name__})")
-    labels = _labels_of(inputs, labels)
-    if metric not in GRAM_METRICS:
+    check_model(model)
+    labels = labels_of(inputs, labels)
+    config = snapshot_config(config, kwargs, num_samples=500)
+    if config.metric not in GRAM_METRICS:
         raise ValueError(f"'metric' must be one of {GRAM_METRICS} "
-                         f"(got {metric!r})")
-    index = draw_index(labels, num_samples, k, balanced, seed)
-    n = index.numel()
-    # Fail on a bad layer selection before the forward pass.
-    select_layers(model, layers, post_activation)
-
+                         f"(got {config.metric!r})")
     start = time.perf_counter()
-    x, y = take_samples(inputs, index), labels[index]
-    device = torch.device(device) if device is not None else None
-    features = iter_layer_features(
-        model, x, layers, post_activation=post_activation,
-        batch_size=batch_size, device=device,
-        keep_on_device=device is not None and device.type != 'cpu')
+    features, y, index = drawn_features(model, inputs, labels, config,
+                                        device)
+    n = index.numel()
     graphs, cka = graphs_with_cka_from_features(
-        features, y, k=k, metric=metric, symmetrize=symmetrize)
-    q = graphs.modularity(resolution)
+        features, y, k=config.k, metric=config.metric,
+        symmetrize=config.symmetrize)
+    q = graphs.modularity(config.resolution)
     diff = modularity_difference(q)
     rho = upper_triangle_spearman(diff, 1.0 - cka)
     seconds = time.perf_counter() - start
@@ -155,8 +130,8 @@ def cka_comparison(
         for i in range(num_layers) for j in range(num_layers)
     ]
     df = pd.DataFrame(rows, columns=list(CKA_COLUMNS))
-    df.attrs.update(spearman=rho, k=k, num_samples=n, metric=metric,
-                    seed=seed, seconds=seconds)
+    df.attrs.update(spearman=rho, k=config.k, num_samples=n,
+                    metric=config.metric, seed=config.seed, seconds=seconds)
     return df
 
 

@@ -9,7 +9,10 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from pyg_dnnmod.features._select import LayerSpec
+from pyg_dnnmod.experiments._draw import check_model
+from pyg_dnnmod.experiments._draw import \
+    snapshot_config as snapshot_config_of
+from pyg_dnnmod.snapshots import SnapshotConfig
 from pyg_dnnmod.training import TrainConfig
 
 #: The columns of :func:`training_dynamics`, in order.
@@ -34,24 +37,11 @@ def _probe_set(inputs: Optional[Tensor], labels: Optional[Tensor],
     return inputs, labels
 
 
-def _check_snapshot_args(labels: Tensor, k: int,
-                         num_samples: Optional[int]) -> None:
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"'k' must be an integer (got {k!r})")
-    if k < 1:
-        raise ValueError(f"'k' must be >= 1 (got {k})")
-    total = int(torch.as_tensor(labels).numel())
-    n = total if num_samples is None else num_samples
-    if num_samples is not None and (isinstance(num_samples, bool) or
-                                    not isinstance(num_samples, int)):
-        raise TypeError(f"'num_samples' must be an integer "
-                        f"(got {num_samples!r})")
-    if n > total:
-        raise ValueError(f"'num_samples' ({n}) exceeds the number of "
-                         f"available samples ({total})")
-    if k >= n:
-        raise ValueError(f"'k' must be smaller than the number of samples "
-                         f"(got k={k} for N={n})")
+def _snapshots_of(snapshot_config: Optional[SnapshotConfig],
+                  kwargs: Dict[str, Any], labels: Any) -> SnapshotConfig:
+    config = snapshot_config_of(snapshot_config, kwargs, num_samples=500)
+    config.validate(int(torch.as_tensor(labels).numel()))
+    return config
 
 
 def _merge(grid_df: pd.DataFrame,
@@ -75,21 +65,13 @@ def training_dynamics(
     config: Optional[TrainConfig] = None,
     inputs: Optional[Tensor] = None,
     labels: Optional[Tensor] = None,
-    k: int = 3,
-    num_samples: Optional[int] = 500,
-    metric: str = 'cosine',
-    layers: LayerSpec = None,
-    seed: int = 0,
+    snapshot_config: Optional[SnapshotConfig] = None,
+    *,
     every: int = 1,
     device: Union[str, torch.device, None] = None,
     checkpoint_dir: Union[str, Path, None] = None,
     progress: bool = False,
-    *,
-    balanced: bool = True,
-    symmetrize: str = 'half',
-    post_activation: bool = False,
-    batch_size: int = 256,
-    resolution: float = 1.0,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     r"""Trains :obj:`model` and records the modularity curve at every
     epoch beside the accuracy: the epoch :math:`\times` layer grid of Fig.
@@ -121,15 +103,9 @@ def training_dynamics(
         inputs (torch.Tensor, optional): The snapshot samples :math:`[M,
             ...]`. (default: :obj:`None`, the test inputs)
         labels (torch.Tensor, optional): Their labels. (default: :obj:`None`)
-        k (int, optional): Neighbours per sample. (default: :obj:`3`)
-        num_samples (int, optional): :math:`N` of the :math:`M` samples;
-            all if :obj:`None`. (default: :obj:`500`)
-        metric (str, optional): The k-NN similarity. (default:
-            :obj:`"cosine"`)
-        layers (optional): The layers, see
-            :func:`~pyg_dnnmod.select_layers`. (default: :obj:`None`)
-        seed (int, optional): The seed of the draw of the :math:`N`
-            samples. (default: :obj:`0`)
+        snapshot_config (SnapshotConfig, optional): How the snapshots of
+            every recorded epoch are taken. (default: :obj:`None`, the
+            defaults with :obj:`num_samples=500`)
         every (int, optional): Record every :obj:`every`-th epoch (and epoch
             0). (default: :obj:`1`)
         device (str or torch.device, optional): Where to train and build
@@ -139,16 +115,9 @@ def training_dynamics(
             (default: :obj:`None`)
         progress (bool, optional): Show the training progress bar.
             (default: :obj:`False`)
-        balanced (bool, optional): Draw equally many samples per class.
-            (default: :obj:`True`)
-        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
-            (default: :obj:`"half"`)
-        post_activation (bool, optional): Read after each layer's
-            activation. (default: :obj:`False`)
-        batch_size (int, optional): Samples per forward pass of the
-            snapshots. (default: :obj:`256`)
-        resolution (float, optional): The modularity resolution.
-            (default: :obj:`1.0`)
+        **kwargs (optional): Fields of :class:`SnapshotConfig` on top of
+            :obj:`snapshot_config` (:obj:`k`, :obj:`num_samples`,
+            :obj:`seed`, :obj:`layers`, ...).
 
     Returns:
         pandas.DataFrame: Long format, one row per (recorded epoch, layer):
@@ -176,20 +145,15 @@ def training_dynamics(
     from pyg_dnnmod.snapshots import LayerGraphsCallback
     from pyg_dnnmod.training import train
 
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"'model' must be a torch.nn.Module "
-                        f"(got {type(model).__name__})")
+    check_model(model)
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ValueError(f"'every' must be an integer >= 1 (got {every!r})")
     inputs, labels = _probe_set(inputs, labels, test_data)
-    _check_snapshot_args(labels, k, num_samples)
-    select_layers(model, layers, post_activation)
+    snapshots = _snapshots_of(snapshot_config, kwargs, labels)
+    select_layers(model, snapshots.layers, snapshots.post_activation)
 
-    recorder = LayerGraphsCallback(
-        inputs, labels, every=every, k=k, layers=layers, metric=metric,
-        num_samples=num_samples, seed=seed, balanced=balanced,
-        symmetrize=symmetrize, post_activation=post_activation,
-        batch_size=batch_size)
+    recorder = LayerGraphsCallback(inputs, labels, every=every,
+                                   config=snapshots)
     snapshot_seconds = 0.0
 
     def callback(epoch: int, trained: nn.Module) -> None:
@@ -203,10 +167,10 @@ def training_dynamics(
                     checkpoint_dir=checkpoint_dir, device=device,
                     callback=callback, progress=progress)
     total = time.perf_counter() - start
-    df = _merge(recorder.result.to_dataframe(resolution), history)
-    n = int(torch.as_tensor(labels).numel()) if num_samples is None \
-        else num_samples
-    df.attrs.update(k=k, num_samples=n, metric=metric, seed=seed,
+    df = _merge(recorder.result.to_dataframe(snapshots.resolution), history)
+    n = snapshots.validate(int(torch.as_tensor(labels).numel()))
+    df.attrs.update(k=snapshots.k, num_samples=n, metric=snapshots.metric,
+                    seed=snapshots.seed,
                     train_seconds=total - snapshot_seconds,
                     snapshot_seconds=snapshot_seconds)
     return df
@@ -215,22 +179,14 @@ def training_dynamics(
 def dynamics_from_checkpoints(
     model: nn.Module,
     checkpoints: Union[str, Path, Sequence[Union[str, Path]],
-                       Dict[int, Union[str, Path]]],
+                       Dict[int, Any]],
     inputs: Tensor,
     labels: Tensor,
-    k: int = 3,
-    num_samples: Optional[int] = 500,
-    metric: str = 'cosine',
-    layers: LayerSpec = None,
-    seed: int = 0,
+    snapshot_config: Optional[SnapshotConfig] = None,
+    *,
     device: Union[str, torch.device, None] = None,
     history: Optional[pd.DataFrame] = None,
-    *,
-    balanced: bool = True,
-    symmetrize: str = 'half',
-    post_activation: bool = False,
-    batch_size: int = 256,
-    resolution: float = 1.0,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     r"""The same epoch :math:`\times` layer table as
     :func:`training_dynamics`, from the per-epoch checkpoints of a finished
@@ -274,11 +230,9 @@ def dynamics_from_checkpoints(
     from pyg_dnnmod.snapshots import epoch_layer_graphs
     from pyg_dnnmod.training import list_checkpoints, read_checkpoint
 
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"'model' must be a torch.nn.Module "
-                        f"(got {type(model).__name__})")
-    _check_snapshot_args(labels, k, num_samples)
-    select_layers(model, layers, post_activation)
+    check_model(model)
+    snapshots = _snapshots_of(snapshot_config, kwargs, labels)
+    select_layers(model, snapshots.layers, snapshots.post_activation)
     if isinstance(checkpoints, (str, Path)):
         pairs = list_checkpoints(checkpoints)
         if not pairs:
@@ -293,19 +247,16 @@ def dynamics_from_checkpoints(
         last = list(checkpoints)[-1] if len(checkpoints) else None
 
     start = time.perf_counter()
-    grid = epoch_layer_graphs(
-        model, checkpoints, inputs, labels, k=k, layers=layers,
-        metric=metric, num_samples=num_samples, seed=seed, device=device,
-        balanced=balanced, symmetrize=symmetrize,
-        post_activation=post_activation, batch_size=batch_size)
+    grid = epoch_layer_graphs(model, checkpoints, inputs, labels,
+                              config=snapshots, device=device)
     seconds = time.perf_counter() - start
     if history is None and last is not None:
         stored = read_checkpoint(last)
         if stored.get('history'):
             history = pd.DataFrame(stored['history'])
-    df = _merge(grid.to_dataframe(resolution), history)
-    n = int(torch.as_tensor(labels).numel()) if num_samples is None \
-        else num_samples
-    df.attrs.update(k=k, num_samples=n, metric=metric, seed=seed,
+    df = _merge(grid.to_dataframe(snapshots.resolution), history)
+    n = snapshots.validate(int(torch.as_tensor(labels).numel()))
+    df.attrs.update(k=snapshots.k, num_samples=n, metric=snapshots.metric,
+                    seed=snapshots.seed,
                     snapshot_seconds=seconds)
     return df

@@ -9,15 +9,20 @@ anything.
 """
 import time
 import warnings
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from pyg_dnnmod.experiments._sampling import draw_index
-from pyg_dnnmod.features._select import LayerSpec
+from pyg_dnnmod.experiments._draw import (
+    check_model,
+    drawn_features,
+    labels_of,
+    snapshot_config,
+)
+from pyg_dnnmod.snapshots import SnapshotConfig
 
 #: The columns of :func:`linear_probes`, in order.
 PROBE_COLUMNS = ('layer_index', 'layer', 'num_features', 'modularity',
@@ -110,21 +115,13 @@ def linear_probes(
     model: nn.Module,
     inputs: Union[Tensor, torch.utils.data.Dataset],
     labels: Optional[Tensor] = None,
-    k: int = 3,
-    num_samples: Optional[int] = 500,
-    metric: str = 'cosine',
-    layers: LayerSpec = None,
-    seed: int = 0,
+    config: Optional[SnapshotConfig] = None,
+    *,
     device: Union[str, torch.device, None] = None,
     test_fraction: float = 0.5,
     C: float = 1.0,
     max_iter: int = 1000,
-    *,
-    balanced: bool = True,
-    symmetrize: str = 'half',
-    post_activation: bool = False,
-    batch_size: int = 256,
-    resolution: float = 1.0,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     r"""The accuracy of a linear probe at every layer beside that layer's
     modularity, on the same features of the same :math:`N` samples, with
@@ -145,15 +142,9 @@ def linear_probes(
             :math:`[M, ...]`, or a dataset of :obj:`(x, label)` pairs.
         labels (torch.Tensor, optional): Integer labels :math:`[M]`;
             required for a tensor. (default: :obj:`None`)
-        k (int, optional): Neighbours per sample. (default: :obj:`3`)
-        num_samples (int, optional): :math:`N`; all if :obj:`None`.
-            (default: :obj:`500`)
-        metric (str, optional): The k-NN similarity. (default:
-            :obj:`"cosine"`)
-        layers (optional): The layers, see
-            :func:`~pyg_dnnmod.select_layers`. (default: :obj:`None`)
-        seed (int, optional): The seed of the draw, the split and the
-            solver. (default: :obj:`0`)
+        config (SnapshotConfig, optional): How the snapshots are taken;
+            its :obj:`seed` also seeds the split and the solver.
+            (default: :obj:`None`, the defaults with :obj:`num_samples=500`)
         device (str or torch.device, optional): Where the forward pass and
             the graphs run. (default: :obj:`None`, the model's device)
         test_fraction (float, optional): The share of the :math:`N`
@@ -163,16 +154,8 @@ def linear_probes(
         max_iter (int, optional): The solver's iteration limit; the
             :obj:`converged` column says whether it sufficed.
             (default: :obj:`1000`)
-        balanced (bool, optional): Draw equally many samples per class.
-            (default: :obj:`True`)
-        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
-            (default: :obj:`"half"`)
-        post_activation (bool, optional): Read after each layer's
-            activation. (default: :obj:`False`)
-        batch_size (int, optional): Samples per forward pass.
-            (default: :obj:`256`)
-        resolution (float, optional): The modularity resolution.
-            (default: :obj:`1.0`)
+        **kwargs (optional): Fields of :class:`SnapshotConfig` on top of
+            :obj:`config` (:obj:`k`, :obj:`num_samples`, :obj:`seed`, ...).
 
     Returns:
         pandas.DataFrame: One row per layer: :obj:`layer_index`,
@@ -198,14 +181,12 @@ def linear_probes(
     from scipy.stats import spearmanr
     from sklearn.model_selection import train_test_split
 
-    from pyg_dnnmod.experiments._curves import _labels_of, take_samples
-    from pyg_dnnmod.features import iter_layer_features, select_layers
     from pyg_dnnmod.utils import knn_graph, modularity
 
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"'model' must be a torch.nn.Module "
-                        f"(got {type(model).__name__})")
-    labels = _labels_of(inputs, labels)
+    check_model(model)
+    labels = labels_of(inputs, labels)
+    config = snapshot_config(config, kwargs, num_samples=500)
+    seed = config.seed
     if isinstance(test_fraction, bool) or not isinstance(
             test_fraction, (int, float)) or not 0.0 < test_fraction < 1.0:
         raise ValueError(f"'test_fraction' must lie strictly between 0 and "
@@ -216,7 +197,7 @@ def linear_probes(
             max_iter < 1:
         raise ValueError(f"'max_iter' must be an integer >= 1 "
                          f"(got {max_iter!r})")
-    index = draw_index(labels, num_samples, k, balanced, seed)
+    index = config.draw(labels)
     n = index.numel()
     y = labels[index]
     counts = torch.bincount(y)
@@ -230,24 +211,16 @@ def linear_probes(
                          f"(got N={n} with {num_classes} classes, smallest "
                          f"class {int(counts.min())}, test_fraction="
                          f"{test_fraction}); use a larger 'num_samples'")
-    select_layers(model, layers, post_activation)
-
     start = time.perf_counter()
     train_index, test_index = train_test_split(
         np.arange(n), test_size=num_test, random_state=seed,
         stratify=y.numpy())
-    x = take_samples(inputs, index)
-    device = torch.device(device) if device is not None else None
-    features = iter_layer_features(
-        model, x, layers, post_activation=post_activation,
-        batch_size=batch_size, device=device,
-        keep_on_device=device is not None and device.type != 'cpu')
+    features, _, _ = drawn_features(model, inputs, labels, config, device)
     rows = []
     for t, (name, f) in enumerate(features):
-        edge_index, edge_weight = knn_graph(f, k, metric=metric,
-                                            symmetrize=symmetrize)
+        edge_index, edge_weight = knn_graph(f, **config.knn_arguments())
         q = modularity(edge_index, y.to(f.device), edge_weight.float(),
-                       num_nodes=n, resolution=resolution)
+                       num_nodes=n, resolution=config.resolution)
         probe = probe_accuracy(f, y, train_index, test_index, C=C,
                                max_iter=max_iter, seed=seed)
         rows.append(dict(layer_index=t, layer=name,
@@ -267,8 +240,8 @@ def linear_probes(
         warnings.warn(f"the linear probe did not converge within "
                       f"max_iter={max_iter} iterations at layer(s) {bad}; "
                       f"raise 'max_iter'", stacklevel=2)
-    df.attrs.update(spearman=rho, k=k, num_samples=n,
+    df.attrs.update(spearman=rho, k=config.k, num_samples=n,
                     num_train=len(train_index), num_test=len(test_index),
-                    metric=metric, seed=seed,
+                    metric=config.metric, seed=seed,
                     seconds=time.perf_counter() - start)
     return df

@@ -1,5 +1,6 @@
 r"""Snapshots: a model's layers (and its training epochs) as a sequence of
 PyG k-NN graphs."""
+from pyg_dnnmod.snapshots._config import SnapshotConfig
 from pyg_dnnmod.snapshots.epochs import (
     EpochLayerGraphs,
     LayerGraphsCallback,
@@ -7,12 +8,15 @@ from pyg_dnnmod.snapshots.epochs import (
 )
 from pyg_dnnmod.snapshots.layer_graphs import (
     LayerGraphs,
+    draw_layer_features,
     layer_graphs,
     snapshot,
 )
 
 __all__ = [
+    'SnapshotConfig',
     'LayerGraphs',
+    'draw_layer_features',
     'layer_graphs',
     'snapshot',
     'EpochLayerGraphs',

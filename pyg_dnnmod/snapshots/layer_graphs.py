@@ -13,7 +13,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
-from pyg_dnnmod.utils import knn_graph, modularity
+from pyg_dnnmod.snapshots._config import SnapshotConfig
+from pyg_dnnmod.utils import check_labels, knn_graph, modularity
 
 
 class LayerGraphs(Sequence):
@@ -200,7 +201,7 @@ def snapshot(
         >>> snapshot(x, torch.tensor([0, 0, 1]), k=1, layer='conv1')
         Data(edge_index=[2, 4], y=[3], num_nodes=3, edge_weight=[4], t=0, layer='conv1')
     """
-    labels = _check_labels(labels, x.size(0))
+    labels = check_labels(labels, x.size(0))
     edge_index, edge_weight = knn_graph(x, k, metric=metric,
                                         symmetrize=symmetrize,
                                         **(knn_kwargs or {}))
@@ -214,24 +215,6 @@ def snapshot(
     return data
 
 
-def _check_labels(labels: Any, num_samples: int) -> Tensor:
-    if not isinstance(labels, Tensor):
-        try:
-            labels = torch.as_tensor(labels)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise TypeError(f"'labels' must be integer class labels (got "
-                            f"{type(labels).__name__} {labels!r})") from error
-    if labels.dtype.is_floating_point or labels.dtype == torch.bool \
-            or labels.is_complex():
-        raise TypeError(f"'labels' must be integer class labels "
-                        f"(got dtype {labels.dtype})")
-    if labels.dim() != 1 or labels.numel() != num_samples:
-        raise ValueError(f"'labels' must hold one label per sample "
-                         f"(got shape {list(labels.shape)} for "
-                         f"{num_samples} samples)")
-    return labels.long()
-
-
 def _check_device(device: Any) -> Optional[torch.device]:
     if device is None or isinstance(device, torch.device):
         return device
@@ -243,6 +226,73 @@ def _check_device(device: Any) -> Optional[torch.device]:
     except RuntimeError as error:
         raise ValueError(f"'device' must name a device such as 'cpu', "
                          f"'cuda' or 'cuda:0' (got {device!r})") from error
+
+
+def draw_layer_features(
+    model: nn.Module,
+    inputs: Tensor,
+    labels: Tensor,
+    config: SnapshotConfig,
+    device: Union[str, torch.device, None] = None,
+    *,
+    repeat: int = 0,
+    max_bytes: int = 2 * 1024**3,
+) -> Tuple[Iterator[Tuple[str, Tensor]], Tensor, Dict[str, Any]]:
+    r"""The common first step of :func:`layer_graphs` and its relatives:
+    checks the inputs, draws the :math:`N` samples of repeat
+    :obj:`repeat` (:meth:`SnapshotConfig.draw`), and returns the generator
+    of their per-layer features (one layer at a time, see
+    :func:`~pyg_dnnmod.features.iter_layer_features`), their labels, and
+    the metadata of the draw.
+
+    Example:
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+        >>> x, y = torch.randn(10, 3), torch.arange(10) % 2
+        >>> features, labels, meta = draw_layer_features(
+        ...     model, x, y, SnapshotConfig(k=2, num_samples=6))
+        >>> [(name, tuple(f.shape)) for name, f in features]
+        [('0', (6, 4)), ('2', (6, 2))]
+        >>> meta['num_samples'], labels.tolist()
+        (6, [0, 1, 0, 1, 0, 1])
+    """
+    from pyg_dnnmod.features import iter_layer_features
+
+    if not isinstance(config, SnapshotConfig):
+        raise TypeError(f"'config' must be a SnapshotConfig "
+                        f"(got {type(config).__name__})")
+    if not isinstance(inputs, Tensor):
+        raise TypeError(f"'inputs' must be a torch.Tensor [M, ...] "
+                        f"(got {type(inputs).__name__})")
+    if inputs.dim() == 0 or inputs.size(0) == 0:
+        raise ValueError(f"'inputs' must hold at least one sample [M, ...] "
+                         f"(got shape {list(inputs.shape)})")
+    labels = check_labels(labels, inputs.size(0))
+    device = _check_device(device)
+    shape, dtype = list(inputs.shape), inputs.dtype
+    index = config.draw(labels, repeat)
+    if config.num_samples is not None:
+        inputs, labels = inputs[index], labels[index.to(labels.device)]
+    try:
+        # A probe forward pass runs here, so a model that rejects the inputs
+        # fails now, before any layer is read.
+        features = iter_layer_features(
+            model, inputs, config.layers,
+            post_activation=config.post_activation,
+            batch_size=config.batch_size, device=device, max_bytes=max_bytes,
+            keep_on_device=device is not None and device.type != 'cpu')
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except RuntimeError as error:
+        raise ValueError(f"'inputs' of shape {shape} and dtype {dtype} do "
+                         f"not fit the model, whose forward pass raised: "
+                         f"{error}") from error
+    meta = dict(model=type(model).__name__, num_samples=int(index.numel()),
+                seed=config.seed + repeat, balanced=config.balanced,
+                post_activation=config.post_activation,
+                sample_index=None if config.num_samples is None
+                else index.tolist())
+    return features, labels, meta
 
 
 def sampled_layer_features(
@@ -260,70 +310,27 @@ def sampled_layer_features(
     batch_size: int = 256,
     max_bytes: int = 2 * 1024**3,
 ) -> Tuple[Iterator[Tuple[str, Tensor]], Tensor, Dict[str, Any]]:
-    r"""The common first step of :func:`layer_graphs` and its relatives:
-    checks the inputs, draws the :math:`N` samples, and returns the
-    generator of their per-layer features (one layer at a time, see
-    :func:`~pyg_dnnmod.features.iter_layer_features`), their labels, and
-    the metadata of the draw."""
-    from pyg_dnnmod.datasets import sample_indices
-    from pyg_dnnmod.features import iter_layer_features
-
-    if not isinstance(inputs, Tensor):
-        raise TypeError(f"'inputs' must be a torch.Tensor [M, ...] "
-                        f"(got {type(inputs).__name__})")
-    if inputs.dim() == 0 or inputs.size(0) == 0:
-        raise ValueError(f"'inputs' must hold at least one sample [M, ...] "
-                         f"(got shape {list(inputs.shape)})")
-    labels = _check_labels(labels, inputs.size(0))
-    device = _check_device(device)
-    shape, dtype = list(inputs.shape), inputs.dtype
-    index = None
-    if num_samples is not None:
-        index = sample_indices(labels, num_samples, balanced=balanced,
-                               seed=seed)
-        inputs, labels = inputs[index], labels[index]
-    num_nodes = inputs.size(0)
-    if isinstance(k, int) and not isinstance(k, bool) and k >= num_nodes:
-        raise ValueError(f"'k' must be smaller than the number of samples "
-                         f"(got k={k} for N={num_nodes})")
-    try:
-        # A probe forward pass runs here, so a model that rejects the inputs
-        # fails now, before any layer is read.
-        features = iter_layer_features(
-            model, inputs, layers, post_activation=post_activation,
-            batch_size=batch_size, device=device, max_bytes=max_bytes,
-            keep_on_device=device is not None and device.type != 'cpu')
-    except torch.cuda.OutOfMemoryError:
-        raise
-    except RuntimeError as error:
-        raise ValueError(f"'inputs' of shape {shape} and dtype {dtype} do "
-                         f"not fit the model, whose forward pass raised: "
-                         f"{error}") from error
-    meta = dict(model=type(model).__name__, num_samples=num_nodes, seed=seed,
-                balanced=balanced, post_activation=post_activation,
-                sample_index=None if index is None else index.tolist())
-    return features, labels, meta
+    r""":func:`draw_layer_features` with the fields of a
+    :class:`SnapshotConfig` as arguments (kept for the callers that have
+    not moved to the config yet)."""
+    config = SnapshotConfig(k=k, layers=layers, num_samples=num_samples,
+                            seed=seed, balanced=balanced,
+                            post_activation=post_activation,
+                            batch_size=batch_size)
+    return draw_layer_features(model, inputs, labels, config, device,
+                               max_bytes=max_bytes)
 
 
 def layer_graphs(
     model: nn.Module,
     inputs: Tensor,
     labels: Tensor,
-    k: int = 3,
-    layers: Any = None,
-    metric: str = 'cosine',
-    num_samples: Optional[int] = None,
-    seed: int = 0,
-    device: Union[str, torch.device, None] = None,
+    config: Optional[SnapshotConfig] = None,
     *,
-    balanced: bool = True,
-    symmetrize: str = 'half',
-    post_activation: bool = False,
-    batch_size: int = 256,
+    device: Union[str, torch.device, None] = None,
     keep_features: bool = False,
     max_bytes: int = 2 * 1024**3,
-    progress: bool = False,
-    knn_kwargs: Optional[Dict[str, Any]] = None,
+    **kwargs: Any,
 ) -> LayerGraphs:
     r"""The paper's snapshots of a model: for every chosen layer, the k-NN
     graph of its features over :math:`N` labelled samples, from `"Understanding
@@ -343,37 +350,24 @@ def layer_graphs(
         model (torch.nn.Module): The model (inputs in the space it expects).
         inputs (torch.Tensor): Samples :math:`[M, ...]`.
         labels (torch.Tensor): Their integer labels :math:`[M]`.
-        k (int, optional): Neighbours per sample. (default: :obj:`3`)
-        layers (optional): Layer selection, see
-            :func:`~pyg_dnnmod.select_layers`. (default: :obj:`None`)
-        metric (str, optional): The similarity of
-            :func:`~pyg_dnnmod.knn_graph`. (default: :obj:`"cosine"`)
-        num_samples (int, optional): Draw :math:`N` of the :math:`M`
-            samples (see :func:`~pyg_dnnmod.datasets.sample_indices`);
-            all if :obj:`None`. (default: :obj:`None`)
-        seed (int, optional): The seed of that draw. (default: :obj:`0`)
+        config (SnapshotConfig, optional): How the snapshots are taken (k,
+            metric, symmetrisation, the draw of :math:`N` samples, the
+            layers, batch size, ...). (default: :obj:`None`, the defaults)
         device (str or torch.device, optional): Where the forward passes
             and the k-NN run. (default: :obj:`None`, the model's device)
-        balanced (bool, optional): Draw equally many samples per class.
-            (default: :obj:`True`)
-        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
-            (default: :obj:`"half"`)
-        post_activation (bool, optional): Read after the activation that
-            follows each layer. (default: :obj:`False`)
-        batch_size (int, optional): Samples per forward pass.
-            (default: :obj:`256`)
         keep_features (bool, optional): Store every layer's features as
             :obj:`x` of its snapshot. (default: :obj:`False`)
         max_bytes (int, optional): Feature budget of one forward pass, see
             :func:`~pyg_dnnmod.features.iter_layer_features`.
             (default: :obj:`2 * 1024**3`)
-        progress (bool, optional): Show a progress bar on stderr.
-            (default: :obj:`False`)
-        knn_kwargs (dict, optional): Further arguments of
-            :func:`~pyg_dnnmod.knn_graph`, e.g. :obj:`{'precision': 'bf16'}`
-            (exact, faster on bf16 hardware) or :obj:`{'projection': 1024}`
-            (approximate, for very wide layers); stored in :obj:`meta`.
-            (default: :obj:`None`)
+        **kwargs (optional): Fields of :class:`SnapshotConfig` set on top of
+            :obj:`config`, the short Python path: :obj:`k`, :obj:`layers`,
+            :obj:`metric`, :obj:`num_samples`, :obj:`seed`,
+            :obj:`balanced`, :obj:`symmetrize`, :obj:`post_activation`,
+            :obj:`batch_size`, :obj:`progress`, :obj:`knn_kwargs` (e.g.
+            :obj:`{'precision': 'bf16'}`, exact and faster on bf16
+            hardware, or :obj:`{'projection': 1024}`, approximate, for very
+            wide layers; stored in :obj:`meta`).
 
     Example:
         >>> from torch import nn
@@ -388,18 +382,19 @@ def layer_graphs(
         >>> graphs[0]
         Data(edge_index=[2, ...], y=[40], num_nodes=40, edge_weight=[...], t=0, layer='0')
     """
-    features, labels, meta = sampled_layer_features(
-        model, inputs, labels, k, layers, num_samples, seed, device,
-        balanced=balanced, post_activation=post_activation,
-        batch_size=batch_size, max_bytes=max_bytes)
-    if progress:
+    config = SnapshotConfig.resolve(config, **kwargs)
+    features, labels, meta = draw_layer_features(
+        model, inputs, labels, config, device, max_bytes=max_bytes)
+    if config.progress:
         from tqdm.auto import tqdm
 
         from pyg_dnnmod.features import select_layers
-        total = len(select_layers(model, layers, post_activation))
+        total = len(select_layers(model, config.layers,
+                                  config.post_activation))
         features = tqdm(features, desc='snapshots', unit='layer',
                         total=total, leave=False)
-    return LayerGraphs.from_features(features, labels, k=k, metric=metric,
-                                     symmetrize=symmetrize,
+    return LayerGraphs.from_features(features, labels, k=config.k,
+                                     metric=config.metric,
+                                     symmetrize=config.symmetrize,
                                      keep_features=keep_features, meta=meta,
-                                     knn_kwargs=knn_kwargs)
+                                     knn_kwargs=config.knn_kwargs)

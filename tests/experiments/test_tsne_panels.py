@@ -74,8 +74,8 @@ def test_bad_input(data):
     with pytest.raises(ValueError, match=r"'perplexity' must lie in \(0, N\) "
                        r"for N=40 samples \(got 40\)"):
         tsne_panels(_model(), x, y, num_samples=40, perplexity=40)
-    with pytest.raises(ValueError, match=r"'k' must be an integer in \[1, N\) "
-                       r"for N=40 samples \(got 40\)"):
+    with pytest.raises(ValueError, match=r"'k' must be smaller than the "
+                       r"number of samples \(got k=40 for N=40\)"):
         tsne_panels(_model(), x, y, num_samples=40, k=40)
     with pytest.raises(TypeError, match=r"'model' must be a torch.nn.Module"):
         tsne_panels(None, x, y)

@@ -188,7 +188,8 @@ def test_bad_inputs_labels_and_device(tiny):
                        r"sample \[M, ...\] \(got shape \[\]\)"):
         layer_graphs(model, torch.tensor(1.0), y)
     with pytest.raises(ValueError, match=r"'labels' must hold one label per "
-                       r"sample \(got shape \[60, 1\] for 60 samples\)"):
+                       r"sample \(got 60 labels of shape \[60, 1\] for 60 "
+                       r"samples\)"):
         layer_graphs(model, x, y[:, None])
     with pytest.raises(TypeError, match=r"'labels' must be integer class "
                        r"labels \(got dtype torch.bool\)"):

@@ -1,33 +1,59 @@
-r"""Deterministic choice of the N samples a layer graph is built on.
+r"""The sample draw and the label check shared by every snapshot.
 
 The paper draws N labelled samples, usually the same number from every class,
 and repeats the draw with different seeds to report mean and standard
-deviation. :func:`sample_indices` makes that draw reproducible.
+deviation. :func:`sample_indices` makes that draw reproducible;
+:func:`check_labels` is the one check of integer class labels.
 """
-from typing import Any, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
+__all__ = ['check_labels', 'sample_indices']
 
-def _as_label_tensor(labels: Any, name: str = 'labels') -> Tensor:
+
+def check_labels(labels: Any, num_samples: Optional[int] = None,
+                 name: str = 'labels') -> Tensor:
+    r"""Returns :obj:`labels` as a one-dimensional :obj:`torch.long`
+    tensor (on its device), or raises an error naming :obj:`name`: a
+    :class:`TypeError` for anything but integer class labels, a
+    :class:`ValueError` for a shape other than :obj:`[num_samples]`.
+
+    Example:
+        >>> check_labels([0, 1, 1])
+        tensor([0, 1, 1])
+        >>> check_labels(torch.tensor([0., 1.]))
+        Traceback (most recent call last):
+        ...
+        TypeError: 'labels' must be integer class labels (got dtype torch.float32)
+        >>> check_labels(torch.tensor([0, 1]), num_samples=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'labels' must hold one label per sample (got 2 labels of shape [2] for 3 samples)
+    """
     if isinstance(labels, np.ndarray):
         labels = torch.from_numpy(labels)
     elif not isinstance(labels, Tensor):
         try:
             labels = torch.as_tensor(labels)
         except (TypeError, ValueError, RuntimeError) as e:
-            raise TypeError(f"'{name}' must be a sequence of integer class "
-                            f"labels (got {type(labels).__name__})") from e
+            raise TypeError(f"'{name}' must be integer class labels (got "
+                            f"{type(labels).__name__} {labels!r:.60})") from e
     if labels.dtype.is_floating_point or labels.dtype.is_complex or \
             labels.dtype == torch.bool:
-        raise TypeError(f"'{name}' must hold integer class labels "
+        raise TypeError(f"'{name}' must be integer class labels "
                         f"(got dtype {labels.dtype})")
+    if num_samples is not None and (labels.dim() != 1
+                                    or labels.numel() != num_samples):
+        raise ValueError(f"'{name}' must hold one label per sample (got "
+                         f"{labels.numel()} labels of shape "
+                         f"{list(labels.shape)} for {num_samples} samples)")
     if labels.dim() != 1:
         raise ValueError(f"'{name}' must be one-dimensional "
                          f"(got {labels.dim()} dimensions)")
-    return labels.long().cpu()
+    return labels.long()
 
 
 def sample_indices(
@@ -65,7 +91,7 @@ def sample_indices(
         >>> bool((idx == sample_indices(labels, 6, seed=0)).all())
         True
     """
-    labels = _as_label_tensor(labels)
+    labels = check_labels(labels).cpu()
     if isinstance(num_samples, bool) or not isinstance(
             num_samples, (int, np.integer)):
         raise TypeError(f"'num_samples' must be an integer "

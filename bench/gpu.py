@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from pyg_dnnmod import knn_graph, modularity
+from pyg_dnnmod.utils import knn_graph, modularity
 from pyg_dnnmod.typing import WITH_TORCH_CLUSTER
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -4,8 +4,8 @@ against computing them separately, side by side in one run.
 For every layer (the embedded default's four convolutions over its test
 half, and synthetic ReLU features of larger N and D), on the same features:
 
-* ``separate``: :func:`pyg_dnnmod.knn_graph` + :func:`pyg_dnnmod.modularity`
-  for the snapshot, and a Gram matrix (:func:`gram_matrix`, which already
+* ``separate``: :func:`pyg_dnnmod.utils.knn_graph` +
+  :func:`pyg_dnnmod.modularity` for the snapshot, and a Gram matrix (:func:`gram_matrix`, which already
   computes only half the product) centred and normalised for the CKA;
 * ``separate_mm``: the same with the CKA Gram matrix as a plain
   ``x @ x.T``, the obvious implementation;
@@ -26,7 +26,7 @@ import time
 import pandas as pd
 import torch
 
-from pyg_dnnmod import knn_graph, modularity
+from pyg_dnnmod.utils import knn_graph, modularity
 from pyg_dnnmod.similarity import gram_matrix, gram_snapshot
 from pyg_dnnmod.similarity._cka import _unit_centered, cka_matrix_from_unit
 

@@ -15,8 +15,8 @@ through a ReLU, like a conv layer's output), these methods are timed:
 * ``paper_gemm``: the same with the pair loop replaced by one float64
   matrix product (`paper_similarity`): a much faster baseline than the
   paper's, kept to show where its time goes.
-* ``ours``: ``pyg_dnnmod.knn_graph`` + ``pyg_dnnmod.modularity`` (float32,
-  the default).
+* ``ours``: ``pyg_dnnmod.utils.knn_graph`` + ``pyg_dnnmod.modularity``
+  (float32, the default).
 * ``ours_bf16``: the same with ``precision='bf16'`` (bf16 candidates, exact
   float32 re-ranking: the same graph).
 * ``floor``: row normalisation + X X^T alone, the least any exact method
@@ -84,13 +84,13 @@ def run_paper_gemm(x, y, k):
 
 
 def run_ours(x, y, k):
-    from pyg_dnnmod import knn_graph, modularity
+    from pyg_dnnmod.utils import knn_graph, modularity
     edge_index, edge_weight = knn_graph(x, k)
     return modularity(edge_index, y, edge_weight)
 
 
 def run_ours_bf16(x, y, k):
-    from pyg_dnnmod import knn_graph, modularity
+    from pyg_dnnmod.utils import knn_graph, modularity
     edge_index, edge_weight = knn_graph(x, k, precision='bf16')
     return modularity(edge_index, y, edge_weight)
 

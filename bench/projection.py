@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from pyg_dnnmod import knn_graph, modularity
+from pyg_dnnmod.utils import knn_graph, modularity
 
 sys.path.insert(0, str(Path(__file__).parent))
 from knn_modularity import make_features  # noqa: E402

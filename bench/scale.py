@@ -31,7 +31,7 @@ def peak_mb():
 def child(n, d, k, device, precision, threads, queue):
     import torch
 
-    from pyg_dnnmod import knn_graph, modularity
+    from pyg_dnnmod.utils import knn_graph, modularity
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(0)
     y = torch.arange(n) % 10

@@ -3,7 +3,8 @@ r"""pyg_dnnmod: deep networks read as dynamic graphs, for PyTorch Geometric.
 Where things live:
 
 * :mod:`pyg_dnnmod.utils`: the functional core, k-NN snapshot graphs
-  (:func:`knn_graph`) and modularity (:func:`modularity`);
+  (:func:`feature_knn_graph`, :func:`pyg_dnnmod.utils.knn_graph`) and
+  modularity (:func:`modularity`);
 * :mod:`pyg_dnnmod.transforms`: the same as PyG transforms;
 * :mod:`pyg_dnnmod.snapshots`: a model's layers as a sequence of PyG
   snapshots (:func:`layer_graphs`), per training epoch too;
@@ -42,12 +43,17 @@ from pyg_dnnmod.models import get_model, list_models
 from pyg_dnnmod.snapshots import (
     EpochLayerGraphs,
     LayerGraphs,
+    SnapshotConfig,
     epoch_layer_graphs,
     layer_graphs,
 )
 from pyg_dnnmod.datasets import LayerGraphDataset
 from pyg_dnnmod.transforms import AddModularity, FeatureKNNGraph
-from pyg_dnnmod.utils import community_modularity, knn_graph, modularity
+from pyg_dnnmod.utils import (
+    community_modularity,
+    feature_knn_graph,
+    modularity,
+)
 from pyg_dnnmod.weights import WeightGraphDataset, weight_graph
 
 # Heavier subpackages load on first access (``pyg_dnnmod.experiments``,
@@ -57,6 +63,15 @@ _LAZY = ('adversarial', 'cli', 'distributed', 'experiments', 'plotting',
 
 
 def __getattr__(name: str):
+    if name == 'knn_graph':
+        # Not exported: `from pyg_dnnmod import *` would shadow PyG's
+        # torch_geometric.nn.knn_graph (another contract). One release.
+        import warnings
+        warnings.warn(
+            "'pyg_dnnmod.knn_graph' is deprecated; use "
+            "'pyg_dnnmod.feature_knn_graph' or 'pyg_dnnmod.utils.knn_graph'",
+            DeprecationWarning, stacklevel=2)
+        return feature_knn_graph
     if name in _LAZY:
         import importlib
         return importlib.import_module(f'pyg_dnnmod.{name}')
@@ -64,11 +79,12 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    'knn_graph',
+    'feature_knn_graph',
     'modularity',
     'community_modularity',
     'FeatureKNNGraph',
     'AddModularity',
+    'SnapshotConfig',
     'layer_graphs',
     'LayerGraphs',
     'LayerGraphDataset',

@@ -12,7 +12,7 @@ from torch_geometric.data import Data
 from pyg_dnnmod._version import __version__
 from pyg_dnnmod.datasets.in_memory import SafeInMemoryDataset
 from pyg_dnnmod.io import DamagedFileError, update_with_tensor
-from pyg_dnnmod.snapshots import SnapshotConfig
+from pyg_dnnmod.snapshots import LayerGraphs, SnapshotConfig, layer_graphs
 
 
 def cache_key(model: nn.Module, inputs: Tensor, labels: Tensor,
@@ -111,7 +111,6 @@ class LayerGraphDataset(SafeInMemoryDataset):
         return [f'layer_graphs_{self.key}.pt', f'layer_graphs_{self.key}.json']
 
     def process(self) -> Tuple[List[Data], Dict[str, Any]]:
-        from pyg_dnnmod.snapshots import layer_graphs
         graphs = layer_graphs(self.model, self.inputs, self.labels,
                               self.config, **self.options)
         meta = dict(graphs.meta, params=self.params, key=self.key,
@@ -133,9 +132,8 @@ class LayerGraphDataset(SafeInMemoryDataset):
     def layer_names(self) -> List[str]:
         return list(self.meta['layer_names'])
 
-    def to_layer_graphs(self) -> 'pyg_dnnmod.snapshots.LayerGraphs':
+    def to_layer_graphs(self) -> LayerGraphs:
         r"""The snapshots as a :class:`~pyg_dnnmod.snapshots.LayerGraphs`."""
-        from pyg_dnnmod.snapshots import LayerGraphs
         return LayerGraphs([self[i] for i in range(len(self))], self.meta)
 
     def modularity(self, resolution: float = 1.0) -> Tensor:

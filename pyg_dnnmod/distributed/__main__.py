@@ -22,11 +22,11 @@ def main() -> None:
     backend = 'nccl' if torch.cuda.is_available() else 'gloo'
     dist.init_process_group(backend)
     try:
-        from pyg_dnnmod import layer_graphs
         from pyg_dnnmod.datasets import sample_indices
         from pyg_dnnmod.distributed.layer_graphs import (
             distributed_layer_graphs, )
         from pyg_dnnmod.pretrained import digits_data, pretrained_digits_cnn
+        from pyg_dnnmod.snapshots import layer_graphs
         device = None
         if backend == 'nccl':
             device = torch.device('cuda', dist.get_rank() %

@@ -5,7 +5,7 @@ Every rank holds some rows of the feature matrix and finds the k nearest
 neighbours of its own rows against all rows; the other ranks' rows arrive
 one block at a time by broadcast, so no rank ever holds the whole matrix.
 The directed edges are gathered on one rank, which symmetrises them. The
-result is the single-process :func:`pyg_dnnmod.knn_graph`, edge for edge.
+result is the single-process :func:`pyg_dnnmod.utils.knn_graph`, edge for edge.
 """
 from typing import List, Optional, Tuple
 
@@ -13,15 +13,16 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from pyg_dnnmod.utils._knn import (
-    METRICS,
-    _check_features,
-    _row_hash,
-    _topk_lowest_index,
+from pyg_dnnmod.utils import symmetrize_edges
+from pyg_dnnmod.utils.knn_kernel import (
+    block_similarity,
+    check_features,
+    check_knn_modes,
     neighbour_similarity,
     prepare_features,
+    row_hash,
+    topk_lowest_index,
 )
-from pyg_dnnmod.utils._symmetrize import SYMMETRIZE_MODES, symmetrize_edges
 
 
 def _all_gather_1d(t: Tensor, group) -> List[Tensor]:
@@ -45,7 +46,7 @@ def _merge(best_val: Tensor, best_idx: Tensor, val: Tensor, idx: Tensor,
     cand_idx = torch.cat([best_idx, idx], dim=1)
     cand_idx, order = cand_idx.sort(dim=1)
     cand_val = cand_val.gather(1, order)
-    top_val, pos = _topk_lowest_index(cand_val, k)
+    top_val, pos = topk_lowest_index(cand_val, k)
     return top_val, cand_idx.gather(1, pos)
 
 
@@ -61,7 +62,7 @@ def distributed_knn_graph(
     dst: int = 0,
     group=None,
 ) -> Optional[Tuple[Tensor, Tensor]]:
-    r"""The k-NN graph of :func:`pyg_dnnmod.knn_graph` over rows sharded
+    r"""The k-NN graph of :func:`pyg_dnnmod.utils.knn_graph` over rows sharded
     across the ranks of a :mod:`torch.distributed` process group.
 
     Every rank passes its own rows :obj:`x` and their global indices
@@ -75,7 +76,7 @@ def distributed_knn_graph(
     different rows is the one way this can differ), and share
     one computed similarity as in the single-process version; weights are
     recomputed per pair (:func:`~pyg_dnnmod.utils.neighbour_similarity`),
-    so the result equals :func:`~pyg_dnnmod.knn_graph` edge for edge and
+    so the result equals :func:`~pyg_dnnmod.utils.knn_graph` edge for edge and
     weight for weight, up to neighbour choices between similarities closer
     than float32 rounding.
 
@@ -88,10 +89,10 @@ def distributed_knn_graph(
         index (torch.Tensor, optional): Global indices of the rows; together
             the ranks' indices must be :math:`0, \ldots, N-1` once each.
             (default: :obj:`None`, consecutive shards in rank order)
-        metric (str, optional): As in :func:`~pyg_dnnmod.knn_graph`.
+        metric (str, optional): As in :func:`~pyg_dnnmod.utils.knn_graph`.
             (default: :obj:`"cosine"`)
         loop (bool, optional): Allow self-loops. (default: :obj:`False`)
-        symmetrize (str, optional): As in :func:`~pyg_dnnmod.knn_graph`.
+        symmetrize (str, optional): As in :func:`~pyg_dnnmod.utils.knn_graph`.
             (default: :obj:`"half"`)
         block_size (int, optional): Rows per broadcast block.
             (default: :obj:`1024`)
@@ -108,15 +109,10 @@ def distributed_knn_graph(
         raise RuntimeError("'distributed_knn_graph' needs an initialised "
                            "torch.distributed process group (e.g. run under "
                            "torchrun and call dist.init_process_group)")
-    if metric not in METRICS:
-        raise ValueError(f"'metric' must be one of {METRICS} "
-                         f"(got {metric!r})")
-    if symmetrize not in SYMMETRIZE_MODES:
-        raise ValueError(f"'symmetrize' must be one of {SYMMETRIZE_MODES} "
-                         f"(got {symmetrize!r})")
+    check_knn_modes(metric, symmetrize)
     rank = dist.get_rank(group)
     world = dist.get_world_size(group)
-    x = _check_features(x) if x.numel() > 0 else \
+    x = check_features(x) if x.numel() > 0 else \
         x.reshape(x.size(0), -1).float()
     x = x.cpu() if dist.get_backend(group) == 'gloo' else x
     device = x.device
@@ -153,7 +149,7 @@ def distributed_knn_graph(
     # Duplicates: exact hashes of every row, gathered everywhere; the
     # representative of a group is its lowest global index.
     bits = z.contiguous().view(torch.int32)
-    h = _row_hash(bits, seed=1).cpu() if z.numel() else \
+    h = row_hash(bits, seed=1).cpu() if z.numel() else \
         torch.zeros(0, dtype=torch.long)
     all_h = torch.cat(_all_gather_1d(h, group))
     _, inv, counts = torch.unique(all_h, return_inverse=True,
@@ -180,14 +176,7 @@ def distributed_knn_graph(
     sq_rep = (rep_rows * rep_rows).sum(dim=1) if metric == 'euclidean' \
         else None
 
-    def similarity(a: Tensor, b: Tensor, sq_a, sq_b) -> Tensor:
-        out = a @ b.t()
-        if metric == 'euclidean':
-            d2 = sq_a.unsqueeze(1) + sq_b.unsqueeze(0) - 2 * out
-            out = 1.0 / (1.0 + d2.clamp_min_(0).sqrt_())
-        return out
-
-    shared = similarity(z, rep_rows, sq, sq_rep)  # [n_r, num_reps]
+    shared = block_similarity(z, rep_rows, metric, sq, sq_rep)  # [n_r, reps]
 
     n_local = z.size(0)
     best_val = torch.full((n_local, k), float('-inf'), dtype=z.dtype,
@@ -209,7 +198,7 @@ def distributed_knn_graph(
                 continue
             sq_b = (block * block).sum(dim=1) if metric == 'euclidean' \
                 else None
-            sim = similarity(z, block, sq, sq_b)
+            sim = block_similarity(z, block, metric, sq, sq_b)
             is_member = first[cols.cpu()] >= 0
             if bool(is_member.any()):
                 pos = torch.searchsorted(members, cols.cpu()[is_member])
@@ -217,7 +206,7 @@ def distributed_knn_graph(
                     shared[:, rep_pos[pos].to(device)]
             if not loop:
                 sim[own.unsqueeze(1) == cols.unsqueeze(0)] = float('-inf')
-            val, pos = _topk_lowest_index(sim, min(k, cols.numel()))
+            val, pos = topk_lowest_index(sim, min(k, cols.numel()))
             best_val, best_idx = _merge(best_val, best_idx, val,
                                         cols.gather(0, pos.view(-1))
                                         .view_as(pos), k)
@@ -243,10 +232,10 @@ def distributed_knn_graph(
 def _edge_weights(z: Tensor, index: Tensor, cols: Tensor, metric: str,
                   all_index: Tensor, sizes: List[int], block_size: int,
                   group) -> Tensor:
-    r"""Per-pair weights (:func:`~pyg_dnnmod.utils.neighbour_similarity`, as in
-    the single-process version) of this rank's edges :obj:`(index[i], cols[i * k + j])`. The
-    neighbour rows some rank needs are broadcast once more, block by block,
-    by their owners."""
+    r"""Per-pair weights (:func:`~pyg_dnnmod.utils.neighbour_similarity`,
+    as in the single-process version) of this rank's edges
+    :obj:`(index[i], cols[i * k + j])`. The neighbour rows some rank needs
+    are broadcast once more, block by block, by their owners."""
     world = dist.get_world_size(group)
     rank = dist.get_rank(group)
     num_nodes = all_index.numel()

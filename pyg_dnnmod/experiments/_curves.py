@@ -1,14 +1,14 @@
 r"""Modularity curves over depth with repeats and ablations: the Python twin
 of ``pyg-dnnmod curve`` (the paper's Fig. 4, Fig. 7 and appendix A)."""
-from collections.abc import Mapping, Sequence
 from typing import Any, Dict, List, Optional, Union
 
 import pandas as pd
 import torch
-from torch import Tensor, nn
-from torch.utils.data import Dataset
+from torch import Tensor
 
 from pyg_dnnmod.experiments._draw import (
+    Inputs,
+    Models,
     as_models,
     labels_of,
     snapshot_config,
@@ -22,8 +22,6 @@ SETTING_COLUMNS = ('init', 'k', 'num_samples', 'metric')
 CURVE_COLUMNS = ('layer_index', 'layer', 'repeat', 'modularity', 'k',
                  'num_samples', 'metric', 'init', 'seed', 'num_edges')
 
-Models = Union[nn.Module, Mapping[str, nn.Module]]
-Inputs = Union[Tensor, Dataset]
 
 
 def _as_values(value: Any, name: str, kind: type) -> List[Any]:

@@ -11,7 +11,9 @@ from torch.utils.data import Dataset
 from pyg_dnnmod.snapshots import SnapshotConfig
 from pyg_dnnmod.utils import check_labels
 
-Models = Union[nn.Module, Mapping]
+#: One model, or several by label.
+Models = Union[nn.Module, Mapping[str, nn.Module]]
+#: Samples as a tensor, or a dataset of ``(x, label)`` pairs.
 Inputs = Union[Tensor, Dataset]
 
 

@@ -1,321 +1,41 @@
 r"""Feature extraction: the output of every chosen layer over :math:`N`
 inputs, flattened to :math:`[N, D]`, the raw material of the k-NN snapshots.
 
-Three ways of reading a layer give the same features where they overlap:
-forward hooks on modules (the default, works for any
-:class:`torch.nn.Module`), torchvision's :obj:`create_feature_extractor`
-(FX; can also read functional operations such as :obj:`'layer1.0.add'`) and
-timm's :obj:`forward_intermediates`.
-
-Hygiene: everything runs under :func:`torch.no_grad` with the model in eval
-mode; hooks are removed and every module's train/eval flag (and the model's
-device, when :obj:`device` moved it) is restored after every pass, also when
-the forward pass raises.
+Planning is kept apart from generation: :func:`_plan` checks everything that
+can fail on bad input, finds every layer's size by one small forward pass
+and groups the layers, in order, so that the features of a group fit the
+memory budget; :func:`_generate` then makes one forward pass per group (see
+:mod:`pyg_dnnmod.features._readers` for how a pass reads its layers and
+keeps the model as it was).
 """
+import inspect
 import math
 import warnings
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import Any, Callable, Optional, Union
+from collections.abc import Iterator
+from typing import Any, Union
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import (
-    BatchSampler,
-    DataLoader,
-    RandomSampler,
-    SubsetRandomSampler,
-    WeightedRandomSampler,
-)
 
+from pyg_dnnmod.features._readers import (
+    METHODS,
+    PROBE_SIZE,
+    Collector,
+    Inputs,
+    check_inputs,
+    count_samples,
+    run_pass,
+    timm_modules,
+)
 from pyg_dnnmod.features._select import (
     LayerSpec,
     _post_activation,
     _resolve_layers,
     select_layers,
 )
+from pyg_dnnmod.utils import model_device
 
-#: Inputs: a tensor :obj:`[N, ...]` or a re-iterable of batches :obj:`x` or
-#: :obj:`(x, y, ...)`.
-Inputs = Union[Tensor, Iterable]
-
-_METHODS = ('hooks', 'fx', 'timm')
 _ITEMSIZE = 4  # features are stored as float32
-_RANDOM_SAMPLERS = (RandomSampler, SubsetRandomSampler, WeightedRandomSampler)
-# Samples of the first batch used to find every layer's output size.
-_PROBE_SIZE = 2
-
-
-class _StopForward(Exception):
-    # Raised by a hook once every layer of a group has been read, so that
-    # the rest of the network is not computed.
-    pass
-
-
-@contextmanager
-def _model_state(model: nn.Module, device: Optional[torch.device] = None):
-    r"""Puts :obj:`model` in eval mode (and on :obj:`device`, if given) for
-    the duration of the block and restores every module's train/eval flag
-    and the model's device afterwards, also on error. Yields the device the
-    inputs must go to."""
-    flags = [(m, m.training) for m in model.modules()]
-    tensors = list(model.parameters()) + list(model.buffers())
-    devices = {t.device for t in tensors}
-    home = next(iter(devices)) if len(devices) == 1 else None
-    moved = False
-    try:
-        model.eval()
-        if device is not None and devices and devices != {device}:
-            if home is None:
-                raise ValueError(
-                    f"the model's tensors are on several devices "
-                    f"({sorted(map(str, devices))}), so it cannot be moved "
-                    f"to 'device' {str(device)!r}; pass device=None")
-            model.to(device)
-            moved = True
-        yield device if device is not None else _default_device(model)
-    finally:
-        if moved:
-            model.to(home)
-        for m, training in flags:
-            m.training = training
-
-
-def _check_inputs(inputs: Inputs) -> None:
-    if isinstance(inputs, Tensor):
-        if inputs.dim() == 0 or inputs.size(0) == 0:
-            raise ValueError(f"'inputs' must hold at least one sample "
-                             f"(got shape {tuple(inputs.shape)})")
-        return
-    if not isinstance(inputs, Iterable):
-        raise TypeError(f"'inputs' must be a Tensor, a DataLoader or an "
-                        f"iterable of batches (got {type(inputs).__name__})")
-    # Not `iter(inputs) is inputs`: iterating a DataLoader starts workers.
-    if isinstance(inputs, Iterator):
-        raise TypeError(f"'inputs' must be re-iterable (a Tensor, a "
-                        f"DataLoader or a list of batches), since every group "
-                        f"of layers makes its own pass (got the one-shot "
-                        f"iterator {type(inputs).__name__})")
-    if isinstance(inputs, DataLoader):
-        samplers = [inputs.sampler, getattr(inputs.batch_sampler, 'sampler',
-                                            None)]
-        if any(isinstance(s, _RANDOM_SAMPLERS) for s in samplers):
-            raise ValueError("'inputs' is a DataLoader that shuffles; every "
-                             "pass must see the samples in the same order, "
-                             "so use shuffle=False (and a fixed subset for a "
-                             "random sample)")
-
-
-def _batch_tensor(item: Any) -> Tensor:
-    if isinstance(item, Tensor):
-        return item
-    if isinstance(item, (tuple, list)) and item and isinstance(
-            item[0], Tensor):
-        return item[0]
-    raise TypeError(f"every batch of 'inputs' must be a Tensor x or a "
-                    f"tuple (x, y, ...) (got {type(item).__name__})")
-
-
-def _batches(inputs: Inputs, batch_size: int) -> Iterator[Tensor]:
-    if isinstance(inputs, Tensor):
-        for start in range(0, inputs.size(0), batch_size):
-            yield inputs[start:start + batch_size]
-    else:
-        for item in inputs:
-            yield _batch_tensor(item)
-
-
-def _num_samples(inputs: Inputs, batch_size: int) -> int:
-    if isinstance(inputs, Tensor):
-        return inputs.size(0)
-    if isinstance(inputs, DataLoader) and isinstance(
-            inputs.batch_sampler, BatchSampler):
-        try:
-            n = len(inputs.batch_sampler.sampler)
-        except TypeError:  # a sampler without __len__
-            pass
-        else:
-            if inputs.batch_sampler.drop_last:
-                n -= n % inputs.batch_sampler.batch_size
-            return n
-    return sum(x.size(0) if x.dim() > 0 else 1
-               for x in _batches(inputs, batch_size))
-
-
-class _Collector:
-    # Receives every layer's batch output, checks it and copies it, flattened,
-    # into the layer's slice of a preallocated buffer. The copy is made at
-    # once, so that a later in-place operation cannot change it.
-    def __init__(self, names: list[str], num_samples: int,
-                 dims: Optional[dict[str, int]] = None,
-                 out_device: Optional[torch.device] = None,
-                 stop_early: bool = False, check_finite: bool = True) -> None:
-        self.names = names
-        self.check_finite = check_finite
-        self.dims = dims
-        self.stop_early = stop_early
-        self.shapes: dict[str, tuple[int, ...]] = {}
-        self.buffers: dict[str, Tensor] = {}
-        if dims is not None:
-            self.buffers = {
-                name: torch.empty(num_samples, dims[name],
-                                  dtype=torch.float32, device=out_device)
-                for name in names
-            }
-        self.start = self.size = 0
-        self.seen: dict[str, int] = {}
-
-    def begin(self, start: int, size: int) -> None:
-        self.start, self.size = start, size
-        self.seen = {}
-
-    def __call__(self, name: str, output: Any) -> None:
-        if not isinstance(output, Tensor):
-            raise TypeError(f"layer {name!r} returned a "
-                            f"{type(output).__name__}, not a Tensor; select "
-                            f"a module that returns a Tensor")
-        self.seen[name] = self.seen.get(name, 0) + 1
-        if self.seen[name] > 1:
-            raise ValueError(
-                f"layer {name!r} runs {self.seen[name]} or more times per "
-                f"forward pass (a shared module), so its output is ambiguous; "
-                f"select a module that runs once, or use method='fx' with "
-                f"the name of one call (see torchvision's "
-                f"get_graph_node_names)")
-        if output.dim() == 0 or output.size(0) != self.size:
-            raise ValueError(
-                f"layer {name!r} returned shape {tuple(output.shape)} for a "
-                f"batch of {self.size} samples; features are flattened per "
-                f"sample along the first dimension, so the batch must come "
-                f"first (e.g. batch_first=True)")
-        flat = output.detach().reshape(self.size, -1)
-        if self.check_finite:
-            # Checked per batch on the device: fails early, and never
-            # allocates a mask as large as a layer's features.
-            bad = ~torch.isfinite(flat).all(dim=1)
-            if bool(bad.any()):
-                first = self.start + int(bad.nonzero()[0])
-                raise ValueError(
-                    f"features of layer {name!r} contain NaN or Inf values "
-                    f"(first in sample {first}); check the model and the "
-                    f"inputs, or pass check_finite=False")
-        if self.dims is None:
-            self.shapes[name] = tuple(output.shape[1:])
-        else:
-            if flat.size(1) != self.dims[name]:
-                raise ValueError(
-                    f"layer {name!r} has {flat.size(1)} features per sample "
-                    f"in this batch but {self.dims[name]} in the first one; "
-                    f"all inputs must have the same shape")
-            self.buffers[name][self.start:self.start + self.size].copy_(flat)
-        if self.stop_early and len(self.seen) == len(self.names):
-            raise _StopForward
-
-    def end(self) -> None:
-        missing = [name for name in self.names if name not in self.seen]
-        if missing:
-            raise ValueError(f"layer(s) {missing!r} did not run in the "
-                             f"forward pass")
-
-
-@contextmanager
-def _hook_runner(model: nn.Module, names: list[str],
-                 collect: _Collector):
-    def make_hook(name: str) -> Callable:
-        def hook(module: nn.Module, args: Any, output: Any) -> None:
-            collect(name, output)
-        return hook
-
-    handles = []
-    try:
-        for name in names:
-            module = model.get_submodule(name)
-            handles.append(module.register_forward_hook(make_hook(name)))
-
-        def run(x: Tensor) -> None:
-            try:
-                model(x)
-            except _StopForward:
-                pass
-
-        yield run
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-@contextmanager
-def _fx_runner(model: nn.Module, names: list[str], collect: _Collector):
-    from torchvision.models.feature_extraction import (
-        create_feature_extractor,
-    )
-
-    extractor = create_feature_extractor(model, return_nodes=names).eval()
-
-    def run(x: Tensor) -> None:
-        out = extractor(x)
-        for name in names:
-            collect(name, out[name])
-
-    yield run
-
-
-def _timm_modules(model: nn.Module) -> list[str]:
-    info = getattr(model, 'feature_info', None)
-    if not hasattr(model, 'forward_intermediates') or not info:
-        raise ValueError(f"method='timm' needs a timm model with "
-                         f"'forward_intermediates' and 'feature_info' (got "
-                         f"{type(model).__name__})")
-    return [f['module'] for f in info]
-
-
-@contextmanager
-def _timm_runner(model: nn.Module, names: list[str], collect: _Collector):
-    modules = _timm_modules(model)
-    # timm returns the intermediates in forward order.
-    indices = sorted(modules.index(name) for name in names)
-
-    def run(x: Tensor) -> None:
-        out = model.forward_intermediates(x, indices=indices,
-                                          intermediates_only=True,
-                                          stop_early=True)
-        for i, feat in zip(indices, out):
-            collect(modules[i], feat)
-
-    yield run
-
-
-_RUNNERS = {'hooks': _hook_runner, 'fx': _fx_runner, 'timm': _timm_runner}
-
-
-def _run_pass(model: nn.Module, inputs: Inputs, names: list[str],
-              collect: _Collector, method: str, batch_size: int,
-              device: Optional[torch.device], num_samples: Optional[int],
-              probe: bool = False) -> None:
-    with _model_state(model, device) as device, torch.no_grad(), \
-            _RUNNERS[method](model, names, collect) as run:
-        start = 0
-        for x in _batches(inputs, batch_size):
-            if probe:
-                x = x[:_PROBE_SIZE]
-            size = x.size(0) if x.dim() > 0 else 0
-            if size == 0:
-                raise ValueError(f"'inputs' yielded an empty batch (shape "
-                                 f"{tuple(x.shape)})")
-            if num_samples is not None and start + size > num_samples:
-                raise ValueError(f"'inputs' yielded more than the "
-                                 f"{num_samples} samples counted before; it "
-                                 f"must yield the same samples on every pass")
-            collect.begin(start, size)
-            run(x.to(device))
-            collect.end()
-            start += size
-            if probe:
-                return
-        if num_samples is not None and start != num_samples:
-            raise ValueError(f"'inputs' yielded {start} samples instead of "
-                             f"the {num_samples} counted before; it must "
-                             f"yield the same samples on every pass")
 
 
 def _select(model: nn.Module, layers: LayerSpec, post_activation: bool,
@@ -324,7 +44,7 @@ def _select(model: nn.Module, layers: LayerSpec, post_activation: bool,
         if post_activation:
             raise ValueError("'post_activation' is not supported with "
                              "method='timm' (got True)")
-        modules = _timm_modules(model)
+        modules = timm_modules(model)
         if isinstance(layers, type) or (isinstance(layers, tuple) and any(
                 isinstance(t, type) for t in layers)):
             raise TypeError(f"method='timm' selects layers by index or "
@@ -354,26 +74,18 @@ def _select(model: nn.Module, layers: LayerSpec, post_activation: bool,
     return names
 
 
-def _default_device(model: nn.Module) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device('cpu')
-
-
-def _plan(model: nn.Module, inputs: Inputs, layers: LayerSpec,
+def _plan(model: nn.Module, inputs: Inputs, layers: LayerSpec, *,
           post_activation: bool, batch_size: int,
           device: Union[str, torch.device, None], max_bytes: int,
-          check_finite: bool, method: str,
+          keep_on_device: bool, check_finite: bool, method: str,
           hold_all: bool) -> dict[str, Any]:
     # Everything that can fail on bad input happens here, before the first
     # layer is yielded.
     if not isinstance(model, nn.Module):
         raise TypeError(f"'model' must be a torch.nn.Module (got "
                         f"{type(model).__name__})")
-    if method not in _METHODS:
-        raise ValueError(f"'method' must be one of {list(_METHODS)} (got "
+    if method not in METHODS:
+        raise ValueError(f"'method' must be one of {list(METHODS)} (got "
                          f"{method!r})")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or \
             batch_size < 1:
@@ -383,18 +95,18 @@ def _plan(model: nn.Module, inputs: Inputs, layers: LayerSpec,
             max_bytes < 1:
         raise ValueError(f"'max_bytes' must be an int >= 1 (got "
                          f"{max_bytes!r})")
-    _check_inputs(inputs)
+    check_inputs(inputs)
     device = None if device is None else torch.device(device)
     names = _select(model, layers, post_activation, method)
 
     # One forward pass over two samples finds every layer's feature size
     # (and rejects modules that run more than once) before any memory is
     # allocated.
-    probe = _Collector(names, _PROBE_SIZE, check_finite=check_finite)
-    _run_pass(model, inputs, names, probe, method, batch_size, device, None,
-              probe=True)
+    probe = Collector(names, PROBE_SIZE, check_finite=check_finite)
+    run_pass(model, inputs, names, probe, method, batch_size, device, None,
+             probe=True)
     dims = {name: math.prod(probe.shapes[name]) for name in names}
-    num_samples = _num_samples(inputs, batch_size)
+    num_samples = count_samples(inputs, batch_size)
 
     layer_bytes = {name: num_samples * dims[name] * _ITEMSIZE
                    for name in names}
@@ -419,22 +131,24 @@ def _plan(model: nn.Module, inputs: Inputs, layers: LayerSpec,
         groups[-1].append(name)
         group_bytes += layer_bytes[name]
     return dict(groups=groups, dims=dims, num_samples=num_samples,
-                device=device)
+                device=device, batch_size=batch_size,
+                keep_on_device=keep_on_device, check_finite=check_finite,
+                method=method)
 
 
-def _generate(model: nn.Module, inputs: Inputs, plan: dict[str, Any],
-              batch_size: int, keep_on_device: bool, check_finite: bool,
-              method: str) -> Iterator[tuple[str, Tensor]]:
+def _generate(model: nn.Module, inputs: Inputs,
+              plan: dict[str, Any]) -> Iterator[tuple[str, Tensor]]:
     device = plan['device']
     out_device = torch.device('cpu')
-    if keep_on_device:
-        out_device = device if device is not None else _default_device(model)
+    if plan['keep_on_device']:
+        out_device = device if device is not None else model_device(model)
     for group in plan['groups']:
-        collect = _Collector(group, plan['num_samples'], plan['dims'],
-                             out_device, stop_early=method == 'hooks',
-                             check_finite=check_finite)
-        _run_pass(model, inputs, group, collect, method, batch_size, device,
-                  plan['num_samples'])
+        collect = Collector(group, plan['num_samples'], plan['dims'],
+                            out_device,
+                            stop_early=plan['method'] == 'hooks',
+                            check_finite=plan['check_finite'])
+        run_pass(model, inputs, group, collect, plan['method'],
+                 plan['batch_size'], device, plan['num_samples'])
         for name in group:
             # Drop our reference before yielding, so that a caller who lets
             # go of a layer frees its memory.
@@ -537,24 +251,32 @@ def iter_layer_features(
         ...  iter_layer_features(model, x, batch_size=4)]
         [('0', (10, 72)), ('2', (10, 64))]
     """
-    plan = _plan(model, inputs, layers, post_activation, batch_size, device,
-                 max_bytes, check_finite, method, hold_all=False)
-    return _generate(model, inputs, plan, batch_size, keep_on_device,
-                     check_finite, method)
+    plan = _plan(model, inputs, layers, post_activation=post_activation,
+                 batch_size=batch_size, device=device, max_bytes=max_bytes,
+                 keep_on_device=keep_on_device, check_finite=check_finite,
+                 method=method, hold_all=False)
+    return _generate(model, inputs, plan)
+
+
+def _options(options: dict[str, Any]) -> dict[str, Any]:
+    # The keyword options of iter_layer_features with their defaults, read
+    # from its signature: the one place where they are declared.
+    params = inspect.signature(iter_layer_features).parameters
+    defaults = {name: p.default for name, p in params.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    unknown = [name for name in options if name not in defaults]
+    if unknown:
+        raise TypeError(f"extract_features() got unexpected keyword "
+                        f"argument(s) {unknown}; its options are those of "
+                        f"iter_layer_features: {list(defaults)}")
+    return {**defaults, **options}
 
 
 def extract_features(
     model: nn.Module,
     inputs: Inputs,
     layers: LayerSpec = None,
-    *,
-    post_activation: bool = False,
-    batch_size: int = 256,
-    device: Union[str, torch.device, None] = None,
-    max_bytes: int = 2 * 1024**3,
-    keep_on_device: bool = False,
-    check_finite: bool = True,
-    method: str = 'hooks',
+    **options: Any,
 ) -> dict[str, Tensor]:
     r"""Returns the features :math:`[N, D]` of every selected layer of
     :obj:`model` over :obj:`inputs` as a dictionary in layer order; see
@@ -571,20 +293,11 @@ def extract_features(
             re-iterable of batches :obj:`x` or :obj:`(x, y, ...)`.
         layers (None or int or str or [str] or [int] or type, optional): The
             layers, see :func:`select_layers`. (default: :obj:`None`)
-        post_activation (bool, optional): Whether to read the activation
-            that follows every selected layer. (default: :obj:`False`)
-        batch_size (int, optional): Samples per forward pass when
-            :obj:`inputs` is a tensor. (default: :obj:`256`)
-        device (str or torch.device, optional): Where the forward passes
-            run. (default: :obj:`None`)
-        max_bytes (int, optional): Budget for the features of one group of
-            layers. (default: :obj:`2 * 1024**3`)
-        keep_on_device (bool, optional): Whether to keep the features on
-            the device. (default: :obj:`False`)
-        check_finite (bool, optional): Whether to reject NaN or Inf
-            features. (default: :obj:`True`)
-        method (str, optional): :obj:`'hooks'`, :obj:`'fx'` or
-            :obj:`'timm'`. (default: :obj:`'hooks'`)
+        **options (optional): The keyword arguments of
+            :func:`iter_layer_features`, with its defaults:
+            :obj:`post_activation`, :obj:`batch_size`, :obj:`device`,
+            :obj:`max_bytes` (also the budget of the warning above),
+            :obj:`keep_on_device`, :obj:`check_finite` and :obj:`method`.
 
     Returns:
         dict[str, Tensor]: Layer name to float32 features :obj:`[N, D]`.
@@ -603,7 +316,5 @@ def extract_features(
         >>> torch.allclose(features['0'], expected)
         True
     """
-    plan = _plan(model, inputs, layers, post_activation, batch_size, device,
-                 max_bytes, check_finite, method, hold_all=True)
-    return dict(_generate(model, inputs, plan, batch_size, keep_on_device,
-                          check_finite, method))
+    plan = _plan(model, inputs, layers, **_options(options), hold_all=True)
+    return dict(_generate(model, inputs, plan))

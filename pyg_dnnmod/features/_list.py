@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from pyg_dnnmod.features._extract import _model_state
+from pyg_dnnmod.features._readers import model_state
 from pyg_dnnmod.features._select import default_layers
 
 
@@ -86,7 +86,7 @@ def list_layers(model: nn.Module,
             return hook
 
         handles = []
-        with _model_state(model) as device, torch.no_grad():
+        with model_state(model) as device, torch.no_grad():
             try:
                 for name, m in modules:
                     handles.append(m.register_forward_hook(make_hook(name)))

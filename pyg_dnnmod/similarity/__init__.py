@@ -3,7 +3,7 @@ snapshots, with one Gram matrix per layer serving both.
 
 * :func:`gram_matrix`, :func:`gram_similarity` and
   :func:`knn_graph_from_similarity`: the k-NN graph of
-  :func:`~pyg_dnnmod.knn_graph` from a precomputed Gram matrix;
+  :func:`~pyg_dnnmod.utils.knn_graph` from a precomputed Gram matrix;
 * :func:`linear_cka`, :func:`cka_from_gram`, :func:`cka_matrix`: linear CKA
   (Kornblith et al., 2019);
 * :func:`layer_graphs_with_cka`: a model's snapshots and CKA matrix from one

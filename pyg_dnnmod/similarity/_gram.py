@@ -4,8 +4,9 @@ A layer's Gram matrix :math:`\mathbf{K} = \mathbf{X}\mathbf{X}^{\top}` over
 :math:`N` samples is the floor of a snapshot's cost (:math:`N^2 D` flops),
 and it is all that linear CKA needs too. These functions compute it once,
 turn it into the cosine or Pearson similarities of
-:func:`~pyg_dnnmod.knn_graph`, and build the same k-NN graph from them, so
-that a caller who needs both the snapshot and the CKA pays for one product.
+:func:`~pyg_dnnmod.utils.knn_graph`, and build the same k-NN graph from
+them, so that a caller who needs both the snapshot and the CKA pays for one
+product.
 """
 import math
 from typing import Optional, Tuple
@@ -14,12 +15,13 @@ import torch
 from torch import Tensor
 
 from pyg_dnnmod.utils import symmetrize_edges
-from pyg_dnnmod.utils._knn import (
-    _check_features,
-    _default_block_size,
-    _duplicate_groups,
-    _topk_lowest_index,
+from pyg_dnnmod.utils.knn_kernel import (
+    check_block_size,
+    check_features,
     check_knn_args,
+    default_block_size,
+    duplicate_groups,
+    topk_lowest_index,
 )
 
 #: The metrics a Gram matrix can be turned into.
@@ -43,7 +45,7 @@ def gram_matrix(x: Tensor, block_size: Optional[int] = None) -> Tensor:
             flattened); float64 stays float64, anything else becomes float32.
         block_size (int, optional): Rows per block; by default about
             :math:`N / 8`, between 256 and 4096, as in
-            :func:`~pyg_dnnmod.knn_graph`. (default: :obj:`None`)
+            :func:`~pyg_dnnmod.utils.knn_graph`. (default: :obj:`None`)
 
     Returns:
         torch.Tensor: :math:`\mathbf{K}` :math:`[N, N]` on the device of
@@ -54,14 +56,11 @@ def gram_matrix(x: Tensor, block_size: Optional[int] = None) -> Tensor:
         tensor([[ 5., 11.],
                 [11., 25.]])
     """
-    x = _check_features(x)
+    x = check_features(x)
     num_nodes = x.size(0)
+    check_block_size(block_size)
     if block_size is None:
-        block_size = _default_block_size(num_nodes)
-    elif isinstance(block_size, bool) or not isinstance(block_size, int) \
-            or block_size < 1:
-        raise ValueError(f"'block_size' must be a positive int "
-                         f"(got {block_size!r})")
+        block_size = default_block_size(num_nodes)
     gram = x.new_empty(num_nodes, num_nodes)
     starts = list(range(0, num_nodes, block_size))
     for i, a0 in enumerate(starts):
@@ -85,7 +84,7 @@ def gram_similarity(
     eps: float = 1e-8,
 ) -> Tensor:
     r"""Turns a Gram matrix into the similarity matrix of
-    :func:`~pyg_dnnmod.knn_graph`, without the features.
+    :func:`~pyg_dnnmod.utils.knn_graph`, without the features.
 
     * :obj:`"cosine"`: :math:`S_{ij} = K_{ij} / (\max(\sqrt{K_{ii}},
       \epsilon) \max(\sqrt{K_{jj}}, \epsilon))`, so a zero row has
@@ -103,7 +102,7 @@ def gram_similarity(
       :obj:`num_features` :math:`D`;
     * :obj:`"euclidean"`: :math:`1 / (1 + d_{ij})` with :math:`d_{ij}^2 =
       K_{ii} + K_{jj} - 2 K_{ij}`, the similarity of
-      :func:`~pyg_dnnmod.knn_graph`'s :obj:`"euclidean"`;
+      :func:`~pyg_dnnmod.utils.knn_graph`'s :obj:`"euclidean"`;
     * :obj:`"dot"`: :math:`\mathbf{K}` itself.
 
     Args:
@@ -175,18 +174,20 @@ def knn_graph_from_similarity(
     duplicates: Optional[Tensor] = None,
     block_size: int = 4096,
 ) -> Tuple[Tensor, Tensor]:
-    r"""Builds the k-NN graph of :func:`~pyg_dnnmod.knn_graph` from a dense
-    similarity matrix :math:`\mathbf{S}`, e.g. from :func:`gram_similarity`.
+    r"""Builds the k-NN graph of :func:`~pyg_dnnmod.utils.knn_graph` from a
+    dense similarity matrix :math:`\mathbf{S}`, e.g. from
+    :func:`gram_similarity`.
 
     Every node :math:`i` keeps its :math:`k` most similar other nodes, ties
     to the lowest index, giving :math:`A_{ij} = S_{ij}` for the chosen
-    :math:`j`, then symmetrised as in :func:`~pyg_dnnmod.knn_graph`
+    :math:`j`, then symmetrised as in :func:`~pyg_dnnmod.utils.knn_graph`
     (:obj:`"half"`: :math:`(\mathbf{A} + \mathbf{A}^{\top}) / 2`). With the
-    same similarities the result is that of :func:`~pyg_dnnmod.knn_graph`
-    edge for edge; similarities computed another way (here from
-    :math:`\mathbf{K}` instead of from normalised features) differ by
-    rounding only, which can reorder two neighbours whose similarities
-    differ in the last bits, so compare in float64 where that matters.
+    same similarities the result is that of
+    :func:`~pyg_dnnmod.utils.knn_graph` edge for edge; similarities
+    computed another way (here from :math:`\mathbf{K}` instead of from
+    normalised features) differ by rounding only, which can reorder two
+    neighbours whose similarities differ in the last bits, so compare in
+    float64 where that matters.
 
     Args:
         sim (torch.Tensor): Similarities :math:`[N, N]`, not changed.
@@ -195,12 +196,12 @@ def knn_graph_from_similarity(
             neighbour. (default: :obj:`False`)
         symmetrize (str, optional): :obj:`"half"`, :obj:`"max"`,
             :obj:`"sum"` or :obj:`"none"`, see
-            :func:`~pyg_dnnmod.knn_graph`. (default: :obj:`"half"`)
+            :func:`~pyg_dnnmod.utils.knn_graph`. (default: :obj:`"half"`)
         duplicates (torch.Tensor, optional): :obj:`first[i]`, the lowest
             index of the rows identical to row :obj:`i` (see
             :func:`duplicate_rows`); every copy then gets the similarities
             of the first one, so that copies tie exactly as in
-            :func:`~pyg_dnnmod.knn_graph`. (default: :obj:`None`)
+            :func:`~pyg_dnnmod.utils.knn_graph`. (default: :obj:`None`)
         block_size (int, optional): Rows ranked at once (bounds the
             temporary memory). (default: :obj:`4096`)
 
@@ -241,7 +242,7 @@ def knn_graph_from_similarity(
         block = block.clone() if columns is None else block
         if not loop:
             block.diagonal(offset=start).fill_(-math.inf)
-        val[rows], idx[rows] = _topk_lowest_index(block, k)
+        val[rows], idx[rows] = topk_lowest_index(block, k)
 
     row = torch.arange(num_nodes, device=sim.device).repeat_interleave(k)
     return symmetrize_edges(row, idx.view(-1), val.view(-1), num_nodes,
@@ -254,7 +255,7 @@ def duplicate_rows(x: Tensor) -> Optional[Tensor]:
     :obj:`None` when all rows differ (the usual case). Identical feature
     rows have identical similarities, which
     :func:`knn_graph_from_similarity` needs to know to break their ties as
-    :func:`~pyg_dnnmod.knn_graph` does.
+    :func:`~pyg_dnnmod.utils.knn_graph` does.
 
     Example:
         >>> duplicate_rows(torch.tensor([[1., 2.], [0., 1.], [1., 2.]]))
@@ -262,5 +263,4 @@ def duplicate_rows(x: Tensor) -> Optional[Tensor]:
         >>> duplicate_rows(torch.eye(3)) is None
         True
     """
-    x = _check_features(x)
-    return _duplicate_groups(x)
+    return duplicate_groups(check_features(x))

@@ -24,8 +24,8 @@ from pyg_dnnmod.similarity._gram import (
     knn_graph_from_similarity,
 )
 from pyg_dnnmod.snapshots import LayerGraphs
-from pyg_dnnmod.snapshots.layer_graphs import _check_labels
-from pyg_dnnmod.utils._knn import _check_features
+from pyg_dnnmod.utils import check_labels
+from pyg_dnnmod.utils.knn_kernel import check_features
 
 
 def gram_snapshot(
@@ -52,7 +52,7 @@ def gram_snapshot(
         k (int, optional): Neighbours per sample. (default: :obj:`3`)
         metric (str, optional): :obj:`"cosine"`, :obj:`"pearson"`,
             :obj:`"euclidean"` or :obj:`"dot"`. (default: :obj:`"cosine"`)
-        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
+        symmetrize (str, optional): See :func:`~pyg_dnnmod.utils.knn_graph`.
             (default: :obj:`"half"`)
         t (int, optional): The snapshot's time index. (default: :obj:`0`)
         layer (str, optional): The layer name. (default: :obj:`""`)
@@ -67,8 +67,8 @@ def gram_snapshot(
         >>> data.edge_index.tolist(), gram.shape
         ([[0, 1, 1, 2], [1, 0, 2, 1]], torch.Size([3, 3]))
     """
-    x = _check_features(x)
-    labels = _check_labels(labels, x.size(0))
+    x = check_features(x)
+    labels = check_labels(labels, x.size(0))
     if metric not in GRAM_METRICS:
         raise ValueError(f"'metric' must be one of {GRAM_METRICS} "
                          f"(got {metric!r})")
@@ -168,7 +168,7 @@ def layer_graphs_with_cka(
             the Gram matrices run. (default: :obj:`None`, the model's)
         balanced (bool, optional): Draw equally many samples per class.
             (default: :obj:`True`)
-        symmetrize (str, optional): See :func:`~pyg_dnnmod.knn_graph`.
+        symmetrize (str, optional): See :func:`~pyg_dnnmod.utils.knn_graph`.
             (default: :obj:`"half"`)
         post_activation (bool, optional): Read after the activation that
             follows each layer. (default: :obj:`False`)

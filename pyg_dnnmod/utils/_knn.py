@@ -5,338 +5,37 @@ never materialised: it is computed block by block, only the upper triangle
 of the block grid (similarity is symmetric, so block (I, J) also serves rows
 J), and every block is merged into a running top-k per row. Memory is
 :math:`O(N \cdot k + \text{block}^2)`, work half a Gram matrix plus the
-diagonal blocks, on CPU and CUDA alike.
+diagonal blocks, on CPU and CUDA alike. The pieces it shares with the
+other k-NN builders (checks, feature preparation, tie rule, duplicates) are
+in :mod:`pyg_dnnmod.utils.knn_kernel`; here are the blocked search over the
+upper triangle and the low-precision candidate search with exact
+re-ranking.
 """
 import contextlib
 import math
-import warnings
 from typing import Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from pyg_dnnmod.utils._projection import random_projection
-from pyg_dnnmod.utils._symmetrize import SYMMETRIZE_MODES, symmetrize_edges
+from pyg_dnnmod.utils._symmetrize import symmetrize_edges
+from pyg_dnnmod.utils.knn_kernel import (
+    block_similarity,
+    check_features,
+    check_knn_args,
+    default_block_size,
+    duplicate_groups,
+    neighbour_similarity,
+    prepare_features,
+    topk_lowest_index,
+)
 
-METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
 PRECISIONS = ('float32', 'bf16', 'fp16')
 _LOW = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 _UNIT_ROUNDOFF = {'bf16': 2.0**-8, 'fp16': 2.0**-11}
 # An absolute bound on the rounding of a subnormal product.
 _TINY = {'bf16': 2.0**-133, 'fp16': 2.0**-24}
-
-def _check_features(x: Tensor, name: str = 'x') -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"'{name}' must be a torch.Tensor "
-                        f"(got {type(x).__name__})")
-    if x.dim() < 2:
-        raise ValueError(f"'{name}' must be at least two-dimensional "
-                         f"[num_nodes, num_features] (got {x.dim()} "
-                         f"dimension{'s' if x.dim() != 1 else ''} with shape "
-                         f"{tuple(x.shape)})")
-    if x.is_complex():
-        raise TypeError(f"'{name}' must be real (got dtype {x.dtype})")
-    if x.numel() == 0:
-        raise ValueError(f"'{name}' must hold at least one node and one "
-                         f"feature (got shape {tuple(x.shape)})")
-    x = x.reshape(x.size(0), -1)
-    if x.dtype != torch.float64:
-        x = x.to(torch.float32)
-    # Row sums are finite unless a row holds NaN/Inf (or overflows), and cost
-    # one reduction; the exact element check runs only when they are not.
-    if not bool(torch.isfinite(x.sum(dim=1)).all()) and \
-            not bool(torch.isfinite(x).all()):
-        bad = (~torch.isfinite(x)).any(dim=1).nonzero().view(-1)
-        raise ValueError(f"'{name}' contains NaN or Inf values (in "
-                         f"{bad.numel()} rows, first row {int(bad[0])})")
-    return x
-
-
-def prepare_features(x: Tensor, metric: str = 'cosine',
-                     eps: float = 1e-8) -> Tensor:
-    r"""Returns the rows that the :obj:`metric` compares by dot product.
-
-    * :obj:`"cosine"`: :math:`\mathbf{x}_i / \max(\|\mathbf{x}_i\|_2,
-      \epsilon)`, so a zero row has similarity :math:`0` to every row (the
-      paper's code does the same).
-    * :obj:`"pearson"`: every row is centred by its own mean first, then
-      normalised as for cosine; the dot product is Pearson's :math:`r`
-      between two samples (over their features).
-    * :obj:`"dot"` and :obj:`"euclidean"`: the rows unchanged.
-
-    Args:
-        x (torch.Tensor): Features :math:`[N, D]`, float32 or float64.
-        metric (str, optional): The metric. (default: :obj:`"cosine"`)
-        eps (float, optional): The norm clamp. (default: :obj:`1e-8`)
-
-    Example:
-        >>> prepare_features(torch.tensor([[3., 4.], [0., 0.]]))
-        tensor([[0.6000, 0.8000],
-                [0.0000, 0.0000]])
-    """
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or \
-            not 0 < eps < math.inf:  # NaN fails too
-        raise ValueError(f"'eps' must be a finite float > 0 (got {eps!r})")
-    if metric not in ('cosine', 'pearson'):
-        return x
-    # Row statistics in float64, rounded once at the end: a row's result
-    # then does not depend on how many rows share the tensor (reduction
-    # kernels may split differently), so shards and blocks agree.
-    out = torch.empty_like(x)
-    step = max(1, 2**22 // max(1, x.size(1)))
-    for a in range(0, x.size(0), step):
-        xb = x[a:a + step].to(torch.float64)
-        if metric == 'pearson':
-            xb = xb - xb.mean(dim=1, keepdim=True)
-        xb = xb / xb.norm(dim=1, keepdim=True).clamp_min(eps)
-        out[a:a + step] = xb.to(x.dtype)
-    return out
-
-
-def pair_dot(a: Tensor, b: Tensor, cols: Tensor) -> Tensor:
-    r"""The dot products :math:`\mathbf{a}_i^{\top} \mathbf{b}_{c_{ij}}` of
-    every row :math:`i` of :obj:`a` with the rows :obj:`cols[i]` of
-    :obj:`b`, :math:`[R, C]`, by one sampled dense-dense product
-    (:func:`torch.sparse.sampled_addmm`): no :math:`R \times C \times D`
-    copy of the gathered rows, and every product is computed on its own, so
-    its bits do not depend on which other rows or columns are asked for.
-
-    Example:
-        >>> a = torch.tensor([[1., 2.], [3., 4.]])
-        >>> pair_dot(a, a, torch.tensor([[0, 1], [1, 1]]))
-        tensor([[ 5., 11.],
-                [25., 25.]])
-    """
-    num_rows, width = cols.shape
-    if num_rows == 0 or width == 0:
-        return a.new_empty((num_rows, width))
-    crow = torch.arange(0, num_rows * width + 1, width, device=a.device)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # "sparse CSR support is in beta"
-        pattern = torch.sparse_csr_tensor(
-            crow, cols.reshape(-1), a.new_zeros(num_rows * width),
-            size=(num_rows, b.size(0)), check_invariants=False)
-        out = torch.sparse.sampled_addmm(pattern, a, b.t(), beta=0.0)
-    return out.values().view(num_rows, width)
-
-
-def neighbour_similarity(z: Tensor, rows: Optional[Tensor], nbrs: Tensor,
-                         metric: str) -> Tensor:
-    r"""The similarity of every row :obj:`rows[i]` of the prepared features
-    :obj:`z` (see :func:`prepare_features`) to each of its neighbours
-    :obj:`nbrs[i]`, :math:`[R, k]`, every pair computed on its own;
-    :obj:`rows=None` means the first :math:`R` rows in order.
-
-    :func:`knn_graph` chooses neighbours by blocked matrix products, whose
-    last bits depend on the block shapes; the weights it returns come from
-    here instead (:func:`pair_dot`, one kernel for every pair), so they do
-    not depend on the block size, the number of processes or the precision
-    used to find the neighbours. The Euclidean similarity is accumulated in
-    float64.
-
-    Example:
-        >>> z = prepare_features(torch.tensor([[1., 0.], [1., 1.], [0., 1.]]))
-        >>> neighbour_similarity(z, torch.tensor([0, 2]),
-        ...                      torch.tensor([[1, 2], [1, 0]]), 'cosine')
-        tensor([[0.7071, 0.0000],
-                [0.7071, 0.0000]])
-    """
-    out = torch.empty(nbrs.shape, dtype=z.dtype, device=z.device)
-    k, dim = max(1, nbrs.size(1)), max(1, z.size(1))
-    # Chunks hold about 2^24 gathered feature values: R x D rows for the
-    # sampled product, R x k x D neighbour rows for the Euclidean distance.
-    euclidean = metric == 'euclidean'
-    step = max(1, 2**24 // (k * dim if euclidean else dim))
-    for a in range(0, nbrs.size(0), step):
-        b = min(a + step, nbrs.size(0))
-        zi = z[a:b] if rows is None else z.index_select(0, rows[a:b])
-        if not euclidean:
-            out[a:b] = pair_dot(zi, z, nbrs[a:b])
-            continue
-        # index_select is much faster than advanced indexing by a 2-D index.
-        zj = z.index_select(0, nbrs[a:b].reshape(-1)).view(
-            -1, nbrs.size(1), z.size(1))
-        diff = zi.unsqueeze(1).to(torch.float64) - zj.to(torch.float64)
-        val = 1.0 / (1.0 + diff.pow(2).sum(dim=-1).sqrt())
-        out[a:b] = val.to(z.dtype)
-    return out
-
-
-def _block_similarity(xb: Tensor, x: Tensor, metric: str,
-                      sq_norm_b: Optional[Tensor],
-                      sq_norm: Optional[Tensor]) -> Tensor:
-    sim = xb @ x.t()
-    if metric == 'euclidean':
-        # A monotone similarity of the distance: 1 / (1 + d), in (0, 1].
-        dist2 = (sq_norm_b.unsqueeze(1) + sq_norm.unsqueeze(0) - 2 * sim)
-        sim = 1.0 / (1.0 + dist2.clamp_min_(0).sqrt_())
-    return sim
-
-
-def _row_hash(bits: Tensor, seed: int) -> Tensor:
-    r"""An exact integer hash of every row of :obj:`bits` (int32): identical
-    rows get the same value whatever the order of summation, since integer
-    addition (wrapping in int64) is associative, unlike float addition."""
-    gen = torch.Generator().manual_seed(seed)
-    mult = torch.randint(1, 2**31 - 1, (bits.size(1), ), generator=gen)
-    mult = mult.to(bits.device)
-    # Rows in chunks of about 2**24 entries keep the int64 copies small.
-    step = max(1, 2**24 // max(1, bits.size(1)))
-    return torch.cat([(bits[i:i + step].to(torch.int64) * mult).sum(dim=1)
-                      for i in range(0, bits.size(0), step)])
-
-
-def _shared(h: Tensor) -> Tensor:
-    r"""Mask of the entries of :obj:`h` that occur more than once."""
-    _, inverse, counts = torch.unique(h, return_inverse=True,
-                                      return_counts=True)
-    return counts[inverse] > 1
-
-
-def _duplicate_groups(z: Tensor) -> Optional[Tensor]:
-    r"""Finds bit-identical rows: returns :obj:`first` with
-    ``first[i]`` the lowest index of the rows equal to row ``i``, or
-    :obj:`None` when all rows differ.
-
-    A matrix product need not give bit-identical results for two identical
-    columns (tiles at the matrix edge use other kernels), so duplicates would
-    break the "ties to the lowest index" rule; :func:`knn_graph` gives all
-    copies of a row one shared value instead.
-
-    Cost: a hash of about 64 evenly spaced columns for every row, a hash of
-    the full row only for rows whose sampled hash is shared, and an exact
-    comparison of the rows whose full hashes agree.
-    """
-    num_nodes = z.size(0)
-    bits = z.contiguous().view(torch.int32)
-    sampled = bits[:, ::max(1, bits.size(1) // 64)]
-    candidates = _shared(_row_hash(sampled, seed=0)).nonzero().view(-1)
-    if candidates.numel() == 0:
-        return None
-    h = _row_hash(bits[candidates], seed=1)
-    candidates, h = candidates[_shared(h)], h[_shared(h)]
-    if candidates.numel() == 0:
-        return None
-    first = torch.arange(num_nodes, device=z.device)
-    h_sorted, perm = h.sort(stable=True)
-    members = candidates[perm].tolist()
-    starts = torch.cat([torch.ones(1, dtype=torch.bool, device=z.device),
-                        h_sorted[1:] != h_sorted[:-1]]).tolist()
-    head = members[0]
-    for member, is_start in zip(members, starts):
-        # Members of one hash group are in index order (stable sort of
-        # candidates, which are ascending), so the head is the lowest index.
-        if is_start:
-            head = member
-        elif torch.equal(z[head], z[member]):
-            first[member] = head
-    if bool((first == torch.arange(num_nodes, device=z.device)).all()):
-        return None
-    return first
-
-
-def _topk_lowest_index(sim: Tensor, k: int) -> Tuple[Tensor, Tensor]:
-    r"""Row-wise top-k where ties go to the lowest column index.
-
-    :meth:`torch.topk` does not specify which of several equal values it
-    returns. Its set is right unless the k-th value ties with the (k+1)-th,
-    which one extra element of the same top-k call reveals; only those rows
-    are recomputed, keeping every value above the k-th one and then the
-    lowest-index copies of it.
-    """
-    if k >= sim.size(1):
-        val, idx = sim.sort(dim=1, descending=True, stable=True)
-        return val, idx
-    val, idx = sim.topk(k + 1, dim=1, largest=True, sorted=True)
-    tied = (val[:, k] == val[:, k - 1]).nonzero().view(-1)
-    val, idx = val[:, :k].contiguous(), idx[:, :k].contiguous()
-    if tied.numel() > 0:
-        s = sim[tied]
-        t = val[tied, k - 1:k]
-        above = s > t
-        need = k - above.sum(dim=1, keepdim=True)
-        equal = s == t
-        keep = above | (equal & (equal.cumsum(dim=1) <= need))
-        # Exactly k entries per row are kept; `nonzero` lists them in column
-        # order, so a stable sort by value restores a descending order.
-        cols = keep.nonzero()[:, 1].view(-1, k)
-        vals = s.gather(1, cols)
-        vals, perm = vals.sort(dim=1, descending=True, stable=True)
-        val[tied] = vals
-        idx[tied] = cols.gather(1, perm)
-    return val, idx
-
-
-def _topk_any(sim: Tensor, k: int) -> Tuple[Tensor, Tensor]:
-    return sim.topk(k, dim=1, largest=True, sorted=False)
-
-
-class _RunningTopK:
-    r"""The best :obj:`k` (value, index) pairs of every row, merged block by
-    block. Column blocks reach each row in ascending order, and the kept
-    pairs are stored sorted by index, so "ties to the lowest index" is
-    "ties to the lowest position" in every merge. :obj:`exact_ties=False`
-    lets :meth:`torch.topk` choose among ties: any top-k set, as the
-    low-precision candidate search needs, and much faster when a coarse
-    format makes ties common."""
-    def __init__(self, num_nodes: int, k: int, like: Tensor,
-                 exact_ties: bool = True) -> None:
-        self.k = k
-        self.topk = _topk_lowest_index if exact_ties else _topk_any
-        self.val = like.new_full((num_nodes, k), -math.inf)
-        self.idx = torch.full((num_nodes, k), -1, dtype=torch.long,
-                              device=like.device)
-
-    def update(self, rows: slice, sim: Tensor, col_start: int) -> None:
-        k = self.k
-        # The block's own top-k (ties to the lowest index, or any with
-        # exact_ties=False) holds every entry of the block that can enter
-        # the rows' top-k; merging the two short lists avoids copying the
-        # block.
-        val_b, idx_b = self.topk(sim, min(k, sim.size(1)))
-        idx_b, order = (idx_b + col_start).sort(dim=1)
-        val_b = val_b.gather(1, order).to(self.val.dtype)
-        cand_val = torch.cat([self.val[rows], val_b], dim=1)
-        cand_idx = torch.cat([self.idx[rows], idx_b], dim=1)
-        val, pos = self.topk(cand_val, k)
-        idx, order = cand_idx.gather(1, pos).sort(dim=1)
-        self.val[rows] = val.gather(1, order)
-        self.idx[rows] = idx
-
-
-def _default_block_size(num_nodes: int) -> int:
-    # About eight row blocks: the upper triangle of the block grid then costs
-    # (1 + 1/8) / 2 of a full Gram matrix, and each block product is still
-    # large enough to run at full speed.
-    return max(1, min(num_nodes, 4096, max(256, -(-num_nodes // 8))))
-
-
-def check_knn_args(num_nodes: int, k: int, loop: bool, symmetrize: str,
-                   metric: Optional[str] = None,
-                   block_size: Optional[int] = None) -> int:
-    r"""Checks the arguments shared by the k-NN builders and returns the
-    largest valid :obj:`k` (:math:`N - 1`, or :math:`N` with self-loops)."""
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"'k' must be an int (got {type(k).__name__} {k!r})")
-    max_k = num_nodes if loop else num_nodes - 1
-    if k < 1:
-        raise ValueError(f"'k' must be >= 1 (got {k})")
-    if k > max_k:
-        raise ValueError(f"'k' must be smaller than the number of nodes "
-                         f"{'' if not loop else 'or equal to it '}"
-                         f"(got k={k} for N={num_nodes} nodes)")
-    if metric is not None and metric not in METRICS:
-        raise ValueError(f"'metric' must be one of {METRICS} "
-                         f"(got {metric!r})")
-    if symmetrize not in SYMMETRIZE_MODES:
-        raise ValueError(f"'symmetrize' must be one of {SYMMETRIZE_MODES} "
-                         f"(got {symmetrize!r})")
-    if block_size is not None and (isinstance(block_size, bool) or
-                                   not isinstance(block_size, int) or
-                                   block_size < 1):
-        raise ValueError(f"'block_size' must be a positive int "
-                         f"(got {block_size!r})")
-    return max_k
 
 
 def knn_graph(
@@ -460,12 +159,12 @@ def knn_graph(
         >>> edge_weight
         tensor([0.9950, 0.9950, 0.9950, 0.9950])
     """
-    x = _check_features(x)
+    x = check_features(x)
     num_nodes = x.size(0)
     max_k = check_knn_args(num_nodes, k, loop, symmetrize, metric=metric,
                            block_size=block_size)
     if block_size is None:
-        block_size = _default_block_size(num_nodes)
+        block_size = default_block_size(num_nodes)
 
     if precision not in PRECISIONS:
         raise ValueError(f"'precision' must be one of {PRECISIONS} "
@@ -488,7 +187,7 @@ def knn_graph(
         search = random_projection(z, projection, projection_seed)
         if metric in ('cosine', 'pearson'):
             search = prepare_features(search, 'cosine', eps)
-    sim = _Similarity(search, metric, first=_duplicate_groups(z),
+    sim = _Similarity(search, metric, first=duplicate_groups(z),
                       find_duplicates=False)
     if precision == 'float32' or z.dtype == torch.float64:
         best = _upper_triangle_topk(sim, k, loop, block_size)
@@ -508,6 +207,50 @@ def knn_graph(
         raise ValueError(f"the {metric!r} similarities of 'x' overflow to "
                          f"Inf or NaN; use metric='cosine' or scale 'x' down")
     return out
+
+
+#: The functional twin of the transform
+#: :class:`~pyg_dnnmod.transforms.FeatureKNNGraph`, under the name the
+#: package root exports (:obj:`knn_graph` there would shadow PyG's
+#: :func:`torch_geometric.nn.knn_graph`).
+feature_knn_graph = knn_graph
+
+
+def _topk_any(sim: Tensor, k: int) -> Tuple[Tensor, Tensor]:
+    return sim.topk(k, dim=1, largest=True, sorted=False)
+
+
+class _RunningTopK:
+    r"""The best :obj:`k` (value, index) pairs of every row, merged block by
+    block. Column blocks reach each row in ascending order, and the kept
+    pairs are stored sorted by index, so "ties to the lowest index" is
+    "ties to the lowest position" in every merge. :obj:`exact_ties=False`
+    lets :meth:`torch.topk` choose among ties: any top-k set, as the
+    low-precision candidate search needs, and much faster when a coarse
+    format makes ties common."""
+    def __init__(self, num_nodes: int, k: int, like: Tensor,
+                 exact_ties: bool = True) -> None:
+        self.k = k
+        self.topk = topk_lowest_index if exact_ties else _topk_any
+        self.val = like.new_full((num_nodes, k), -math.inf)
+        self.idx = torch.full((num_nodes, k), -1, dtype=torch.long,
+                              device=like.device)
+
+    def update(self, rows: slice, sim: Tensor, col_start: int) -> None:
+        k = self.k
+        # The block's own top-k (ties to the lowest index, or any with
+        # exact_ties=False) holds every entry of the block that can enter
+        # the rows' top-k; merging the two short lists avoids copying the
+        # block.
+        val_b, idx_b = self.topk(sim, min(k, sim.size(1)))
+        idx_b, order = (idx_b + col_start).sort(dim=1)
+        val_b = val_b.gather(1, order).to(self.val.dtype)
+        cand_val = torch.cat([self.val[rows], val_b], dim=1)
+        cand_idx = torch.cat([self.idx[rows], idx_b], dim=1)
+        val, pos = self.topk(cand_val, k)
+        idx, order = cand_idx.gather(1, pos).sort(dim=1)
+        self.val[rows] = val.gather(1, order)
+        self.idx[rows] = idx
 
 
 @contextlib.contextmanager
@@ -534,7 +277,8 @@ class _Similarity:
     r"""Blocks of the similarity matrix of the prepared rows :obj:`z`.
 
     All copies of a duplicated row get the similarity computed against its
-    first copy, so that they tie exactly (see :func:`_duplicate_groups`).
+    first copy, so that they tie exactly (see
+    :func:`~pyg_dnnmod.utils.knn_kernel.duplicate_groups`).
     """
     def __init__(self, z: Tensor, metric: str, compute: Optional[Tensor] = None,
                  first: Optional[Tensor] = None,
@@ -545,8 +289,8 @@ class _Similarity:
         self.compute = z if compute is None else compute
         self.sq_norm = (z * z).sum(dim=1) if metric == 'euclidean' else None
         arange = torch.arange(self.num_nodes, device=z.device)
-        self.first = _duplicate_groups(z) if (first is None and
-                                              find_duplicates) else first
+        self.first = duplicate_groups(z) if (first is None and
+                                             find_duplicates) else first
         if self.first is not None:
             is_member = self.first != arange
             is_member[self.first[is_member]] = True
@@ -561,9 +305,9 @@ class _Similarity:
 
     def _raw(self, a, b) -> Tensor:
         sq = self.sq_norm
-        out = _block_similarity(self.compute[a], self.compute[b], self.metric,
-                                None if sq is None else sq[a],
-                                None if sq is None else sq[b])
+        out = block_similarity(self.compute[a], self.compute[b], self.metric,
+                               None if sq is None else sq[a],
+                               None if sq is None else sq[b])
         # A low-precision block stays so: its top-k is cheaper, and only the
         # selected values are widened (exactly) by the running top-k.
         return out
@@ -680,7 +424,7 @@ def _rerank(sim: _Similarity, approx: _RunningTopK, k: int, loop: bool,
         own = torch.arange(num_nodes, device=z.device).unsqueeze(1)
         vals = vals.masked_fill(cand == own, -math.inf)
     best = _RunningTopK(num_nodes, k, z)
-    best.val, pos = _topk_lowest_index(vals, k)
+    best.val, pos = topk_lowest_index(vals, k)
     best.idx = cand.gather(1, pos)
     # Every column that is not a candidate has a low-precision value at
     # most the row's lowest candidate value; one that overflowed the format
@@ -695,7 +439,7 @@ def _rerank(sim: _Similarity, approx: _RunningTopK, k: int, loop: bool,
         out = sim.rows(ids)
         if not loop:
             out[torch.arange(ids.numel(), device=z.device), ids] = -math.inf
-        val, idx = _topk_lowest_index(out, k)
+        val, idx = topk_lowest_index(out, k)
         best.val[ids] = val
         best.idx[ids] = idx
     return best, int(redo.numel())

@@ -7,12 +7,13 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from pyg_dnnmod import knn_graph, layer_graphs, modularity
+from pyg_dnnmod import layer_graphs, modularity
 from pyg_dnnmod.distributed import (
     distributed_knn_graph,
     distributed_layer_graphs,
     shard_indices,
 )
+from pyg_dnnmod.utils import knn_graph
 
 CASES = ['contiguous', 'interleaved', 'uneven', 'pearson', 'euclidean']
 

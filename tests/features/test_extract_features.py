@@ -154,6 +154,30 @@ def test_extract_features_warns_when_result_exceeds_budget(x):
         list(iter_layer_features(tiny_cnn(), x, max_bytes=3000))
 
 
+def test_warnings_point_at_the_caller(x):
+    with pytest.warns(UserWarning) as record:
+        extract_features(tiny_cnn(), x, max_bytes=2600)
+        list(iter_layer_features(tiny_cnn(), x, max_bytes=2600))
+    # Layer '0' over the budget (both calls) and the whole result (one).
+    assert len(record) == 3
+    assert {w.filename for w in record} == {__file__}
+
+
+def test_extract_features_takes_the_options_of_iter_layer_features(x):
+    model = tiny_cnn()
+    features = extract_features(model, x, [0], post_activation=True,
+                                batch_size=3, keep_on_device=True)
+    expected = dict(iter_layer_features(model, x, [0], post_activation=True,
+                                        batch_size=3, keep_on_device=True))
+    assert list(features) == list(expected) == ['2']
+    assert torch.equal(features['2'], expected['2'])
+    with pytest.raises(TypeError, match=r"extract_features\(\) got "
+                       r"unexpected keyword argument\(s\) \['batchsize'\]; "
+                       r"its options are those of iter_layer_features: "
+                       r"\['post_activation', 'batch_size', "):
+        extract_features(model, x, batchsize=3)
+
+
 def test_dataloader_list_and_tensor_inputs_agree(x):
     model = tiny_cnn()
     expected = extract_features(model, x, batch_size=4)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from pyg_dnnmod import knn_graph
+from pyg_dnnmod.utils import knn_graph
 from pyg_dnnmod.similarity import (
     duplicate_rows,
     gram_matrix,

@@ -5,7 +5,8 @@ from torch import nn
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-from pyg_dnnmod import LayerGraphs, knn_graph, layer_graphs, modularity
+from pyg_dnnmod import LayerGraphs, layer_graphs, modularity
+from pyg_dnnmod.utils import knn_graph
 from pyg_dnnmod.pretrained import digits_data, digits_model
 
 
@@ -142,7 +143,8 @@ def test_trained_digits_curve_rises_and_random_init_stays_flat(
 def test_knn_kwargs_reach_knn_graph():
     from torch import nn
 
-    from pyg_dnnmod import knn_graph, layer_graphs
+    from pyg_dnnmod import layer_graphs
+    from pyg_dnnmod.utils import knn_graph
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
     x, y = torch.randn(60, 1, 8, 8), torch.arange(60) % 3

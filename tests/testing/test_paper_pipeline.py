@@ -1,7 +1,8 @@
 import numpy as np
 import torch
 
-from pyg_dnnmod import knn_graph, modularity
+from pyg_dnnmod import modularity
+from pyg_dnnmod.utils import knn_graph
 from pyg_dnnmod.testing import (
     paper_knn_adjacency,
     paper_modularity,

@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from pyg_dnnmod import AddModularity, FeatureKNNGraph, knn_graph, modularity
+from pyg_dnnmod import AddModularity, FeatureKNNGraph, modularity
+from pyg_dnnmod.utils import knn_graph
 
 
 def test_feature_knn_graph_matches_function():

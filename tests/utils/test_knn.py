@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from pyg_dnnmod import knn_graph, modularity
+from pyg_dnnmod import modularity
 from pyg_dnnmod.testing import (
     paper_knn_adjacency,
     paper_modularity,
     paper_similarity,
 )
+from pyg_dnnmod.utils import knn_graph
 
 
 def to_dense(edge_index, edge_weight, n):

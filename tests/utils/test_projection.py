@@ -1,9 +1,13 @@
 import pytest
 import torch
 
-from pyg_dnnmod import knn_graph, modularity
-from pyg_dnnmod.utils import neighbour_similarity, prepare_features
-from pyg_dnnmod.utils import random_projection
+from pyg_dnnmod import modularity
+from pyg_dnnmod.utils import (
+    knn_graph,
+    neighbour_similarity,
+    prepare_features,
+    random_projection,
+)
 
 
 def clustered(n=400, d=2048, num_classes=5, seed=0):

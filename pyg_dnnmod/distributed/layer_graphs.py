@@ -7,6 +7,8 @@ from torch import Tensor, nn
 from torch.utils.data import DistributedSampler
 
 from pyg_dnnmod.distributed.knn import distributed_knn_graph
+from pyg_dnnmod.snapshots import LayerGraphs, SnapshotConfig
+from pyg_dnnmod.utils import check_labels
 
 
 def shard_indices(num_samples: int, group=None) -> Tensor:
@@ -29,14 +31,13 @@ def distributed_layer_graphs(
     model: nn.Module,
     inputs: Tensor,
     labels: Tensor,
-    k: int = 3,
-    layers: Any = None,
-    metric: str = 'cosine',
+    config: Optional[SnapshotConfig] = None,
+    *,
     device: Union[str, torch.device, None] = None,
-    batch_size: int = 256,
     block_size: int = 1024,
     group=None,
-) -> Optional['pyg_dnnmod.snapshots.LayerGraphs']:
+    **kwargs: Any,
+) -> Optional[LayerGraphs]:
     r""":func:`pyg_dnnmod.layer_graphs` over the ranks of a process group:
     every rank extracts the features of its share of the samples (a
     :class:`~torch.utils.data.DistributedSampler`'s), the k-NN of each layer
@@ -45,20 +46,32 @@ def distributed_layer_graphs(
     Every rank passes the same :obj:`inputs` and :obj:`labels` (or at least
     the same number of samples; only its own share is read).
 
+    The snapshots are taken as :obj:`config` (with :obj:`kwargs`, fields
+    of :class:`~pyg_dnnmod.SnapshotConfig`, on top) says, over all
+    samples (:obj:`num_samples` must be :obj:`None`).
+
     Run it under :obj:`torchrun`, e.g. ``torchrun --nproc_per_node 2 -m
     pyg_dnnmod.distributed``.
     """
     from pyg_dnnmod.features import iter_layer_features
-    from pyg_dnnmod.snapshots import LayerGraphs
     from torch_geometric.data import Data
 
+    config = SnapshotConfig.resolve(config, **kwargs)
+    if config.num_samples is not None:
+        raise ValueError(f"'num_samples' must be None: the distributed "
+                         f"snapshots take every sample (got "
+                         f"{config.num_samples}); draw them beforehand")
+    config.validate(inputs.size(0))
     index = shard_indices(inputs.size(0), group)
-    labels = torch.as_tensor(labels).long()
+    labels = check_labels(labels, inputs.size(0))
     snapshots = []
     for t, (name, feats) in enumerate(iter_layer_features(
-            model, inputs[index], layers, batch_size=batch_size,
-            device=device)):
-        out = distributed_knn_graph(feats, k, index=index, metric=metric,
+            model, inputs[index], config.layers,
+            post_activation=config.post_activation,
+            batch_size=config.batch_size, device=device)):
+        out = distributed_knn_graph(feats, config.k, index=index,
+                                    metric=config.metric,
+                                    symmetrize=config.symmetrize,
                                     block_size=block_size, group=group)
         if out is not None:
             data = Data(edge_index=out[0], y=labels,
@@ -68,5 +81,5 @@ def distributed_layer_graphs(
             snapshots.append(data)
     if dist.get_rank(group) != 0:
         return None
-    return LayerGraphs(snapshots, dict(k=k, metric=metric,
+    return LayerGraphs(snapshots, dict(k=config.k, metric=config.metric,
                                        world_size=dist.get_world_size(group)))

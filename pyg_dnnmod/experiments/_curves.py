@@ -69,8 +69,8 @@ def modularity_curves(
         Q_\ell = \sum_c \left[ \frac{L_c}{m} - \gamma
         \left(\frac{K_c}{2m}\right)^2 \right],
 
-    is computed (:func:`~pyg_dnnmod.knn_graph`,
-    :func:`~pyg_dnnmod.modularity`). The values equal those of
+    is computed (:func:`~pyg_dnnmod.utils.knn_graph`,
+    :func:`~pyg_dnnmod.utils.modularity`). The values equal those of
     :func:`~pyg_dnnmod.layer_graphs` with the same arguments; the forward
     pass of one draw is shared by all values of :obj:`k` and
     :obj:`metric`, and only one layer's features are held at a time.

@@ -1,6 +1,5 @@
 r"""Training with an accuracy log on disk: the Python twin of
 ``pyg-dnnmod train``."""
-import os
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -8,6 +7,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from pyg_dnnmod.io import atomic_write
 from pyg_dnnmod.training import TrainConfig
 
 #: The accuracy log written next to the checkpoints.
@@ -27,15 +27,7 @@ def write_csv_atomic(df: pd.DataFrame, path: Union[str, Path]) -> Path:
         ...     path.read_text()
         'a\n1\n'
     """
-    path = Path(path)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
 
 
 def train_model(

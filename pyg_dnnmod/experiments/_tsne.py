@@ -105,8 +105,8 @@ def tsne_panels(
     One draw of :math:`N` samples (seed :obj:`seed`, as in
     :func:`~pyg_dnnmod.layer_graphs`) feeds every layer; each layer's map
     comes from :func:`tsne_embedding` with :obj:`random_state=seed`, and its
-    modularity from :func:`~pyg_dnnmod.knn_graph` and
-    :func:`~pyg_dnnmod.modularity` (the value of
+    modularity from :func:`~pyg_dnnmod.utils.knn_graph` and
+    :func:`~pyg_dnnmod.utils.modularity` (the value of
     :func:`~pyg_dnnmod.experiments.modularity_curves` for that draw).
 
     Args:

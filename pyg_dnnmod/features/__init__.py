@@ -7,6 +7,8 @@ from pyg_dnnmod.features._extract import (
 )
 from pyg_dnnmod.features._list import list_layers
 from pyg_dnnmod.features._select import (
+    ACTIVATIONS,
+    LayerSpec,
     default_layers,
     is_residual_block,
     is_transformer_block,
@@ -21,4 +23,6 @@ __all__ = [
     'is_transformer_block',
     'extract_features',
     'iter_layer_features',
+    'LayerSpec',
+    'ACTIVATIONS',
 ]

@@ -25,7 +25,8 @@ LayerSpec = Union[None, int, str, Sequence[Union[int, str]], type,
 _FOREIGN_RESIDUAL_BLOCKS = {'BasicBlock', 'Bottleneck'}
 _FOREIGN_PACKAGES = ('torchvision.models.', 'timm.models.')
 
-_ACTIVATIONS = (
+#: The activation modules whose output ``post_activation`` reads.
+ACTIVATIONS = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU,
     nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardsigmoid,
     nn.Hardtanh, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Softsign,
@@ -234,7 +235,7 @@ def _resolve_layers(candidates: list[str], valid: Sequence[str],
 
 def _post_activation(model: nn.Module, name: str) -> str:
     module = model.get_submodule(name)
-    if isinstance(module, _ACTIVATIONS):
+    if isinstance(module, ACTIVATIONS):
         return name
     parent_name, _, child_name = name.rpartition('.')
     parent = model.get_submodule(parent_name)
@@ -243,7 +244,7 @@ def _post_activation(model: nn.Module, name: str) -> str:
     for sibling_name, sibling in siblings[position + 1:]:
         if isinstance(sibling, _PASS_THROUGH):
             continue
-        if isinstance(sibling, _ACTIVATIONS):
+        if isinstance(sibling, ACTIVATIONS):
             return (f'{parent_name}.{sibling_name}'
                     if parent_name else sibling_name)
         break

@@ -5,10 +5,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from pyg_dnnmod.utils._modularity import (
-    collapse_regularization,
-    modularity,
-)
+from pyg_dnnmod.utils import collapse_regularization, modularity
 
 
 class ModularityLoss(torch.nn.Module):

@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pandas as pd
 
-from pyg_dnnmod.experiments._curves import SETTING_COLUMNS
+from pyg_dnnmod.experiments import SETTING_COLUMNS
 
 _SYMBOLS = {'k': 'k', 'num_samples': 'N', 'metric': 'metric'}
 

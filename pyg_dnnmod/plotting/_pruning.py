@@ -8,8 +8,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import pandas as pd
 
-_ORIGINAL = 'original'
-_FINETUNED = 'original_finetuned'
+from pyg_dnnmod.experiments.pruning_report import FINETUNED_ORIGINAL, ORIGINAL
 
 
 def _check_frame(df: Any, name: str, columns: tuple, hint: str) -> None:
@@ -80,10 +79,10 @@ def plot_pruned_curves(
                                       'layer', 'mean'),
                  'PruningResult.summary()')
     labels = list(dict.fromkeys(summary['init']))
-    if _ORIGINAL not in labels:
-        raise ValueError(f"'summary' has no curve labelled '{_ORIGINAL}' "
+    if ORIGINAL not in labels:
+        raise ValueError(f"'summary' has no curve labelled '{ORIGINAL}' "
                          f"(got {labels})")
-    original = summary[summary['init'] == _ORIGINAL].sort_values(
+    original = summary[summary['init'] == ORIGINAL].sort_values(
         'original_layer_index')
     num_layers = len(original)
     longest = int(original['layer'].astype(str).str.len().max())
@@ -102,7 +101,7 @@ def plot_pruned_curves(
             'original_layer_index')
         x = group['original_layer_index'].to_numpy()
         y = group['mean'].to_numpy(dtype=float)
-        is_original = label == _ORIGINAL
+        is_original = label == ORIGINAL
         colour = 'black' if is_original else f'C{(position - 1) % 10}'
         removed = np.setdiff1d(x0, x)
         name = label
@@ -183,12 +182,12 @@ def plot_accuracy_vs_gain(
     """
     _check_frame(table, 'table', ('model', 'modularity_gain',
                                   'acc_change_%'), 'the pruning table')
-    rows = table[~table['model'].isin([_ORIGINAL, _FINETUNED])]
+    rows = table[~table['model'].isin([ORIGINAL, FINETUNED_ORIGINAL])]
     if 'num_removed' in rows.columns:
         rows = rows[rows['num_removed'] > 0]
     rows = rows.dropna(subset=['modularity_gain', 'acc_change_%'])
     fig, ax = _new_axes(ax, (6.0, 4.6))
-    control = table[table['model'] == _FINETUNED]
+    control = table[table['model'] == FINETUNED_ORIGINAL]
     if len(control) > 0:
         ax.axhline(float(control['acc_change_%'].iloc[0]), color='C7',
                    linestyle=':', linewidth=1.5,
@@ -250,10 +249,9 @@ def plot_pruning_report(
 
     Example:
         >>> summary = pd.DataFrame({
-        ...     'init': ['original'] * 3 + ['pruned'] * 2,
-        ...     'original_layer_index': [0, 1, 2, 0, 2],
-        ...     'layer': ['a', 'b', 'c', 'a', 'b'],
-        ...     'mean': [0.2, 0.5, 0.55, 0.2, 0.54]})
+        ...     'init': ['original', 'original', 'pruned'],
+        ...     'original_layer_index': [0, 1, 0], 'layer': ['a', 'b', 'a'],
+        ...     'mean': [0.2, 0.5, 0.2]})
         >>> table = pd.DataFrame({'model': ['original', 'pruned'],
         ...                       'modularity_gain': [0.0, 0.3],
         ...                       'acc_change_%': [0.0, -0.4]})

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from pyg_dnnmod.features._select import select_layers
+from pyg_dnnmod.features import select_layers
 from pyg_dnnmod.pruning._complexity import _reduction, complexity
 from pyg_dnnmod.pruning._selectors import (
     Curve,
@@ -21,7 +21,15 @@ from pyg_dnnmod.pruning._surgery import remove_layers
 from pyg_dnnmod.training import TrainConfig, evaluate, train
 
 
-def _input_shape(data: Any) -> tuple[int, ...]:
+def input_shape_of(data: Any) -> tuple[int, ...]:
+    r"""The shape of one input of :obj:`data`, a tensor pair
+    :obj:`(x, y)` or a dataset of :obj:`(input, label)` pairs, as
+    :func:`complexity` takes it.
+
+    Example:
+        >>> input_shape_of((torch.rand(4, 1, 16, 16), torch.arange(4)))
+        (1, 16, 16)
+    """
     if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(
             data[0], torch.Tensor):
         return tuple(data[0].shape[1:])
@@ -142,7 +150,7 @@ def prune_and_finetune(
     names = [layer_names] if isinstance(layer_names, str) else list(
         layer_names)
     gain = math.nan if curve is None else _removed_gain(model, names, curve)
-    shape = _input_shape(test_data) if input_shape is None else tuple(
+    shape = input_shape_of(test_data) if input_shape is None else tuple(
         input_shape)
 
     if device is None:

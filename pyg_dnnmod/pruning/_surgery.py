@@ -19,11 +19,8 @@ from typing import Optional, Union
 
 from torch import nn
 
-from pyg_dnnmod.features._select import (
-    _ACTIVATIONS,
-    is_residual_block,
-    select_layers,
-)
+from pyg_dnnmod.features import is_residual_block, select_layers
+from pyg_dnnmod.features import ACTIVATIONS as _ACTIVATIONS
 
 # Modules that may sit between a removed convolution and the next one without
 # depending on the channel count.

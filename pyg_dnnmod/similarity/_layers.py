@@ -23,7 +23,11 @@ from pyg_dnnmod.similarity._gram import (
     gram_similarity,
     knn_graph_from_similarity,
 )
-from pyg_dnnmod.snapshots import LayerGraphs
+from pyg_dnnmod.snapshots import (
+    LayerGraphs,
+    SnapshotConfig,
+    draw_layer_features,
+)
 from pyg_dnnmod.utils import check_labels
 from pyg_dnnmod.utils.knn_kernel import check_features
 
@@ -126,18 +130,11 @@ def layer_graphs_with_cka(
     model: nn.Module,
     inputs: Tensor,
     labels: Tensor,
-    k: int = 3,
-    layers: Any = None,
-    metric: str = 'cosine',
-    num_samples: Optional[int] = None,
-    seed: int = 0,
-    device: Union[str, torch.device, None] = None,
+    config: Optional[SnapshotConfig] = None,
     *,
-    balanced: bool = True,
-    symmetrize: str = 'half',
-    post_activation: bool = False,
-    batch_size: int = 256,
+    device: Union[str, torch.device, None] = None,
     max_bytes: int = 2 * 1024**3,
+    **kwargs: Any,
 ) -> Tuple[LayerGraphs, Tensor]:
     r"""A model's k-NN snapshots (as :func:`~pyg_dnnmod.layer_graphs`) and
     the linear CKA between every pair of its layers over the same samples,
@@ -156,26 +153,17 @@ def layer_graphs_with_cka(
         model (torch.nn.Module): The model.
         inputs (torch.Tensor): Samples :math:`[M, ...]`.
         labels (torch.Tensor): Their integer labels :math:`[M]`.
-        k (int, optional): Neighbours per sample. (default: :obj:`3`)
-        layers (optional): The layers, see :func:`~pyg_dnnmod.select_layers`.
-            (default: :obj:`None`)
-        metric (str, optional): :obj:`"cosine"`, :obj:`"pearson"`,
-            :obj:`"euclidean"` or :obj:`"dot"`. (default: :obj:`"cosine"`)
-        num_samples (int, optional): Draw :math:`N` of the :math:`M`
-            samples; all if :obj:`None`. (default: :obj:`None`)
-        seed (int, optional): The seed of that draw. (default: :obj:`0`)
+        config (SnapshotConfig, optional): How the snapshots are taken;
+            :obj:`metric` is :obj:`"cosine"`, :obj:`"pearson"`,
+            :obj:`"euclidean"` or :obj:`"dot"`. (default: :obj:`None`, the
+            defaults)
         device (str or torch.device, optional): Where the forward passes and
             the Gram matrices run. (default: :obj:`None`, the model's)
-        balanced (bool, optional): Draw equally many samples per class.
-            (default: :obj:`True`)
-        symmetrize (str, optional): See :func:`~pyg_dnnmod.utils.knn_graph`.
-            (default: :obj:`"half"`)
-        post_activation (bool, optional): Read after the activation that
-            follows each layer. (default: :obj:`False`)
-        batch_size (int, optional): Samples per forward pass.
-            (default: :obj:`256`)
         max_bytes (int, optional): Feature budget of one forward pass.
             (default: :obj:`2 * 1024**3`)
+        **kwargs (optional): Fields of :class:`~pyg_dnnmod.SnapshotConfig`
+            on top of :obj:`config` (:obj:`k`, :obj:`layers`,
+            :obj:`num_samples`, :obj:`seed`, ...).
 
     Returns:
         (LayerGraphs, torch.Tensor): The snapshots and the CKA matrix
@@ -191,17 +179,15 @@ def layer_graphs_with_cka(
         >>> graphs.layer_names, cka.shape
         (['0', '2'], torch.Size([2, 2]))
     """
-    from pyg_dnnmod.snapshots.layer_graphs import sampled_layer_features
-
-    if metric not in GRAM_METRICS:
+    config = SnapshotConfig.resolve(config, **kwargs)
+    if config.metric not in GRAM_METRICS:
         raise ValueError(f"'metric' must be one of {GRAM_METRICS} "
-                         f"(got {metric!r})")
-    features, labels, meta = sampled_layer_features(
-        model, inputs, labels, k, layers, num_samples, seed, device,
-        balanced=balanced, post_activation=post_activation,
-        batch_size=batch_size, max_bytes=max_bytes)
-    return graphs_with_cka_from_features(features, labels, k=k,
-                                         metric=metric, symmetrize=symmetrize,
+                         f"(got {config.metric!r})")
+    features, labels, meta = draw_layer_features(
+        model, inputs, labels, config, device, max_bytes=max_bytes)
+    return graphs_with_cka_from_features(features, labels, k=config.k,
+                                         metric=config.metric,
+                                         symmetrize=config.symmetrize,
                                          meta=meta)
 
 

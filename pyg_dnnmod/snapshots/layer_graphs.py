@@ -65,7 +65,7 @@ class LayerGraphs(Sequence):
     ) -> 'LayerGraphs':
         r"""Builds one snapshot per :obj:`(name, features)` pair; the
         features may be a generator, so that only one layer is held at a
-        time. :obj:`knn_kwargs` go to :func:`~pyg_dnnmod.knn_graph`."""
+        time. :obj:`knn_kwargs` go to :func:`~pyg_dnnmod.utils.knn_graph`."""
         snapshots = [
             snapshot(x, labels, k=k, metric=metric, symmetrize=symmetrize,
                      t=t, layer=name, keep_features=keep_features,
@@ -188,12 +188,12 @@ def snapshot(
     keep_features: bool = False,
     knn_kwargs: Optional[Dict[str, Any]] = None,
 ) -> Data:
-    r"""One k-NN snapshot: the graph of :func:`~pyg_dnnmod.knn_graph` over
+    r"""One k-NN snapshot: the graph of :func:`~pyg_dnnmod.utils.knn_graph` over
     the rows of :obj:`x` as a PyG :class:`~torch_geometric.data.Data` with
     :obj:`edge_index`, :obj:`edge_weight`, :obj:`y`, :obj:`num_nodes`,
     :obj:`t` and :obj:`layer` (and :obj:`x` if :obj:`keep_features`),
     on the CPU. :obj:`knn_kwargs` are further arguments of
-    :func:`~pyg_dnnmod.knn_graph` (e.g. :obj:`{'precision': 'bf16'}` or
+    :func:`~pyg_dnnmod.utils.knn_graph` (e.g. :obj:`{'precision': 'bf16'}` or
     :obj:`{'projection': 1024}`).
 
     Example:
@@ -293,32 +293,6 @@ def draw_layer_features(
                 sample_index=None if config.num_samples is None
                 else index.tolist())
     return features, labels, meta
-
-
-def sampled_layer_features(
-    model: nn.Module,
-    inputs: Tensor,
-    labels: Tensor,
-    k: int,
-    layers: Any,
-    num_samples: Optional[int],
-    seed: int,
-    device: Union[str, torch.device, None],
-    *,
-    balanced: bool = True,
-    post_activation: bool = False,
-    batch_size: int = 256,
-    max_bytes: int = 2 * 1024**3,
-) -> Tuple[Iterator[Tuple[str, Tensor]], Tensor, Dict[str, Any]]:
-    r""":func:`draw_layer_features` with the fields of a
-    :class:`SnapshotConfig` as arguments (kept for the callers that have
-    not moved to the config yet)."""
-    config = SnapshotConfig(k=k, layers=layers, num_samples=num_samples,
-                            seed=seed, balanced=balanced,
-                            post_activation=post_activation,
-                            batch_size=batch_size)
-    return draw_layer_features(model, inputs, labels, config, device,
-                               max_bytes=max_bytes)
 
 
 def layer_graphs(

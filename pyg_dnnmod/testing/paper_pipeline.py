@@ -8,7 +8,7 @@ as :math:`(\mathbf{A} + \mathbf{A}^{\top}) / 2` and calls
 :func:`networkx.community.modularity`. This module does the same with numpy,
 with one documented change: a node's own index is excluded from its
 candidates instead of having similarity zero (see
-:func:`pyg_dnnmod.knn_graph`; :obj:`self_as_zero=True` restores the quirk).
+:func:`pyg_dnnmod.utils.knn_graph`; :obj:`self_as_zero=True` restores the quirk).
 
 It is deliberately slow and dense: it is the yardstick, not a tool.
 """

@@ -29,6 +29,7 @@ from pyg_dnnmod.training._checkpoint import (
     save_checkpoint,
 )
 from pyg_dnnmod.training._config import TRAJECTORY_FIELDS, TrainConfig
+from pyg_dnnmod.utils import model_device
 
 Data = Union[Tuple[Tensor, Tensor], Sequence[Tensor], Dataset]
 
@@ -92,14 +93,6 @@ def _batches(
             raise TypeError('a Dataset used for training must return '
                             '(input, label) pairs')
         yield batch[0], torch.as_tensor(batch[1]).long()
-
-
-def _default_device(model: nn.Module) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device('cpu')
 
 
 @torch.no_grad()
@@ -167,7 +160,7 @@ def evaluate(
         raise ValueError(f"'batch_size' must be an integer >= 1 "
                          f"(got {batch_size!r})")
     data = _check_data(data, 'data')
-    device = _default_device(model) if device is None else torch.device(
+    device = model_device(model) if device is None else torch.device(
         device)
     return _evaluate(model, data, batch_size, device)
 

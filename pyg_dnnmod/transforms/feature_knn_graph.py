@@ -12,7 +12,7 @@ from pyg_dnnmod.utils import knn_graph
 class FeatureKNNGraph(BaseTransform):
     r"""Creates the weighted k-NN graph of the node features :obj:`data.x`
     (functional name: :obj:`feature_knn_graph`), with the exact semantics of
-    :func:`pyg_dnnmod.knn_graph`: :obj:`edge_index` and :obj:`edge_weight`
+    :func:`pyg_dnnmod.utils.knn_graph`: :obj:`edge_index` and :obj:`edge_weight`
     (cosine similarities by default), undirected as
     :math:`(\mathbf{A} + \mathbf{A}^{\top}) / 2`.
 

@@ -9,24 +9,25 @@ from scipy import stats
 
 from pyg_dnnmod.experiments import modularity_curves
 from pyg_dnnmod.experiments.pruning import (
-    DIGITS_FINETUNE,
-    DIGITS_FULL_FINETUNE,
     PRUNING_COLUMNS,
-    digits_finetune_config,
-    fixed_threads,
     gain_accuracy_correlation,
-    largest_gain_layers,
     layer_removal_sweep,
     pruning_experiment,
-    removal_order,
 )
-from pyg_dnnmod.models import DigitsDeepCNN, get_model
+from pyg_dnnmod.models import DigitsDeepCNN
 from pyg_dnnmod.plotting import (
     plot_accuracy_vs_gain,
     plot_pruned_curves,
     plot_pruning_report,
 )
-from pyg_dnnmod.pruning import GainThreshold, modularity_gain, remove_layers
+from pyg_dnnmod.pretrained import (
+    DIGITS_FINETUNE,
+    DIGITS_FULL_FINETUNE,
+    digits_finetune_config,
+    pretrained_digits_model,
+)
+from pyg_dnnmod.pruning import GainThreshold, modularity_gain
+from pyg_dnnmod.training import fixed_threads
 
 CURVE = dict(k=3, num_samples=40, repeats=2, seed=0)
 NAMES = ['features.0', 'features.3', 'features.6', 'features.10',
@@ -71,15 +72,38 @@ def mean_curve(curves, label='original'):
                         .to_numpy())
 
 
-def test_largest_gain_layers():
-    q = torch.tensor([0.2, 0.5, 0.5, 0.7, 0.68])  # gains -, .3, 0, .2, -.02
-    assert largest_gain_layers(q, 1) == [1]
-    assert largest_gain_layers(q, 3) == [1, 2, 3]
-    assert largest_gain_layers(q, 2, removable=[2, 3, 4]) == [2, 3]
-    # Equal gains: the deeper layer wins, as in gain_budget.
-    assert largest_gain_layers(torch.tensor([0., .1, .2, .3]), 1) == [3]
-    with pytest.raises(ValueError, match=r"'m' must be at most"):
-        largest_gain_layers(q, 5)
+@pytest.mark.parametrize('name, home', [
+    ('pretrained_digits_model', 'pyg_dnnmod.pretrained'),
+    ('DIGITS_MODEL_RECIPES', 'pyg_dnnmod.pretrained'),
+    ('DIGITS_FINETUNE', 'pyg_dnnmod.pretrained'),
+    ('DIGITS_FULL_FINETUNE', 'pyg_dnnmod.pretrained'),
+    ('digits_finetune_config', 'pyg_dnnmod.pretrained'),
+    ('fixed_threads', 'pyg_dnnmod.training'),
+])
+def test_moved_names_warn(name, home):
+    import importlib
+
+    from pyg_dnnmod.experiments import pruning
+    with pytest.warns(DeprecationWarning, match=rf"'pyg_dnnmod.experiments."
+                      rf"pruning.{name}' moved to '{home}.{name}'"):
+        old = getattr(pruning, name)
+    assert old is getattr(importlib.import_module(home), name)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        pruning.nothing
+
+
+def test_names_kept_in_place():
+    import warnings
+
+    import pyg_dnnmod.pruning
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        from pyg_dnnmod.experiments.pruning import (
+            largest_gain_layers,
+            removal_order,
+        )
+    assert largest_gain_layers is pyg_dnnmod.pruning.largest_gain_layers
+    assert removal_order is pyg_dnnmod.pruning.removal_order
 
 
 def test_gain_accuracy_correlation_matches_scipy():
@@ -125,6 +149,26 @@ def test_finetune_config():
     full = digits_finetune_config(**DIGITS_FULL_FINETUNE)
     assert (full.epochs, full.lr, full.milestones) == (12, 0.01, (8, ))
     assert full.lr * full.gamma == pytest.approx(config.lr)
+
+
+def test_finetune_recipes():
+    from pyg_dnnmod.pretrained import (
+        FINETUNE_RECIPES,
+        default_finetune_recipe,
+        finetune_config,
+    )
+    from pyg_dnnmod.training import TrainConfig
+
+    assert list(FINETUNE_RECIPES) == ['digits', 'digits-full', 'paper']
+    assert finetune_config('digits') == digits_finetune_config()
+    assert finetune_config('paper', seed=1) == TrainConfig(seed=1)
+    assert [default_finetune_recipe(d) for d in (
+        'translated-digits', 'digits', 'synthetic', 'cifar10')] == [
+            'digits', 'digits', 'digits', 'paper']
+    with pytest.raises(ValueError, match="unknown fine-tuning recipe "
+                       "'cifar'; the recipes are 'digits', 'digits-full', "
+                       "'paper'"):
+        finetune_config('cifar')
 
 
 def test_table(result):
@@ -311,6 +355,9 @@ def test_bad_input(data):
     with pytest.raises(ValueError, match=r"'max_steps' must be an integer "
                        r">= 1 \(got 0\)"):
         layer_removal_sweep(model, train, test, max_steps=0)
+    with pytest.raises(TypeError, match=r"layer_removal_sweep\(\) got an "
+                       r"unexpected keyword argument 'control'"):
+        layer_removal_sweep(model, train, test, control=True)
     with pytest.raises(ValueError, match=r"names \['features.3'\] more than "
                        r"once"):
         layer_removal_sweep(model, train, test,
@@ -323,38 +370,9 @@ def test_bad_input(data):
                        r"integer >= 1 \(got 0\)"):
         pruning_experiment(model, train, test, layers=['features.3'],
                            num_threads=0, **CURVE)
-    from pyg_dnnmod.experiments.pruning import pretrained_digits_model
     with pytest.raises(ValueError, match=r"'num_threads' must be None or an "
                        r"integer >= 1 \(got 2.0\)"):
         pretrained_digits_model('digits_deep_resnet', num_threads=2.0)
-
-
-@pytest.mark.parametrize('name, steps, total', [('vgg11', 3, 3),
-                                                 ('vgg19', 6, 11)])
-def test_removal_order_gives_the_paper_variants(name, steps, total):
-    # VGG19 goes on into blocks 3, 2 and 1 after the paper's six variants.
-    model = get_model(name)
-    order = removal_order(model, cumulative=True)
-    assert len(order) == total
-    for j in range(1, steps + 1):
-        pruned = remove_layers(model, order[:j])
-        assert str(pruned) == str(get_model(f'{name}_{j}'))
-
-
-def test_removal_order_single():
-    # Removed alone, each of VGG11's four removable convolutions leaves its
-    # block a convolution; a block of one convolution is never emptied.
-    assert removal_order(get_model('vgg11')) == [
-        'features.25', 'features.22', 'features.18', 'features.11']
-    # Block 2 of (1, 2) convolutions of 4 channels: both are removable, one
-    # at a time, but not both together; block 3's single one never.
-    model = DigitsDeepCNN(channels=(4, 4, 4), convs_per_block=(1, 2, 1))
-    assert removal_order(model) == ['features.7', 'features.4']
-    assert removal_order(model, cumulative=True) == ['features.7']
-    # Residual blocks: every identity-shortcut block, from the back.
-    assert removal_order(get_model('resnet20'), cumulative=True) == [
-        'layer3.2', 'layer3.1', 'layer2.2', 'layer2.1', 'layer1.2',
-        'layer1.1', 'layer1.0']
 
 
 def test_sweep_from_the_back(data):
@@ -444,7 +462,6 @@ def test_acceptance_plateau_layers_are_cheap_largest_gains_are_not(
     with fixed seeds (training 0, sample draws 0-4, fine-tuning 0, 1, 2).
     Measured: 5 layers, 37.8 % of the FLOPs, +0.52 +- 0.39 points for the
     selection, -7.02 +- 0.51 for the control (about 35 s)."""
-    from pyg_dnnmod.experiments.pruning import pretrained_digits_model
     from pyg_dnnmod.pretrained import digits_data
 
     model, info = pretrained_digits_model('digits_deep_resnet')

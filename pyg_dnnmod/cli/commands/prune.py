@@ -13,8 +13,10 @@ trained once on the translated digits (the default recipe, 30 epochs) on one
 CPU thread and cached, its curve over N=500, k=3, 5 repeats, the layers
 whose mean gain is at most 0.01 removed, fine-tuned for two epochs at the
 training recipe's final learning rate, 0.001
-(:data:`~pyg_dnnmod.experiments.pruning.DIGITS_FINETUNE`; ``--recipe
-digits-full`` fine-tunes with the whole 12-epoch training recipe instead).
+(:data:`~pyg_dnnmod.pretrained.DIGITS_FINETUNE`; ``--recipe digits-full``
+fine-tunes with the whole 12-epoch training recipe instead; the recipes are
+:data:`~pyg_dnnmod.pretrained.FINETUNE_RECIPES`, the selectors of
+``--selector`` :data:`~pyg_dnnmod.pruning.SELECTORS`).
 ``--control`` adds the same number of removable layers with the largest
 gains, ``--finetune-seeds 0,1,2`` reports the mean and standard deviation of
 the accuracy change over fine-tuning seeds, and ``--threads 1`` runs on one
@@ -36,16 +38,14 @@ from typing import Any, Dict, List
 
 from pyg_dnnmod.cli import _common as common
 from pyg_dnnmod.cli._common import CLIError
+from pyg_dnnmod.pretrained import FINETUNE_RECIPES
+from pyg_dnnmod.pruning import SELECTORS
 
 NAME = 'prune'
 #: The model of ``pyg-dnnmod prune`` without ``--model``.
 DEFAULT_PRUNE_MODEL = 'digits_deep_resnet'
-#: The selectors ``--selector`` accepts.
-SELECTORS = ('gain', 'plateau', 'budget', 'mean-gain')
-#: Fine-tuning recipes: the digits models' short repair, their whole
-#: training recipe, and the paper's CIFAR recipe.
-RECIPES = ('digits', 'digits-full', 'paper')
-_DIGITS_DATASETS = ('translated-digits', 'digits', 'synthetic')
+# What a selector option without a default means, for the error text.
+_REQUIRED_HELP = {'m': 'the number of layers to remove (e.g. --m 3)'}
 # TrainConfig fields and the options that set them.
 _CONFIG_OPTIONS = {'epochs': '--epochs', 'lr': '--lr',
                    'momentum': '--momentum', 'weight_decay': '--weight-decay',
@@ -81,7 +81,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     select = parser.add_argument_group('selection')
     select.add_argument(
-        '--selector', choices=SELECTORS,
+        '--selector', choices=tuple(SELECTORS),
         help="gain: layers with mean gain <= --tau; plateau: the tail after "
              "the curve first reaches (1 - --eps) of its maximum; budget: "
              "the --m layers with the smallest gain; mean-gain: mean gain "
@@ -137,7 +137,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     tune = parser.add_argument_group('fine-tuning')
     tune.add_argument(
-        '--recipe', choices=RECIPES,
+        '--recipe', choices=tuple(FINETUNE_RECIPES),
         help="digits: the digits training recipe continued at its final "
              "learning rate, 2 epochs, batch 32, lr 0.001, momentum 0.9, "
              "weight decay 5e-4; digits-full: the whole training recipe, 12 "
@@ -180,17 +180,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def make_config(args: argparse.Namespace) -> Any:
     r"""The fine-tuning :class:`~pyg_dnnmod.training.TrainConfig` of
     ``--recipe`` with the options given on top; the seed is ``--seed``."""
-    from pyg_dnnmod.experiments.pruning import (
-        DIGITS_FINETUNE,
-        DIGITS_FULL_FINETUNE,
+    from pyg_dnnmod.pretrained import (
+        default_finetune_recipe,
+        finetune_config,
     )
-    from pyg_dnnmod.training import TrainConfig
 
-    recipe = args.recipe or ('digits' if args.dataset in _DIGITS_DATASETS
-                             else 'paper')
-    values: Dict[str, Any] = {
-        'digits': dict(DIGITS_FINETUNE),
-        'digits-full': dict(DIGITS_FULL_FINETUNE)}.get(recipe, {})
+    recipe = args.recipe or default_finetune_recipe(args.dataset)
+    values: Dict[str, Any] = {}
     for field, option in _CONFIG_OPTIONS.items():
         value = getattr(args, option[2:].replace('-', '_'))
         if value is not None and field not in ('milestones', 'seed'):
@@ -201,7 +197,7 @@ def make_config(args: argparse.Namespace) -> Any:
             common.parse_int_list(text, '--milestones', 1))
     values['seed'] = args.seed
     try:
-        return TrainConfig(**values), recipe
+        return finetune_config(recipe, **values), recipe
     except (TypeError, ValueError) as e:
         message = common.one_line(e)
         for field, option in _CONFIG_OPTIONS.items():
@@ -217,34 +213,26 @@ def finetune_seeds(args: argparse.Namespace) -> Any:
 
 
 def make_selector(args: argparse.Namespace) -> Any:
-    r"""The selector of ``--selector`` and its option, or :obj:`None`
-    when ``--layers`` names the layers."""
-    from pyg_dnnmod.pruning import (
-        GainBudget,
-        GainThreshold,
-        MeanGainThreshold,
-        PlateauRun,
-    )
+    r"""The selector of ``--selector``
+    (:func:`~pyg_dnnmod.pruning.get_selector`) with its options, or
+    :obj:`None` when ``--layers`` names the layers."""
+    from pyg_dnnmod.pruning import get_selector, selector_options
 
     if args.layers is not None:
         if args.selector is not None:
             raise CLIError("pass either --layers or --selector, not both")
         return None
     name = args.selector or 'gain'
+    options = {key: getattr(args, key) for key in selector_options(name)}
+    for key, value in options.items():
+        if value is None:
+            raise CLIError(f"--selector {name} needs --{key}, "
+                           f"{_REQUIRED_HELP.get(key, 'see --help')}")
     try:
-        if name == 'gain':
-            return GainThreshold(args.tau)
-        if name == 'plateau':
-            return PlateauRun(args.eps)
-        if name == 'budget':
-            if args.m is None:
-                raise CLIError("--selector budget needs --m, the number of "
-                               "layers to remove (e.g. --m 3)")
-            return GainBudget(args.m)
-        return MeanGainThreshold(args.tau, args.num_std)
+        return get_selector(name, **options)
     except (TypeError, ValueError) as e:
         message = common.one_line(e)
-        for field in ('tau', 'eps', 'm', 'num_std'):
+        for field in options:
             message = message.replace(f"'{field}'",
                                       '--' + field.replace('_', '-'))
         raise CLIError(message) from e
@@ -257,9 +245,11 @@ def selection_slug(args: argparse.Namespace) -> str:
         return 'sweep-cumulative' if args.cumulative else 'sweep'
     if args.layers is not None:
         return 'layers'
+    from pyg_dnnmod.pruning import selector_options
+
     name = args.selector or 'gain'
-    value = {'gain': args.tau, 'plateau': args.eps, 'budget': args.m,
-             'mean-gain': args.tau}[name]
+    # The selector's first option: tau, eps or m.
+    value = getattr(args, next(iter(selector_options(name))))
     return f'{name}{common.slug(value)}'
 
 
@@ -270,27 +260,21 @@ def run_name(args: argparse.Namespace) -> str:
                      selection_slug(args)])
 
 
-def _takes_digits(spec: str, data: Any) -> bool:
-    from pyg_dnnmod.models import get_input_shape
-    try:
-        return tuple(get_input_shape(spec)) == tuple(data.input_shape)
-    except (ValueError, TypeError):
-        return False  # an unknown name; resolve_model says so
-
-
 def resolve_trained_model(args: argparse.Namespace, data: Any,
                           progress: bool) -> Any:
     r"""The trained model: a checkpoint, the cached default digits_cnn, or
     any other registered model on the translated digits trained once with
     the default recipe and cached
-    (:func:`~pyg_dnnmod.experiments.pruning.pretrained_digits_model`)."""
+    (:func:`~pyg_dnnmod.pretrained.pretrained_digits_model`, for the
+    models :func:`~pyg_dnnmod.pretrained.takes_digits` accepts)."""
+    from pyg_dnnmod.pretrained import pretrained_digits_model, takes_digits
+
     spec = args.model.strip()
     if (args.checkpoint is None and common.model_kind(spec) == 'name'
             and spec.lower() != common.DEFAULT_MODEL
             and data.name == common.DEFAULT_DATASET
             and args.num_classes in (None, data.num_classes)
-            and _takes_digits(spec, data)):
-        from pyg_dnnmod.experiments.pruning import pretrained_digits_model
+            and takes_digits(spec)):
         model, stored = pretrained_digits_model(spec, progress=progress)
         common.check_model_input(model, data, spec)
         return model.eval(), dict(
@@ -391,9 +375,7 @@ def run(args: argparse.Namespace) -> int:
     table = result.table
 
     with timer('plot'):
-        import matplotlib
-        matplotlib.use('Agg')
-        from pyg_dnnmod.plotting import plot_pruning_report
+        from pyg_dnnmod.plotting import plot_pruning_report, save_figure
         title = args.model
         if model_info.get('test_acc'):
             title += f" (test acc {100 * model_info['test_acc']:.1f} %)"
@@ -423,7 +405,7 @@ def run(args: argparse.Namespace) -> int:
         'modularity.csv': lambda p: result.curves.to_csv(p, index=False),
         'summary.csv': lambda p: summary.to_csv(p, index=False),
         'finetune_history.csv': lambda p: histories.to_csv(p, index=False),
-        'pruning.png': lambda p: fig.savefig(p, dpi=150),
+        'pruning.png': lambda p: save_figure(fig, p),
     }
     if args.save_models:
         import torch

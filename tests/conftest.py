@@ -1,6 +1,11 @@
 import pytest
 import torch
 
+# The folders of tests/ are not packages, so every conftest.py is the module
+# 'conftest'; collected again for doctests (--doctest-modules), two of them
+# would clash. They hold fixtures, not doctests.
+collect_ignore_glob = ['conftest.py', '*/conftest.py']
+
 DEVICES = [pytest.param('cpu', id='cpu'),
            pytest.param('cuda', id='cuda', marks=pytest.mark.skipif(
                not torch.cuda.is_available(), reason='no CUDA device'))]

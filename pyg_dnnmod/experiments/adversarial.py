@@ -114,7 +114,7 @@ def adversarial_curves(
         adversarial_examples,
         attack_params,
     )
-    from pyg_dnnmod.adversarial.attacks import _SUMMARY_COLUMNS
+    from pyg_dnnmod.adversarial import SUMMARY_COLUMNS
     from pyg_dnnmod.features import select_layers
     from pyg_dnnmod.snapshots import layer_graphs
 
@@ -177,7 +177,7 @@ def adversarial_curves(
     clean = layer_graphs(model, inputs, labels,
                          config.replace(num_samples=num_samples,
                                         progress=False), device=device)
-    row = {c: float('nan') for c in _SUMMARY_COLUMNS}
+    row = {c: float('nan') for c in SUMMARY_COLUMNS}
     row.update(attack='clean', num_collected=num_samples, num_attacked=0,
                seconds=time.perf_counter() - start, target_rule=None,
                note='')
@@ -211,7 +211,7 @@ def adversarial_curves(
 
     curves_df = pd.DataFrame(curves, columns=list(ADVERSARIAL_COLUMNS))
     columns = ['set', 'peak_modularity', 'peak_layer'] + [
-        c for c in _SUMMARY_COLUMNS if c != 'attack'] + ['params']
+        c for c in SUMMARY_COLUMNS if c != 'attack'] + ['params']
     summary = pd.DataFrame(summary_rows).rename(columns={'attack': 'set'})
     summary = summary[columns]
     curves_df.attrs.update(k=k, num_samples=num_samples, metric=metric,

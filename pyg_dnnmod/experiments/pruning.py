@@ -47,7 +47,7 @@ from pyg_dnnmod.experiments._curves import modularity_curves
 from pyg_dnnmod.experiments.pruning_report import (
     FINETUNED_ORIGINAL,
     ORIGINAL,
-    PRUNING_COLUMNS,
+    PRUNING_COLUMNS,  # noqa: F401 - importable from here, as before
     PruningResult,
     _original_row,
     _pruned_curves,
@@ -67,6 +67,9 @@ from pyg_dnnmod.pruning import (
     removable_layers,
     removal_order,
 )
+from pyg_dnnmod.experiments._draw import \
+    snapshot_config as snapshot_config_of
+from pyg_dnnmod.snapshots import SnapshotConfig
 from pyg_dnnmod.training import TrainConfig, train
 
 # A plan: the label of a pruned model, how its layers were chosen, and
@@ -122,11 +125,11 @@ def _check_names(layers: Any, removable: List[str],
         layers = [layers]
     if not isinstance(layers, Sequence) or not all(
             isinstance(n, str) for n in layers) or len(layers) == 0:
-        raise TypeError(f"'layers' must be a non-empty list of layer names "
+        raise TypeError(f"'remove' must be a non-empty list of layer names "
                         f"(got {layers!r})")
     unknown = [n for n in layers if n not in names]
     if unknown:
-        raise ValueError(f"unknown layer name(s) {unknown!r} in 'layers'; "
+        raise ValueError(f"unknown layer name(s) {unknown!r} in 'remove'; "
                          f"the removable layers are {removable!r}")
     return [n for n in names if n in set(layers)]
 
@@ -262,10 +265,9 @@ class _Run:
 
 
 def _start(model: Any, train_data: Any, test_data: Any, config: Any, *,
-           curve_data: Any, k: Any, num_samples: Any, repeats: Any,
-           seed: Any, metric: Any, adapt: Any, finetune_original: Any,
-           finetune_seeds: Any, input_shape: Any, device: Any,
-           batch_size: Any, progress: Any) -> _Run:
+           curve_data: Any, snapshot_config: Any, repeats: Any, adapt: Any,
+           finetune_original: Any, finetune_seeds: Any, input_shape: Any,
+           device: Any, progress: Any, **snapshot_kwargs: Any) -> _Run:
     r"""Checks the arguments both experiments take; see
     :func:`pruning_experiment`."""
     from pyg_dnnmod.pretrained import digits_finetune_config
@@ -283,10 +285,17 @@ def _start(model: Any, train_data: Any, test_data: Any, config: Any, *,
     inputs, labels = data if isinstance(data, (tuple, list)) and len(
         data) == 2 and isinstance(data[0], torch.Tensor) else (data, None)
     # How the snapshots are taken (the curves' keyword arguments), in one
-    # place.
-    snapshot = dict(inputs=inputs, labels=labels, k=k, repeats=repeats,
-                    num_samples=num_samples, seed=seed, metric=metric,
-                    batch_size=batch_size, device=device, progress=progress)
+    # place; the curve reads the model's default layers.
+    snapshots = snapshot_config_of(snapshot_config, snapshot_kwargs,
+                                   num_samples=500)
+    if snapshots.layers is not None:
+        raise ValueError(f"the pruning curve reads the model's default "
+                         f"layers: the snapshot 'layers' must be None (got "
+                         f"{snapshots.layers!r}); name the layers to remove "
+                         f"with 'remove'")
+    snapshot = dict(inputs=inputs, labels=labels, repeats=repeats,
+                    config=snapshots.replace(progress=progress),
+                    device=device)
     shape = input_shape_of(test_data) if input_shape is None else tuple(
         input_shape)
     removable = removable_layers(model, adapt=adapt)
@@ -305,16 +314,13 @@ def pruning_experiment(
     train_data: Any,
     test_data: Any,
     selector: Optional[Callable[..., List[int]]] = None,
-    layers: Optional[Sequence[str]] = None,
+    remove: Optional[Sequence[str]] = None,
     control: bool = False,
     config: Optional[TrainConfig] = None,
     *,
     curve_data: Any = None,
-    k: int = 3,
-    num_samples: Optional[int] = 500,
+    snapshot_config: Optional[SnapshotConfig] = None,
     repeats: int = 5,
-    seed: int = 0,
-    metric: str = 'cosine',
     adapt: bool = False,
     finetune_original: bool = False,
     pruned_curves: bool = True,
@@ -322,8 +328,8 @@ def pruning_experiment(
     num_threads: Optional[int] = None,
     input_shape: Optional[Sequence[int]] = None,
     device: Union[str, torch.device, None] = None,
-    batch_size: int = 256,
     progress: bool = False,
+    **snapshot_kwargs: Any,
 ) -> PruningResult:
     r"""Modularity-guided layer pruning of a trained model, as in section
     5.2 of `"Understanding the Dynamics of DNNs Using Graph Modularity"
@@ -336,7 +342,7 @@ def pruning_experiment(
     2. :obj:`selector` picks layers on the mean curve (a
        :class:`~pyg_dnnmod.pruning.MeanGainThreshold` reads the repeats),
        among :func:`~pyg_dnnmod.pruning.removable_layers` only; or
-       :obj:`layers` names them.
+       :obj:`remove` names them.
     3. :func:`~pyg_dnnmod.pruning.prune_and_finetune` cuts them, fine-tunes
        the copy with :obj:`config` and counts parameters, MACs and
        :math:`\mathrm{FLOPs} = 2 \times \mathrm{MACs}` (thop; the
@@ -382,8 +388,9 @@ def pruning_experiment(
             any callable :obj:`(curve, removable) -> [int]`.
             (default: :obj:`None`, :obj:`GainThreshold(0.0)` unless
             :obj:`layers` is given)
-        layers ([str], optional): The layers to remove, instead of a
-            selector. (default: :obj:`None`)
+        remove ([str], optional): The layers to remove, instead of a
+            selector (the keyword :obj:`layers` of earlier releases is
+            deprecated). (default: :obj:`None`)
         control (bool, optional): Also prune the layers with the largest
             gains. (default: :obj:`False`)
         config (TrainConfig, optional): The fine-tuning recipe.
@@ -391,14 +398,12 @@ def pruning_experiment(
             :data:`~pyg_dnnmod.pretrained.DIGITS_FINETUNE`)
         curve_data (optional): The curve's samples, a tensor pair or a
             dataset. (default: :obj:`None`, :obj:`test_data`)
-        k (int, optional): Neighbours per sample. (default: :obj:`3`)
-        num_samples (int, optional): Samples per draw, :obj:`None` for all.
-            (default: :obj:`500`)
+        snapshot_config (SnapshotConfig, optional): How the curve's
+            snapshots are taken (its :obj:`layers` must be :obj:`None`: the
+            curve reads the model's default layers). (default: :obj:`None`,
+            the defaults with :obj:`num_samples=500`)
         repeats (int, optional): Draws of the samples (seeds
             :obj:`seed + r`). (default: :obj:`5`)
-        seed (int, optional): The seed of the first draw.
-            (default: :obj:`0`)
-        metric (str, optional): The similarity. (default: :obj:`"cosine"`)
         adapt (bool, optional): Let convolutions that change the channel
             count be removed too (see
             :func:`~pyg_dnnmod.pruning.remove_layers`).
@@ -419,10 +424,12 @@ def pruning_experiment(
             (default: :obj:`None`, from :obj:`test_data`)
         device (str or torch.device, optional): Where to fine-tune and
             compute the curves. (default: :obj:`None`, CUDA if available)
-        batch_size (int, optional): Samples per forward pass of the curves.
-            (default: :obj:`256`)
         progress (bool, optional): Show progress bars.
             (default: :obj:`False`)
+        **snapshot_kwargs (optional): Fields of
+            :class:`~pyg_dnnmod.SnapshotConfig` on top of
+            :obj:`snapshot_config` (:obj:`k`, :obj:`num_samples`,
+            :obj:`seed`, :obj:`metric`, :obj:`batch_size`, ...).
 
     Returns:
         PruningResult: The table (rows :obj:`"original"`, optionally
@@ -437,28 +444,28 @@ def pruning_experiment(
         >>> model = DigitsDeepCNN(channels=(4, 4, 4), convs_per_block=2)
         >>> x, y = torch.rand(40, 1, 16, 16), torch.arange(40) % 4
         >>> result = pruning_experiment(
-        ...     model, (x, y), (x, y), layers=['features.3'],
+        ...     model, (x, y), (x, y), remove=['features.3'],
         ...     config=digits_finetune_config(epochs=1), num_samples=20,
         ...     repeats=1, device='cpu')
         >>> result.table[['model', 'removed', 'num_removed']].values.tolist()
         [['original', '', 0], ['pruned', 'features.3', 1]]
     """
     _check_bool(control, 'control')
-    if selector is not None and layers is not None:
-        raise ValueError("pass either 'selector' or 'layers', not both")
-    if selector is None and layers is None:
+    remove = _renamed_remove(remove, snapshot_kwargs)
+    if selector is not None and remove is not None:
+        raise ValueError("pass either 'selector' or 'remove', not both")
+    if selector is None and remove is None:
         selector = GainThreshold(0.0)
     if selector is not None and not callable(selector):
         raise TypeError(f"'selector' must be a layer selector or a callable "
                         f"(got {selector!r})")
     run = _start(model, train_data, test_data, config, curve_data=curve_data,
-                 k=k, num_samples=num_samples, repeats=repeats, seed=seed,
-                 metric=metric, adapt=adapt,
-                 finetune_original=finetune_original,
+                 snapshot_config=snapshot_config, repeats=repeats,
+                 adapt=adapt, finetune_original=finetune_original,
                  finetune_seeds=finetune_seeds, input_shape=input_shape,
-                 device=device, batch_size=batch_size, progress=progress)
-    if layers is not None:
-        chosen = _check_names(layers, run.removable, run.names)
+                 device=device, progress=progress, **snapshot_kwargs)
+    if remove is not None:
+        chosen = _check_names(remove, run.removable, run.names)
         selection = 'given layers'
     else:
         chosen = layers_to_remove(selector, run.curve, run.removable)
@@ -472,16 +479,34 @@ def pruning_experiment(
     return run.report(plans, keep_models=True, pruned_curves=pruned_curves)
 
 
+def _renamed_remove(remove: Any, snapshot_kwargs: Dict[str, Any]) -> Any:
+    r"""The layers to remove, also from the deprecated keyword
+    :obj:`layers` (which now names the layers a snapshot reads)."""
+    if 'layers' in snapshot_kwargs:
+        import warnings
+        warnings.warn("the keyword 'layers' of the pruning experiments is "
+                      "deprecated: it names the layers to remove, now "
+                      "'remove'", DeprecationWarning, stacklevel=4)
+        old = snapshot_kwargs.pop('layers')
+        if remove is not None:
+            raise TypeError("pass the layers to remove once, as 'remove' "
+                            "(got 'remove' and the deprecated 'layers')")
+        remove = old
+    return remove
+
+
 def _shared_options(caller: str, options: Dict[str, Any]) -> Dict[str, Any]:
     r"""The keyword arguments of :func:`pruning_experiment` that
     :obj:`caller` takes as :obj:`**options`, with its defaults: one
-    signature for both experiments. :obj:`num_threads` is left out, as
-    :func:`_in_fixed_threads` applies it."""
+    signature for both experiments (fields of
+    :class:`~pyg_dnnmod.SnapshotConfig` too). :obj:`num_threads` is left
+    out, as :func:`_in_fixed_threads` applies it."""
     parameters = inspect.signature(pruning_experiment).parameters.values()
     defaults = {p.name: p.default for p in parameters
                 if p.kind is p.KEYWORD_ONLY and p.name != 'pruned_curves'}
+    fields = {f.name for f in dataclasses.fields(SnapshotConfig)}
     for name in options:
-        if name not in defaults:
+        if name not in defaults and name not in fields:
             raise TypeError(f"{caller}() got an unexpected keyword argument "
                             f"{name!r}")
     out = dict(defaults, **options)
@@ -494,7 +519,7 @@ def layer_removal_sweep(
     model: nn.Module,
     train_data: Any,
     test_data: Any,
-    layers: Optional[Sequence[str]] = None,
+    remove: Optional[Sequence[str]] = None,
     cumulative: bool = False,
     config: Optional[TrainConfig] = None,
     *,
@@ -574,16 +599,17 @@ def layer_removal_sweep(
                                   or max_steps < 1):
         raise ValueError(f"'max_steps' must be an integer >= 1 "
                          f"(got {max_steps!r})")
+    remove = _renamed_remove(remove, options)
     run = _start(model, train_data, test_data, config,
                  **_shared_options('layer_removal_sweep', options))
-    if layers is None:
+    if remove is None:
         order = removal_order(model, cumulative, run.adapt)
     else:
-        order = [layers] if isinstance(layers, str) else list(layers)
+        order = [remove] if isinstance(remove, str) else list(remove)
         _check_names(order, run.removable, run.names)
         duplicates = sorted({n for n in order if order.count(n) > 1})
         if duplicates:
-            raise ValueError(f"'layers' names {duplicates!r} more than once")
+            raise ValueError(f"'remove' names {duplicates!r} more than once")
     if max_steps is not None:
         order = order[:max_steps]
     plans: List[_Plan] = []

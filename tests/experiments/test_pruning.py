@@ -3,6 +3,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
+from pyg_dnnmod import SnapshotConfig
 import torch
 from matplotlib.collections import PathCollection
 from scipy import stats
@@ -61,7 +63,7 @@ def data():
 def result(data):
     train, test = data
     return pruning_experiment(
-        tiny_model(), train, test, layers=['features.16', 'features.6'],
+        tiny_model(), train, test, remove=['features.16', 'features.6'],
         control=True, finetune_original=True,
         config=digits_finetune_config(epochs=1), device='cpu', **CURVE)
 
@@ -230,7 +232,7 @@ def test_table(result):
 
 def test_finetune_seeds(data):
     train, test = data
-    kwargs = dict(layers=['features.16'], control=True,
+    kwargs = dict(remove=['features.16'], control=True,
                   finetune_original=True, pruned_curves=False, device='cpu',
                   **CURVE)
     runs = [pruning_experiment(
@@ -328,6 +330,20 @@ def test_selector(data):
     assert set(out.curves['init']) == {'original'}
 
 
+def test_deprecated_layers_keyword(data):
+    # 'layers' named the layers to remove; it now means the layers a
+    # snapshot reads, so the pruning experiments call it 'remove'.
+    train, test = data
+    with pytest.warns(DeprecationWarning, match="now 'remove'"):
+        with pytest.raises(ValueError, match=r"\['features.4'\] in 'remove'"):
+            pruning_experiment(tiny_model(), train, test,
+                               layers=['features.4'], **CURVE)
+    with pytest.raises(ValueError, match="snapshot 'layers' must be None"):
+        pruning_experiment(tiny_model(), train, test, remove=['features.3'],
+                           snapshot_config=SnapshotConfig(layers=[0]),
+                           **CURVE)
+
+
 def test_bad_input(data):
     train, test = data
     model = tiny_model()
@@ -337,15 +353,15 @@ def test_bad_input(data):
                        r"\{features.3: "):
         pruning_experiment(model, train, test, GainThreshold(-1.0),
                            config=config, device='cpu', **CURVE)
-    with pytest.raises(ValueError, match="either 'selector' or 'layers'"):
+    with pytest.raises(ValueError, match="either 'selector' or 'remove'"):
         pruning_experiment(model, train, test, GainThreshold(0.0),
-                           layers=['features.3'], **CURVE)
+                           remove=['features.3'], **CURVE)
     with pytest.raises(ValueError, match=r"unknown layer name\(s\) "
-                       r"\['features.4'\] in 'layers'"):
-        pruning_experiment(model, train, test, layers=['features.4'],
+                       r"\['features.4'\] in 'remove'"):
+        pruning_experiment(model, train, test, remove=['features.4'],
                            **CURVE)
     with pytest.raises(ValueError, match=r"cannot remove 'features.10'"):
-        pruning_experiment(model, train, test, layers=['features.10'],
+        pruning_experiment(model, train, test, remove=['features.10'],
                            config=config, device='cpu', **CURVE)
     with pytest.raises(TypeError, match=r"'control' must be a bool "
                        r"\(got 1\)"):
@@ -361,14 +377,14 @@ def test_bad_input(data):
     with pytest.raises(ValueError, match=r"names \['features.3'\] more than "
                        r"once"):
         layer_removal_sweep(model, train, test,
-                            layers=['features.3', 'features.3'], **CURVE)
+                            remove=['features.3', 'features.3'], **CURVE)
     for seeds in ([], [0, 0], [-1], 'ab', [1.5]):
         with pytest.raises(ValueError, match=r"'finetune_seeds' "):
-            pruning_experiment(model, train, test, layers=['features.3'],
+            pruning_experiment(model, train, test, remove=['features.3'],
                                finetune_seeds=seeds, **CURVE)
     with pytest.raises(ValueError, match=r"'num_threads' must be None or an "
                        r"integer >= 1 \(got 0\)"):
-        pruning_experiment(model, train, test, layers=['features.3'],
+        pruning_experiment(model, train, test, remove=['features.3'],
                            num_threads=0, **CURVE)
     with pytest.raises(ValueError, match=r"'num_threads' must be None or an "
                        r"integer >= 1 \(got 2.0\)"):

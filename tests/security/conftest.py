@@ -80,3 +80,8 @@ def plant():
 @pytest.fixture
 def damage():
     return _damage
+
+
+@pytest.fixture
+def tiny_zoo_settings():
+    return dict(TINY_ZOO)

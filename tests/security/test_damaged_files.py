@@ -59,14 +59,13 @@ def test_epoch_aggregates(zoo, damage, how):
 
 
 @pytest.mark.parametrize('how', DAMAGE)
-def test_zoo_record_resume_and_dataset(zoo, damage, how):
-    from conftest import TINY_ZOO
+def test_zoo_record_resume_and_dataset(zoo, damage, how, tiny_zoo_settings):
     want = read_record(zoo, 2)
     damage(record_path(zoo, 2), how)
     # Resuming the zoo trains the damaged network again, and goes on.
     with pytest.warns(UserWarning, match=r"net_00002\.pt'.*training "
                                          r"network 2 again"):
-        summary = generate_zoo(zoo, 4, **TINY_ZOO)
+        summary = generate_zoo(zoo, 4, **tiny_zoo_settings)
     assert summary['index'].tolist() == [0, 1, 2, 3]
     got = read_record(zoo, 2)
     for a, b in zip(got['state_dicts'], want['state_dicts']):

@@ -330,6 +330,7 @@ def run(args: argparse.Namespace) -> int:
         layer_removal_sweep,
         pruning_experiment,
     )
+    from pyg_dnnmod.snapshots import SnapshotConfig
 
     timer = common.Timer()
     names = _check_options(args)
@@ -355,22 +356,25 @@ def run(args: argparse.Namespace) -> int:
             return source.inputs, source.labels
         return source.inputs
 
-    shared = dict(config=config, k=args.k, num_samples=args.num_samples,
-                  repeats=args.repeats, seed=args.seed, metric=args.metric,
-                  adapt=args.adapt, finetune_original=args.finetune_original,
+    snapshots = SnapshotConfig(k=args.k, num_samples=args.num_samples,
+                               seed=args.seed, metric=args.metric,
+                               batch_size=args.batch_size)
+    shared = dict(config=config, snapshot_config=snapshots,
+                  repeats=args.repeats, adapt=args.adapt,
+                  finetune_original=args.finetune_original,
                   finetune_seeds=seeds, num_threads=args.threads,
                   input_shape=test.input_shape, device=device,
-                  batch_size=args.batch_size, progress=progress)
+                  progress=progress)
     with timer('prune'):
         if args.one_at_a_time:
             result = layer_removal_sweep(
-                model, as_data(train), as_data(test), layers=names or None,
+                model, as_data(train), as_data(test), remove=names or None,
                 cumulative=args.cumulative, max_steps=args.max_steps,
                 pruned_curves=args.cumulative, **shared)
         else:
             result = pruning_experiment(
                 model, as_data(train), as_data(test), selector=selector,
-                layers=names or None, control=args.control, **shared)
+                remove=names or None, control=args.control, **shared)
         summary = result.summary()
     table = result.table
 

@@ -38,8 +38,7 @@ from pyg_dnnmod import (
     utils,
     weights,
 )
-from pyg_dnnmod.features import extract_features, list_layers, select_layers
-from pyg_dnnmod.models import get_model, list_models
+from pyg_dnnmod.features import select_layers
 from pyg_dnnmod.snapshots import (
     EpochLayerGraphs,
     LayerGraphs,
@@ -62,7 +61,24 @@ _LAZY = ('adversarial', 'cli', 'distributed', 'experiments', 'plotting',
          'pretrained', 'similarity', 'testing')
 
 
+#: Names of other vocabularies that the top level exported before; they
+#: live in their subpackages (one release of warnings).
+_MOVED = {
+    'get_model': 'pyg_dnnmod.models',
+    'list_models': 'pyg_dnnmod.models',
+    'extract_features': 'pyg_dnnmod.features',
+    'list_layers': 'pyg_dnnmod.features',
+}
+
+
 def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+        import warnings
+        warnings.warn(f"'pyg_dnnmod.{name}' is deprecated; use "
+                      f"'{_MOVED[name]}.{name}'", DeprecationWarning,
+                      stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
     if name == 'knn_graph':
         # Not exported: `from pyg_dnnmod import *` would shadow PyG's
         # torch_geometric.nn.knn_graph (another contract). One release.
@@ -92,11 +108,7 @@ __all__ = [
     'EpochLayerGraphs',
     'weight_graph',
     'WeightGraphDataset',
-    'list_layers',
     'select_layers',
-    'extract_features',
-    'get_model',
-    'list_models',
     'utils',
     'transforms',
     'features',

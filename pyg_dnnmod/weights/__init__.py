@@ -9,18 +9,27 @@ compute node statistics on any edge list, and :func:`node_statistics` /
 :func:`aggregate_statistics` tabulate and summarise them per layer.
 
 Over training: :func:`generate_zoo` trains a resumable population of small
-networks, :class:`WeightGraphDataset` holds each one's weight graphs over
-its first epochs (:func:`weight_graph_sequence`) with its final accuracy,
+networks (:func:`tiny_zoo` a tiny one in seconds), :class:`WeightGraphDataset`
+holds each one's weight graphs over its first epochs
+(:func:`weight_graph_sequence`) with its final accuracy,
 :func:`epoch_aggregates` and :func:`temporal_summary` turn them into
-features, and :func:`accuracy_prediction` predicts the final accuracy from
-them beside graph-free baselines (see :mod:`pyg_dnnmod.weights.predict`).
+features; the experiment that predicts the final accuracy from them beside
+graph-free baselines is
+:func:`pyg_dnnmod.experiments.accuracy_prediction` (its old names here,
+:obj:`accuracy_prediction`, :obj:`cross_validate`, :obj:`quantile_bins`,
+:obj:`parameter_statistics`, :obj:`width_transfer` and
+:obj:`time_savings`, still resolve for one release, with a
+:class:`DeprecationWarning`).
 """
+from typing import Any
+
 from pyg_dnnmod.weights._centrality import (
     eigenvector_centrality,
     pagerank,
     weighted_degree,
 )
 from pyg_dnnmod.weights._statistics import (
+    NODE_STATISTICS,
     aggregate_statistics,
     node_statistics,
 )
@@ -29,6 +38,7 @@ from pyg_dnnmod.weights.zoo import (
     SnapshotRecorder,
     ZooSpace,
     generate_zoo,
+    tiny_zoo,
     zoo_model,
     zoo_summary,
 )
@@ -38,14 +48,19 @@ from pyg_dnnmod.weights.dataset import (
     temporal_summary,
     weight_graph_sequence,
 )
-from pyg_dnnmod.weights.predict import (
-    accuracy_prediction,
-    cross_validate,
-    parameter_statistics,
-    quantile_bins,
-    time_savings,
-    width_transfer,
-)
+from pyg_dnnmod.weights import predict
+
+# Moved to pyg_dnnmod.experiments (a higher floor), so resolved on access.
+_MOVED = ('accuracy_prediction', 'cross_validate', 'quantile_bins',
+          'parameter_statistics', 'width_transfer', 'time_savings')
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute "
+                             f"{name!r}")
+    return predict.moved(f'{__name__}.{name}', name, stacklevel=2)
+
 
 __all__ = [
     'weight_graph',
@@ -54,6 +69,7 @@ __all__ = [
     'pagerank',
     'node_statistics',
     'aggregate_statistics',
+    'NODE_STATISTICS',
     'weight_graph_sequence',
     'epoch_aggregates',
     'temporal_summary',
@@ -61,12 +77,7 @@ __all__ = [
     'ZooSpace',
     'SnapshotRecorder',
     'generate_zoo',
+    'tiny_zoo',
     'zoo_model',
     'zoo_summary',
-    'accuracy_prediction',
-    'cross_validate',
-    'quantile_bins',
-    'parameter_statistics',
-    'width_transfer',
-    'time_savings',
 ]

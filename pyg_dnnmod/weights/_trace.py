@@ -12,22 +12,36 @@ ordinary eager forward pass, so this module runs one on an example input and
 tracks, for every intermediate tensor, which graph nodes feed each of its
 positions.
 
-A *position* is a channel in the rolled representation (the first non-batch
-dimension) and one scalar entry of a sample in the unrolled representation.
-Every traced tensor carries a map from its positions to provisional node
-ids; weighted operations (convolutions, linear layers) create a new layer of
-nodes and the edges from the nodes of their input.
+Every traced tensor carries a map from its positions (channels, or entries
+when unrolled) to provisional node ids (see
+:mod:`pyg_dnnmod.weights._positions`); weighted operations (convolutions,
+linear layers) create a new layer of nodes and the edges from the nodes of
+their input.
 """
 import math
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
+
+from pyg_dnnmod.weights._positions import (
+    Info,
+    Layer,
+    Unknown,
+    Value,
+    adaptive_pool_positions,
+    call_arg,
+    compose_value,
+    join_nodes,
+    pair,
+    position_index,
+    reduction_positions,
+    window_positions,
+    windows,
+)
 
 _CONV_OPS = {'conv1d': 1, 'conv2d': 2, 'conv3d': 3}
 _ADD_OPS = {'add', 'add_', '__add__', '__iadd__', '__radd__'}
@@ -54,50 +68,6 @@ _ADAPTIVE_POOL_OPS = {
 _REDUCE_OPS = {'mean', 'sum', 'amax', 'amin', 'nanmean', 'nansum'}
 
 
-@dataclass
-class _Layer:
-    name: str
-    start: int
-    size: int
-    shape: Tuple[int, ...]
-    consumed: bool = False
-    merged_into: Optional[int] = None
-
-
-@dataclass
-class _Value:
-    r"""The nodes feeding a traced tensor: position :obj:`pos[i]` depends on
-    node :obj:`node[i]`. :obj:`layer` is set when the map is exactly
-    position :math:`p \mapsto` node :obj:`start + p` of that layer."""
-    pos: Tensor
-    node: Tensor
-    shape: Tuple[int, ...]
-    num_pos: int
-    layer: Optional[int] = None
-    fresh: bool = False
-
-
-@dataclass
-class _Unknown:
-    reason: str
-
-
-_Info = Union[_Value, _Unknown]
-
-
-def _arg(args: Sequence[Any], kwargs: Dict[str, Any], i: int, name: str,
-         default: Any = None) -> Any:
-    if len(args) > i:
-        return args[i]
-    return kwargs.get(name, default)
-
-
-def _pair(v: Any, n: int = 2) -> Tuple[int, ...]:
-    if isinstance(v, (tuple, list)):
-        return tuple(int(x) for x in v) if len(v) == n else (int(v[0]), ) * n
-    return (int(v), ) * n
-
-
 class WeightTracer(TorchFunctionMode):
     r"""Records the layers, edges and BatchNorm scales of one forward pass.
 
@@ -111,9 +81,9 @@ class WeightTracer(TorchFunctionMode):
         super().__init__()
         self.unrolled = unrolled
         self.bn = bn
-        self.layers: List[_Layer] = []
+        self.layers: List[Layer] = []
         self.num_nodes = 0
-        self.values: Dict[int, Tuple[Tensor, _Info]] = {}
+        self.values: Dict[int, Tuple[Tensor, Info]] = {}
         # (out node, in node, sum of squares, sum, scaled by BatchNorm)
         self.chunks: List[Tuple[Tensor, Tensor, Tensor, Tensor, bool]] = []
         self.scales: List[Tuple[Tensor, Tensor]] = []
@@ -134,15 +104,15 @@ class WeightTracer(TorchFunctionMode):
 
     def add_layer(self, name: str, shape: Tuple[int, ...]) -> int:
         size = math.prod(shape) if self.unrolled else shape[0]
-        self.layers.append(_Layer(name, self.num_nodes, size, shape))
+        self.layers.append(Layer(name, self.num_nodes, size, shape))
         self.num_nodes += size
         return len(self.layers) - 1
 
-    def layer_value(self, lid: int, fresh: bool = False) -> _Value:
+    def layer_value(self, lid: int, fresh: bool = False) -> Value:
         layer = self.layers[lid]
         pos = torch.arange(layer.size)
-        return _Value(pos, pos + layer.start, layer.shape, layer.size, lid,
-                      fresh)
+        return Value(pos, pos + layer.start, layer.shape, layer.size, lid,
+                     fresh)
 
     def find(self, lid: int) -> int:
         while self.layers[lid].merged_into is not None:
@@ -155,7 +125,7 @@ class WeightTracer(TorchFunctionMode):
         lid = self.add_layer('input', tuple(x.shape[1:]))
         self.values[id(x)] = (x, self.layer_value(lid))
 
-    def lookup(self, t: Any) -> Optional[_Info]:
+    def lookup(self, t: Any) -> Optional[Info]:
         if isinstance(t, Tensor):
             entry = self.values.get(id(t))
             if entry is not None and entry[0] is t:
@@ -183,46 +153,16 @@ class WeightTracer(TorchFunctionMode):
 
     # Position maps ###########################################################
 
-    @staticmethod
-    def join(value: _Value, in_pos: Tensor) -> Tuple[Tensor, Tensor]:
-        r"""For every entry of :obj:`in_pos`, the nodes feeding that
-        position: returns ``(index into in_pos, node)``, one row per pair."""
-        counts = torch.bincount(value.pos, minlength=value.num_pos)
-        if value.pos.numel() == 0:
-            empty = torch.empty(0, dtype=torch.long)
-            return empty, empty
-        if int(counts.max()) <= 1:
-            node_of = torch.full((value.num_pos, ), -1, dtype=torch.long)
-            node_of[value.pos] = value.node
-            nodes = node_of[in_pos]
-            idx = (nodes >= 0).nonzero().view(-1)
-            return idx, nodes[idx]
-        order = torch.argsort(value.pos, stable=True)
-        sorted_node = value.node[order]
-        ptr = torch.cumsum(counts, 0) - counts
-        rep = counts[in_pos]
-        idx = torch.repeat_interleave(torch.arange(in_pos.numel()), rep)
-        offset = torch.arange(idx.numel()) - torch.repeat_interleave(
-            torch.cumsum(rep, 0) - rep, rep)
-        return idx, sorted_node[ptr[in_pos[idx]] + offset]
-
-    def compose(self, value: _Value, new_pos: Tensor, old_pos: Tensor,
-                shape: Tuple[int, ...]) -> _Value:
+    def compose(self, value: Value, new_pos: Tensor, old_pos: Tensor,
+                shape: Tuple[int, ...]) -> Value:
         r"""The value whose position :obj:`new_pos[i]` reads the old
         position :obj:`old_pos[i]` of :obj:`value`."""
         num_pos = math.prod(shape) if self.unrolled else shape[0]
-        idx, nodes = self.join(value, old_pos)
-        out = _Value(new_pos[idx], nodes, shape, num_pos)
-        if value.layer is not None and num_pos == value.num_pos and \
-                torch.equal(new_pos, old_pos) and \
-                torch.equal(torch.sort(new_pos).values,
-                            torch.arange(num_pos)):
-            out.layer = value.layer
-        return out
+        return compose_value(value, new_pos, old_pos, shape, num_pos)
 
     def connect(self, lid: int, out_local: Tensor, in_pos: Tensor,
-                sq: Tensor, s: Tensor, value: _Value) -> None:
-        idx, nodes = self.join(value, in_pos)
+                sq: Tensor, s: Tensor, value: Value) -> None:
+        idx, nodes = join_nodes(value, in_pos)
         self.mark_consumed(nodes)
         out = out_local[idx] + self.layers[lid].start
         self.chunks.append((out, nodes, sq[idx], s[idx], True))
@@ -249,7 +189,7 @@ class WeightTracer(TorchFunctionMode):
             else:
                 for t in out:
                     if isinstance(t, Tensor):
-                        self.values[id(t)] = (t, _Unknown(name))
+                        self.values[id(t)] = (t, Unknown(name))
                 return out
         if not isinstance(result, Tensor):
             return out
@@ -260,11 +200,11 @@ class WeightTracer(TorchFunctionMode):
         return out
 
     def record(self, name: str, func: Callable, args: Sequence[Any],
-               kwargs: Dict[str, Any], inputs: List[Tuple[Tensor, _Info]],
-               out: Tensor) -> _Info:
+               kwargs: Dict[str, Any], inputs: List[Tuple[Tensor, Info]],
+               out: Tensor) -> Info:
         if name in _CONV_OPS or name == 'linear':
             return self.weighted(name, args, kwargs, out)
-        unknown = [info for _, info in inputs if isinstance(info, _Unknown)]
+        unknown = [info for _, info in inputs if isinstance(info, Unknown)]
         if unknown:
             return unknown[0]
         self.check_parameters(name, args, kwargs)
@@ -300,30 +240,30 @@ class WeightTracer(TorchFunctionMode):
                     f"supports Conv1d/2d/3d and Linear layers (and "
                     f"BatchNorm)")
 
-    def passthrough(self, name: str, inputs: List[Tuple[Tensor, _Info]],
-                    out: Tensor) -> _Info:
+    def passthrough(self, name: str, inputs: List[Tuple[Tensor, Info]],
+                    out: Tensor) -> Info:
         B = self.batch_size
         for t, value in inputs:
-            assert isinstance(value, _Value)
+            assert isinstance(value, Value)
             if t.shape == out.shape:
-                return _Value(value.pos, value.node, value.shape,
-                              value.num_pos, value.layer)
+                return Value(value.pos, value.node, value.shape,
+                             value.num_pos, value.layer)
         if not self.unrolled and len(inputs) == 1:
             value = inputs[0][1]
-            assert isinstance(value, _Value)
+            assert isinstance(value, Value)
             # Channel-preserving (pooling, reductions over space, ...).
             if out.dim() >= 2 and out.size(0) == B and \
                     out.size(1) == value.num_pos:
-                return _Value(value.pos, value.node, tuple(out.shape[1:]),
-                              value.num_pos, value.layer)
-        return _Unknown(name)
+                return Value(value.pos, value.node, tuple(out.shape[1:]),
+                             value.num_pos, value.layer)
+        return Unknown(name)
 
     # Weighted layers #########################################################
 
     def weighted(self, name: str, args: Sequence[Any],
-                 kwargs: Dict[str, Any], out: Tensor) -> _Value:
-        x = _arg(args, kwargs, 0, 'input')
-        weight = _arg(args, kwargs, 1, 'weight')
+                 kwargs: Dict[str, Any], out: Tensor) -> Value:
+        x = call_arg(args, kwargs, 0, 'input')
+        weight = call_arg(args, kwargs, 1, 'weight')
         if self.lookup(weight) is not None:
             raise ValueError(f"weight_graph cannot follow '{name}' with a "
                              f"weight computed from the input")
@@ -333,7 +273,7 @@ class WeightTracer(TorchFunctionMode):
             raise ValueError(f"weight_graph could not trace the input of "
                              f"layer '{layer_name}': it does not come from "
                              f"the model input")
-        if isinstance(value, _Unknown):
+        if isinstance(value, Unknown):
             raise ValueError(f"weight_graph could not trace the input of "
                              f"layer '{layer_name}': it passes through "
                              f"'{value.reason}', which weight_graph cannot "
@@ -353,12 +293,12 @@ class WeightTracer(TorchFunctionMode):
                                  f"(layer '{layer_name}' is a {name})")
             self.conv2d_unrolled(lid, args, kwargs, W, value, out)
         else:
-            groups = int(_arg(args, kwargs, 6, 'groups', 1))
+            groups = int(call_arg(args, kwargs, 6, 'groups', 1))
             self.conv_rolled(lid, W, groups, value)
         return self.layer_value(lid, fresh=True)
 
     def linear(self, lid: int, layer_name: str, W: Tensor,
-               value: _Value) -> None:
+               value: Value) -> None:
         if len(value.shape) != 1 or value.shape[0] != W.size(1):
             raise ValueError(
                 f"weight_graph supports linear layers on [batch, features] "
@@ -391,7 +331,7 @@ class WeightTracer(TorchFunctionMode):
         self.connect(lid, out_local, in_pos, flat * flat, flat, value)
 
     def conv_rolled(self, lid: int, W: Tensor, groups: int,
-                    value: _Value) -> None:
+                    value: Value) -> None:
         out_channels, in_per_group = W.size(0), W.size(1)
         taps = W.reshape(out_channels, in_per_group, -1)
         sq = (taps * taps).sum(-1)
@@ -402,46 +342,27 @@ class WeightTracer(TorchFunctionMode):
         self.connect(lid, out_local.reshape(-1), in_pos.reshape(-1),
                      sq.reshape(-1), s.reshape(-1), value)
 
-    def windows(self, shape: Tuple[int, ...], kernel: Tuple[int, int],
-                stride: Tuple[int, int], padding: Tuple[int, int],
-                dilation: Tuple[int, int],
-                out_hw: Tuple[int, int]) -> Tensor:
-        r"""Input position (or -1 for padding) under every tap of every
-        window: shape :obj:`[C, kh * kw, Ho * Wo]`."""
-        C, H, W = shape
-        img = (torch.arange(C * H * W, dtype=torch.float64) + 1).view(
-            1, C, H, W)
-        extra = []
-        for size, k, s, p, d, o in zip((H, W), kernel, stride, padding,
-                                       dilation, out_hw):
-            need = (o - 1) * s + d * (k - 1) + 1
-            extra.append(max(0, need - size - p))
-        img = F.pad(img, (padding[1], extra[1], padding[0], extra[0]))
-        cols = F.unfold(img, kernel, dilation=dilation, stride=stride)
-        assert cols.size(-1) == out_hw[0] * out_hw[1]
-        return cols.view(C, kernel[0] * kernel[1], -1).long() - 1
-
     def conv2d_unrolled(self, lid: int, args: Sequence[Any],
-                        kwargs: Dict[str, Any], W: Tensor, value: _Value,
+                        kwargs: Dict[str, Any], W: Tensor, value: Value,
                         out: Tensor) -> None:
         if len(value.shape) != 3:
             raise ValueError(f"conv2d on a sample of shape "
                              f"{list(value.shape)} (expected [C, H, W])")
         kernel = (W.size(2), W.size(3))
-        stride = _pair(_arg(args, kwargs, 3, 'stride', 1))
-        padding = _arg(args, kwargs, 4, 'padding', 0)
-        dilation = _pair(_arg(args, kwargs, 5, 'dilation', 1))
-        groups = int(_arg(args, kwargs, 6, 'groups', 1))
+        stride = pair(call_arg(args, kwargs, 3, 'stride', 1))
+        padding = call_arg(args, kwargs, 4, 'padding', 0)
+        dilation = pair(call_arg(args, kwargs, 5, 'dilation', 1))
+        groups = int(call_arg(args, kwargs, 6, 'groups', 1))
         if padding == 'valid':
             padding = (0, 0)
         elif padding == 'same':
             # torch pads (total // 2) before and the rest after.
             padding = tuple(d * (k - 1) // 2
                             for d, k in zip(dilation, kernel))
-        padding = _pair(padding)
+        padding = pair(padding)
         out_hw = (out.size(2), out.size(3))
-        cols = self.windows(value.shape, kernel, stride, padding, dilation,
-                            out_hw)
+        cols = windows(value.shape, kernel, stride, padding, dilation,
+                       out_hw)
         out_channels, in_per_group = W.size(0), W.size(1)
         num_out = out_hw[0] * out_hw[1]
         cols = cols.view(groups, in_per_group * kernel[0] * kernel[1],
@@ -458,16 +379,16 @@ class WeightTracer(TorchFunctionMode):
     # Other operations ########################################################
 
     def batch_norm(self, args: Sequence[Any], kwargs: Dict[str, Any],
-                   value: _Info) -> _Info:
-        assert isinstance(value, _Value)
-        out = _Value(value.pos, value.node, value.shape, value.num_pos,
-                     value.layer)
+                   value: Info) -> Info:
+        assert isinstance(value, Value)
+        out = Value(value.pos, value.node, value.shape, value.num_pos,
+                    value.layer)
         if self.bn != 'fold':
             return out
-        running_var = _arg(args, kwargs, 2, 'running_var')
-        weight = _arg(args, kwargs, 3, 'weight')
-        training = _arg(args, kwargs, 5, 'training', False)
-        eps = float(_arg(args, kwargs, 7, 'eps', 1e-5))
+        running_var = call_arg(args, kwargs, 2, 'running_var')
+        weight = call_arg(args, kwargs, 3, 'weight')
+        training = call_arg(args, kwargs, 5, 'training', False)
+        eps = float(call_arg(args, kwargs, 7, 'eps', 1e-5))
         name = self.param_names.get(id(weight)) if weight is not None \
             else None
         name = name or (self.module_stack[-1] if self.module_stack else
@@ -491,8 +412,8 @@ class WeightTracer(TorchFunctionMode):
         self.scales.append((torch.arange(layer.size) + layer.start, factor))
         return out
 
-    def add(self, a: _Info, b: _Info) -> _Info:
-        assert isinstance(a, _Value) and isinstance(b, _Value)
+    def add(self, a: Info, b: Info) -> Info:
+        assert isinstance(a, Value) and isinstance(b, Value)
         la = self.find(a.layer) if a.layer is not None else None
         lb = self.find(b.layer) if b.layer is not None else None
         if la is not None and la == lb:
@@ -513,8 +434,8 @@ class WeightTracer(TorchFunctionMode):
         plain = [lid for lid in (la, lb) if lid is not None]
         if not plain:
             # Neither side is a layer: each position depends on both.
-            return _Value(torch.cat([a.pos, b.pos]),
-                          torch.cat([a.node, b.node]), a.shape, a.num_pos)
+            return Value(torch.cat([a.pos, b.pos]),
+                         torch.cat([a.node, b.node]), a.shape, a.num_pos)
         target = free[0] if free else max(plain)
         source = b if target == la else a
         # Identity shortcut: position p of the source feeds position p of
@@ -526,46 +447,37 @@ class WeightTracer(TorchFunctionMode):
         return self.layer_value(target)
 
     def cat(self, args: Sequence[Any], kwargs: Dict[str, Any],
-            out: Tensor) -> _Info:
-        tensors = _arg(args, kwargs, 0, 'tensors')
-        dim = int(_arg(args, kwargs, 1, 'dim', 0))
+            out: Tensor) -> Info:
+        tensors = call_arg(args, kwargs, 0, 'tensors')
+        dim = int(call_arg(args, kwargs, 1, 'dim', 0))
         if dim < 0:
             dim += out.dim()
         if dim != 1:
-            return _Unknown('cat')
+            return Unknown('cat')
         pos, node, offset = [], [], 0
         for t in tensors:
             info = self.lookup(t)
-            if isinstance(info, _Value):
+            if isinstance(info, Value):
                 pos.append(info.pos + offset)
                 node.append(info.node)
             step = t.size(1) if not self.unrolled else t[0].numel()
             offset += step
         shape = tuple(out.shape[1:])
-        return _Value(torch.cat(pos), torch.cat(node), shape, offset)
-
-    def position_index(self, t: Tensor, value: _Value) -> Tensor:
-        shape = (1, ) + tuple(t.shape[1:])
-        if self.unrolled:
-            idx = torch.arange(1, value.num_pos + 1, dtype=torch.float64)
-            idx = idx.view(shape)
-        else:
-            idx = torch.arange(1, value.num_pos + 1, dtype=torch.float64)
-            idx = idx.view((1, -1) + (1, ) * (t.dim() - 2)).expand(shape)
-        return idx.expand(t.shape).contiguous().to(t.device)
+        return Value(torch.cat(pos), torch.cat(node), shape, offset)
 
     def gather(self, func: Callable, args: Sequence[Any],
-               kwargs: Dict[str, Any], t: Tensor, value: _Value,
-               out: Tensor) -> _Info:
+               kwargs: Dict[str, Any], t: Tensor, value: Value,
+               out: Tensor) -> Info:
         name = getattr(func, '__name__', '')
         if t.dim() < 2 or out.dim() < 2 or out.size(0) != self.batch_size:
-            return _Unknown(name)
+            return Unknown(name)
         try:
-            replay = func(self.position_index(t, value), *args[1:], **kwargs)
+            replay = func(position_index(t, value, self.unrolled), *args[1:],
+                          **kwargs)
         except Exception:  # noqa: BLE001 - an op we cannot replay
-            return _Unknown(name)
+            return Unknown(name)
         if not isinstance(replay, Tensor) or replay.shape != out.shape:
-            return _Unknown(name)
+            return Unknown(name)
         r = replay[0].detach().cpu()
         shape = tuple(out.shape[1:])
         if self.unrolled:
@@ -573,73 +485,47 @@ class WeightTracer(TorchFunctionMode):
         else:
             rows = r.reshape(shape[0], -1)
             if rows.numel() and not bool((rows == rows[:, :1]).all()):
-                return _Unknown(name)  # mixes channels
+                return Unknown(name)  # mixes channels
             src = rows[:, 0] if rows.numel() else rows.new_zeros(shape[0])
         valid = (src >= 1) & (src <= value.num_pos) & (src == src.round())
         new_pos = valid.nonzero().view(-1)
         return self.compose(value, new_pos, src[valid].long() - 1, shape)
 
     def pool(self, name: str, args: Sequence[Any], kwargs: Dict[str, Any],
-             value: _Value, out: Tensor) -> _Info:
+             value: Value, out: Tensor) -> Info:
         if len(value.shape) != 3 or out.dim() != 4:
-            return _Unknown('pool')
-        kernel = _pair(_arg(args, kwargs, 1, 'kernel_size'))
-        stride = _arg(args, kwargs, 2, 'stride')
-        stride = kernel if stride is None or stride == [] else _pair(stride)
-        padding = _pair(_arg(args, kwargs, 3, 'padding', 0))
+            return Unknown('pool')
+        kernel = pair(call_arg(args, kwargs, 1, 'kernel_size'))
+        stride = call_arg(args, kwargs, 2, 'stride')
+        stride = kernel if stride is None or stride == [] else pair(stride)
+        padding = pair(call_arg(args, kwargs, 3, 'padding', 0))
         # avg_pool2d has no dilation (its 5th argument is ceil_mode).
-        dilation = _pair(_arg(args, kwargs, 4, 'dilation', 1)) \
+        dilation = pair(call_arg(args, kwargs, 4, 'dilation', 1)) \
             if name.startswith('max') else (1, 1)
-        cols = self.windows(value.shape, kernel, stride, padding, dilation,
-                            (out.size(2), out.size(3)))
-        return self.pool_from_windows(value, cols, tuple(out.shape[1:]))
+        cols = windows(value.shape, kernel, stride, padding, dilation,
+                       (out.size(2), out.size(3)))
+        new_pos, old_pos = window_positions(cols)
+        return self.compose(value, new_pos, old_pos, tuple(out.shape[1:]))
 
-    def pool_from_windows(self, value: _Value, cols: Tensor,
-                          shape: Tuple[int, ...]) -> _Value:
-        C, taps, L = cols.shape
-        new_pos = (torch.arange(C)[:, None, None] * L +
-                   torch.arange(L)[None, None, :]).expand(C, taps, L)
-        keep = cols >= 0
-        return self.compose(value, new_pos[keep], cols[keep], shape)
-
-    def adaptive_pool(self, value: _Value, out: Tensor) -> _Info:
+    def adaptive_pool(self, value: Value, out: Tensor) -> Info:
         if len(value.shape) != 3 or out.dim() != 4:
-            return _Unknown('adaptive_pool')
-        C, H, W = value.shape
-        Ho, Wo = out.size(2), out.size(3)
-        rows = [(i * H // Ho, -(-(i + 1) * H // Ho)) for i in range(Ho)]
-        cols = [(j * W // Wo, -(-(j + 1) * W // Wo)) for j in range(Wo)]
-        new_local, old_local = [], []
-        for i, (h0, h1) in enumerate(rows):
-            for j, (w0, w1) in enumerate(cols):
-                hh, ww = torch.meshgrid(torch.arange(h0, h1),
-                                        torch.arange(w0, w1), indexing='ij')
-                old_local.append((hh * W + ww).reshape(-1))
-                new_local.append(torch.full((old_local[-1].numel(), ),
-                                            i * Wo + j))
-        old_local_t, new_local_t = torch.cat(old_local), torch.cat(new_local)
-        channel = torch.arange(C)[:, None]
-        old_pos = (channel * H * W + old_local_t).reshape(-1)
-        new_pos = (channel * Ho * Wo + new_local_t).reshape(-1)
+            return Unknown('adaptive_pool')
+        new_pos, old_pos = adaptive_pool_positions(
+            value.shape, (out.size(2), out.size(3)))
         return self.compose(value, new_pos, old_pos, tuple(out.shape[1:]))
 
     def reduce(self, args: Sequence[Any], kwargs: Dict[str, Any], t: Tensor,
-               value: _Value, out: Tensor) -> _Info:
-        dim = _arg(args, kwargs, 1, 'dim')
+               value: Value, out: Tensor) -> Info:
+        dim = call_arg(args, kwargs, 1, 'dim')
         if dim is None or out.dim() < 1 or out.size(0) != self.batch_size:
-            return _Unknown('reduction')
+            return Unknown('reduction')
         dims = [dim] if isinstance(dim, int) else list(dim)
         dims = sorted({d + t.dim() if d < 0 else d for d in dims})
         if 0 in dims:
-            return _Unknown('reduction over the batch')
-        sample_dims = [d - 1 for d in dims]
-        kept = [d for d in range(len(value.shape)) if d not in sample_dims]
-        idx = torch.arange(value.num_pos).view(value.shape)
-        grid = idx.permute(kept + sample_dims).reshape(
-            math.prod(value.shape[d] for d in kept), -1)
-        new_pos = torch.arange(grid.size(0))[:, None].expand_as(grid)
-        return self.compose(value, new_pos.reshape(-1), grid.reshape(-1),
-                            tuple(out.shape[1:]))
+            return Unknown('reduction over the batch')
+        new_pos, old_pos = reduction_positions(value.shape,
+                                               [d - 1 for d in dims])
+        return self.compose(value, new_pos, old_pos, tuple(out.shape[1:]))
 
 
 def run_trace(model: nn.Module, example: Tensor, unrolled: bool,

@@ -376,14 +376,8 @@ class WeightGraphDataset(SafeInMemoryDataset):
             (default: :obj:`False`)
 
     Example:
-        >>> import tempfile
-        >>> from pyg_dnnmod.weights import ZooSpace, generate_zoo
-        >>> root = tempfile.mkdtemp()
-        >>> _ = generate_zoo(root, 2, epochs=2, snapshot_epochs=1,
-        ...                  max_train_samples=64,
-        ...                  space=ZooSpace(architectures=['lenet5'],
-        ...                                 widths=[0.5]))
-        >>> dataset = WeightGraphDataset(root)
+        >>> from pyg_dnnmod.weights import tiny_zoo
+        >>> dataset = WeightGraphDataset(tiny_zoo(num_networks=2))
         >>> len(dataset), dataset[0].edge_weight.shape[1]  # epochs 0, 1
         (2, 2)
         >>> dataset[0].test_acc.shape  # epochs 0, 1, 2

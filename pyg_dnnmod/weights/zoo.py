@@ -20,238 +20,59 @@ The layout of a zoo folder::
     root/processed/...         written by WeightGraphDataset
 """
 import contextlib
-import json
-import math
 import os
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
 from pyg_dnnmod._version import __version__
-from pyg_dnnmod.io import (
-    DamagedFileError,
-    atomic_save,
-    atomic_write_json,
-    load_json,
-    load_tensors,
-)
+from pyg_dnnmod.io import DamagedFileError, atomic_save, atomic_write_json
 from pyg_dnnmod.training import fixed_threads
+from pyg_dnnmod.weights._zoo_records import (
+    ZOO_FORMAT,
+    PathLike,
+    finished_networks,
+    read_record,
+    read_spec,
+    record_path,
+    summary_row,
+    zoo_summary,
+)
+from pyg_dnnmod.weights._zoo_space import (
+    ZOO_ARCHITECTURES,
+    ZOO_DATA,
+    ZOO_INPUT_SHAPE,
+    ZOO_OPTIMIZERS,
+    ZooSpace,
+    network_train_config,
+    zoo_model,
+    zoo_spec,
+)
 
-PathLike = Union[str, Path]
-
-#: The record format; a zoo written by another format is refused.
-ZOO_FORMAT = 1
-
-#: The architectures :func:`zoo_model` builds.
-ZOO_ARCHITECTURES = ('lenet5', 'small_vgg')
-
-#: The optimizers of the zoo: SGD without momentum, with heavy-ball momentum
-#: 0.9, and with Nesterov momentum 0.9.
-ZOO_OPTIMIZERS = ('sgd', 'momentum', 'nesterov')
-
-#: The shape of one input sample (translated digits on a 16x16 canvas).
-ZOO_INPUT_SHAPE = (1, 16, 16)
-
-_RECORD = 'net_{:05d}.pt'
-
-
-def zoo_model(architecture: str, width: float = 1.0, dropout: float = 0.0,
-              num_classes: int = 10) -> nn.Module:
-    r"""Builds one network of the zoo for :math:`1 \times 16 \times 16`
-    digit images, with the digits' normalisation inside.
-
-    :obj:`'lenet5'` is :class:`~pyg_dnnmod.models.LeNet5` (5x5 convolutions
-    of 6 and 16 channels, FC 120 and 84, each times :obj:`width`);
-    :obj:`'small_vgg'` is a three-block :class:`~pyg_dnnmod.models.VGG`
-    without batch normalisation: 3x3 convolutions of 8, 16, 32 and 32
-    channels (blocks of 1, 1 and 2) and two hidden FC layers of 64, each
-    times :obj:`width`.
-
-    Args:
-        architecture (str): :obj:`'lenet5'` or :obj:`'small_vgg'`.
-        width (float, optional): The width multiplier. (default: :obj:`1.0`)
-        dropout (float, optional): The dropout probability of the hidden FC
-            layers. (default: :obj:`0.0`)
-        num_classes (int, optional): The number of classes.
-            (default: :obj:`10`)
-
-    Returns:
-        torch.nn.Module: The network, initialised from the current global
-        random state.
-
-    Example:
-        >>> model = zoo_model('small_vgg', width=0.5)
-        >>> model(torch.zeros(2, 1, 16, 16)).shape
-        torch.Size([2, 10])
-        >>> zoo_model('resnet')  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        ValueError: 'architecture' must be one of (...) (got 'resnet')
-    """
-    from pyg_dnnmod.datasets import (
-        TRANSLATED_DIGITS_MEAN,
-        TRANSLATED_DIGITS_STD,
-    )
-    from pyg_dnnmod.models import VGG, LeNet5
-    norm = dict(mean=TRANSLATED_DIGITS_MEAN, std=TRANSLATED_DIGITS_STD)
-    if architecture == 'lenet5':
-        return LeNet5(num_classes, width, in_channels=1, input_size=16,
-                      dropout=dropout, **norm)
-    if architecture == 'small_vgg':
-        return VGG((1, 1, 2), num_classes, channels=(8, 16, 32), width=width,
-                   in_channels=1, input_size=16, batch_norm=False,
-                   dropout=dropout, hidden_channels=64, **norm)
-    raise ValueError(f"'architecture' must be one of {ZOO_ARCHITECTURES} "
-                     f"(got {architecture!r})")
-
-
-def _check_range(name: str, value: Any, positive: bool) -> Tuple[float, ...]:
-    try:
-        low, high = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise TypeError(f"'{name}' must be a (low, high) pair of numbers "
-                        f"(got {value!r})") from None
-    if not (math.isfinite(low) and math.isfinite(high)) or low > high or \
-            (positive and low <= 0) or low < 0:
-        bound = '0 < low' if positive else '0 <= low'
-        raise ValueError(f"'{name}' must satisfy {bound} <= high "
-                         f"(got {value!r})")
-    return low, high
-
-
-def _check_choices(name: str, value: Any,
-                   allowed: Optional[Sequence[Any]] = None) -> tuple:
-    if isinstance(value, (str, bytes)) or not hasattr(value, '__iter__'):
-        raise TypeError(f"'{name}' must be a sequence (got {value!r})")
-    value = tuple(value)
-    if not value:
-        raise ValueError(f"'{name}' must not be empty (got {value!r})")
-    for v in value:
-        if allowed is not None and v not in allowed:
-            raise ValueError(f"'{name}' holds {v!r}; choose from "
-                             f"{tuple(allowed)}")
-    return value
-
-
-@dataclass
-class ZooSpace:
-    r"""The hyperparameters a zoo draws from, one independent draw per
-    network (see :meth:`sample`).
-
-    Args:
-        architectures (Tuple[str, ...], optional): Drawn uniformly; see
-            :func:`zoo_model`. (default: :obj:`('lenet5', 'small_vgg')`)
-        widths (Tuple[float, ...], optional): Width multipliers, drawn
-            uniformly. (default: :obj:`(0.5, 0.75, 1.0, 1.5, 2.0)`)
-        lr (Tuple[float, float], optional): The learning rate is
-            log-uniform on this range. (default: :obj:`(0.003, 0.3)`)
-        dropout (Tuple[float, float], optional): Uniform.
-            (default: :obj:`(0.0, 0.5)`)
-        weight_decay (Tuple[float, float], optional): Log-uniform.
-            (default: :obj:`(1e-5, 1e-2)`)
-        optimizers (Tuple[str, ...], optional): Drawn uniformly from
-            :obj:`ZOO_OPTIMIZERS`. (default: all three)
-        batch_sizes (Tuple[int, ...], optional): Drawn uniformly.
-            (default: :obj:`(32, )`)
-
-    Example:
-        >>> space = ZooSpace(architectures=['lenet5'])
-        >>> space.sample(3) == space.sample(3)
-        True
-        >>> sorted(space.sample(3))  # doctest: +NORMALIZE_WHITESPACE
-        ['architecture', 'batch_size', 'dropout', 'lr', 'optimizer', 'seed',
-         'weight_decay', 'width']
-    """
-    architectures: Tuple[str, ...] = ZOO_ARCHITECTURES
-    widths: Tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
-    lr: Tuple[float, float] = (3e-3, 0.3)
-    dropout: Tuple[float, float] = (0.0, 0.5)
-    weight_decay: Tuple[float, float] = (1e-5, 1e-2)
-    optimizers: Tuple[str, ...] = ZOO_OPTIMIZERS
-    batch_sizes: Tuple[int, ...] = (32, )
-
-    def __post_init__(self) -> None:
-        self.architectures = _check_choices('architectures',
-                                            self.architectures,
-                                            ZOO_ARCHITECTURES)
-        self.optimizers = _check_choices('optimizers', self.optimizers,
-                                         ZOO_OPTIMIZERS)
-        self.widths = _check_choices('widths', self.widths)
-        for w in self.widths:
-            if isinstance(w, bool) or not isinstance(w, (int, float)) or \
-                    not math.isfinite(w) or w <= 0:
-                raise ValueError(f"'widths' must hold numbers > 0 "
-                                 f"(got {w!r})")
-        self.widths = tuple(float(w) for w in self.widths)
-        self.batch_sizes = _check_choices('batch_sizes', self.batch_sizes)
-        for b in self.batch_sizes:
-            if isinstance(b, bool) or not isinstance(b, int) or b < 1:
-                raise ValueError(f"'batch_sizes' must hold integers >= 1 "
-                                 f"(got {b!r})")
-        self.lr = _check_range('lr', self.lr, positive=True)
-        self.weight_decay = _check_range('weight_decay', self.weight_decay,
-                                         positive=True)
-        self.dropout = _check_range('dropout', self.dropout, positive=False)
-        if self.dropout[1] >= 1:
-            raise ValueError(f"'dropout' must stay below 1 "
-                             f"(got {self.dropout!r})")
-
-    def to_dict(self) -> Dict[str, Any]:
-        r"""The space as plain lists, as stored in :obj:`zoo.json`."""
-        return {k: list(v) for k, v in asdict(self).items()}
-
-    def sample(self, index: int, seed: int = 0) -> Dict[str, Any]:
-        r"""The hyperparameters of network :obj:`index` of the zoo with
-        :obj:`seed`: a function of the two alone, whatever else is drawn.
-
-        Args:
-            index (int): The network's index.
-            seed (int, optional): The zoo's seed. (default: :obj:`0`)
-
-        Returns:
-            dict: :obj:`architecture`, :obj:`width`, :obj:`lr`,
-            :obj:`dropout`, :obj:`weight_decay`, :obj:`optimizer`,
-            :obj:`batch_size` and :obj:`seed` (of its initialisation and
-            training).
-        """
-        rng = np.random.default_rng([int(seed), int(index)])
-
-        def log_uniform(low: float, high: float) -> float:
-            return float(math.exp(rng.uniform(math.log(low), math.log(high))))
-
-        # A fixed order of draws keeps old networks unchanged when a choice
-        # list is edited elsewhere.
-        return dict(
-            architecture=str(self.architectures[rng.integers(
-                len(self.architectures))]),
-            width=float(self.widths[rng.integers(len(self.widths))]),
-            lr=log_uniform(*self.lr),
-            dropout=float(rng.uniform(*self.dropout)),
-            weight_decay=log_uniform(*self.weight_decay),
-            optimizer=str(self.optimizers[rng.integers(
-                len(self.optimizers))]),
-            batch_size=int(self.batch_sizes[rng.integers(
-                len(self.batch_sizes))]),
-            seed=int(rng.integers(2**31 - 1)),
-        )
-
-
-def _train_config(hparams: Dict[str, Any], spec: Dict[str, Any]):
-    from pyg_dnnmod.training import TrainConfig
-    optimizer = hparams['optimizer']
-    return TrainConfig(
-        epochs=spec['epochs'], batch_size=hparams['batch_size'],
-        lr=hparams['lr'], momentum=0.0 if optimizer == 'sgd' else 0.9,
-        nesterov=optimizer == 'nesterov',
-        weight_decay=hparams['weight_decay'],
-        milestones=tuple(spec['milestones']), gamma=spec['gamma'],
-        seed=hparams['seed'])
+__all__ = [
+    'ZOO_FORMAT',
+    'ZOO_ARCHITECTURES',
+    'ZOO_OPTIMIZERS',
+    'ZOO_INPUT_SHAPE',
+    'ZOO_DATA',
+    'ZooSpace',
+    'zoo_model',
+    'zoo_spec',
+    'SnapshotRecorder',
+    'train_network',
+    'record_path',
+    'finished_networks',
+    'read_record',
+    'read_spec',
+    'repair_records',
+    'zoo_summary',
+    'generate_zoo',
+    'tiny_zoo',
+]
 
 
 class SnapshotRecorder:
@@ -293,12 +114,6 @@ class SnapshotRecorder:
 
 _DATA_CACHE: Dict[Any, Any] = {}
 
-#: The data a zoo trains on: the translated digits (the package default,
-#: see :func:`~pyg_dnnmod.pretrained.digits_data`), or the same digits
-#: centred on the 16x16 canvas (same split, same normalisation, learnt much
-#: faster).
-ZOO_DATA = ('translated-digits', 'centred-digits')
-
 
 def _zoo_data(data: str, max_train_samples: Optional[int]
               ) -> Tuple[Any, Any]:
@@ -328,16 +143,6 @@ def _zoo_data(data: str, max_train_samples: Optional[int]
             x, y = x[keep], y[keep]
         _DATA_CACHE[key] = ((x, y), test)
     return _DATA_CACHE[key]
-
-
-def record_path(root: PathLike, index: int) -> Path:
-    r"""The record file of network :obj:`index` in the zoo at :obj:`root`.
-
-    Example:
-        >>> record_path('zoo', 7).as_posix()
-        'zoo/raw/net_00007.pt'
-    """
-    return Path(root) / 'raw' / _RECORD.format(index)
 
 
 def train_network(index: int, spec: Dict[str, Any],
@@ -380,7 +185,7 @@ def train_network(index: int, spec: Dict[str, Any],
     start = time.perf_counter()
     with _warnings_quiet(), fixed_threads(spec.get('threads', 1)):
         history = train(model, train_data, test_data,
-                        _train_config(hparams, spec), device=device,
+                        network_train_config(hparams, spec), device=device,
                         callback=recorder, progress=False)
     seconds = time.perf_counter() - start
     last = history.iloc[-1]
@@ -388,7 +193,7 @@ def train_network(index: int, spec: Dict[str, Any],
         format=ZOO_FORMAT,
         index=int(index),
         hparams=hparams,
-        config=_train_config(hparams, spec).to_dict(),
+        config=network_train_config(hparams, spec).to_dict(),
         history={c: [float(v) for v in history[c]] for c in history.columns},
         state_dicts=[recorder.state_dicts[e]
                      for e in range(spec['snapshot_epochs'] + 1)],
@@ -408,62 +213,6 @@ def _warnings_quiet() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='the training loss')
         yield
-
-
-def zoo_spec(epochs: int = 15, snapshot_epochs: int = 5,
-             milestones: Optional[Sequence[int]] = None, gamma: float = 0.1,
-             space: Optional[ZooSpace] = None, seed: int = 0,
-             max_train_samples: Optional[int] = None,
-             num_classes: int = 10,
-             data: str = 'translated-digits',
-             threads: int = 1) -> Dict[str, Any]:
-    r"""The settings that define a zoo, validated, as stored in
-    :obj:`raw/zoo.json`; see :func:`generate_zoo` for the arguments
-    (:obj:`threads` is its :obj:`threads_per_worker`: the CPU threads each
-    network trains on, which change its weights).
-
-    Example:
-        >>> spec = zoo_spec(epochs=9, snapshot_epochs=3)
-        >>> spec['milestones']  # two thirds of the budget by default
-        [6]
-        >>> zoo_spec(epochs=3, snapshot_epochs=5)
-        Traceback (most recent call last):
-        ...
-        ValueError: 'snapshot_epochs' must be <= 'epochs' (got 5 > 3)
-    """
-    for name, value, low in (('epochs', epochs, 1),
-                             ('snapshot_epochs', snapshot_epochs, 0),
-                             ('seed', seed, 0), ('threads', threads, 1)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"'{name}' must be an integer (got {value!r})")
-        if value < low:
-            raise ValueError(f"'{name}' must be >= {low} (got {value})")
-    if data not in ZOO_DATA:
-        raise ValueError(f"'data' must be one of {ZOO_DATA} (got {data!r})")
-    if snapshot_epochs > epochs:
-        raise ValueError(f"'snapshot_epochs' must be <= 'epochs' "
-                         f"(got {snapshot_epochs} > {epochs})")
-    if max_train_samples is not None and (
-            isinstance(max_train_samples, bool)
-            or not isinstance(max_train_samples, int)
-            or max_train_samples < 1):
-        raise ValueError(f"'max_train_samples' must be None or an integer "
-                         f">= 1 (got {max_train_samples!r})")
-    if milestones is None:
-        milestones = [m for m in (round(2 * epochs / 3), ) if 0 < m < epochs]
-    space = ZooSpace() if space is None else space
-    if not isinstance(space, ZooSpace):
-        raise TypeError(f"'space' must be a ZooSpace "
-                        f"(got {type(space).__name__})")
-    spec = dict(format=ZOO_FORMAT, epochs=epochs,
-                snapshot_epochs=snapshot_epochs,
-                milestones=[int(m) for m in milestones], gamma=float(gamma),
-                seed=seed, data=data, max_train_samples=max_train_samples,
-                num_classes=int(num_classes), space=space.to_dict(),
-                threads=threads)
-    # TrainConfig checks milestones and gamma.
-    _train_config(space.sample(0, seed), spec)
-    return spec
 
 
 def _check_spec(path: Path, spec: Dict[str, Any]) -> None:
@@ -524,77 +273,7 @@ def _train_and_save(index: int, spec: Dict[str, Any], root: str,
     if parent is not None and os.getppid() != parent:
         os._exit(1)  # orphaned: the lock is no longer held for this worker
     atomic_save(record, record_path(root, index))
-    return _summary_row(record)
-
-
-def _summary_row(record: Dict[str, Any]) -> Dict[str, Any]:
-    return dict(index=record['index'], **record['hparams'],
-                final_test_acc=record['final_test_acc'],
-                final_test_loss=record['final_test_loss'],
-                train_seconds=record['train_seconds'])
-
-
-def finished_networks(root: PathLike) -> List[int]:
-    r"""The indices of the networks whose records are in the zoo at
-    :obj:`root`, sorted.
-
-    Example:
-        >>> finished_networks('/nonexistent')
-        []
-    """
-    folder = Path(root) / 'raw'
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.glob('net_*.pt'):
-        stem = path.stem[len('net_'):]
-        if stem.isdigit():
-            found.append(int(stem))
-    return sorted(found)
-
-
-_RECORD_KEYS = ('format', 'index', 'hparams', 'history', 'state_dicts',
-                'final_test_acc', 'input_shape', 'num_classes')
-
-
-def read_record(root: PathLike, index: int) -> Dict[str, Any]:
-    r"""Loads the record of network :obj:`index` with
-    :obj:`weights_only=True` (nothing in it can run code).
-
-    Raises:
-        ValueError: If the network has no record.
-        ~pyg_dnnmod.io.DamagedFileError: If the record is truncated, not a
-            torch file, hostile, or not a record of network :obj:`index`
-            (see :func:`repair_records`).
-    """
-    path = record_path(root, index)
-    if not path.exists():
-        raise ValueError(f"network {index} is not in the zoo at '{root}' "
-                         f"(no file '{path}')")
-    record = load_tensors(path, what='zoo record')
-    if not isinstance(record, dict) or \
-            any(k not in record for k in _RECORD_KEYS):
-        raise DamagedFileError(f"zoo record '{path}' is not a record (it "
-                               f"lacks one of {', '.join(_RECORD_KEYS)})")
-    if record['index'] != index or record['format'] != ZOO_FORMAT:
-        raise DamagedFileError(f"zoo record '{path}' holds network "
-                               f"{record['index']!r} of format "
-                               f"{record['format']!r}, not network {index} "
-                               f"of format {ZOO_FORMAT}")
-    return record
-
-
-def read_spec(root: PathLike) -> Dict[str, Any]:
-    r"""The settings of the zoo at :obj:`root` (:obj:`raw/zoo.json`), with
-    the defaults of older zoos filled in."""
-    path = Path(root) / 'raw' / 'zoo.json'
-    spec = load_json(path, what='zoo settings')
-    if not isinstance(spec, dict) or 'space' not in spec:
-        raise DamagedFileError(f"zoo settings '{path}' are not a zoo's")
-    spec.pop('version', None)
-    spec.setdefault('data', 'translated-digits')
-    spec.setdefault('threads', 1)
-    return spec
+    return summary_row(record)
 
 
 def repair_records(root: PathLike, stacklevel: int = 2) -> List[int]:
@@ -625,17 +304,6 @@ def repair_records(root: PathLike, stacklevel: int = 2) -> List[int]:
         for i in damaged:
             _train_and_save(i, spec, str(root))
     return damaged
-
-
-def zoo_summary(root: PathLike) -> pd.DataFrame:
-    r"""One row per finished network of the zoo at :obj:`root`: its index,
-    hyperparameters, final test accuracy and loss and training seconds."""
-    rows = [_summary_row(read_record(root, i))
-            for i in finished_networks(root)]
-    columns = ['index', 'architecture', 'width', 'lr', 'dropout',
-               'weight_decay', 'optimizer', 'batch_size', 'seed',
-               'final_test_acc', 'final_test_loss', 'train_seconds']
-    return pd.DataFrame(rows, columns=columns)
 
 
 def generate_zoo(root: PathLike, num_networks: int, epochs: int = 15,
@@ -753,6 +421,45 @@ def generate_zoo(root: PathLike, num_networks: int, epochs: int = 15,
     return zoo_summary(root)
 
 
+def tiny_zoo(root: Optional[PathLike] = None, num_networks: int = 4,
+             epochs: int = 2, widths: Sequence[float] = (0.5, ),
+             seed: int = 0) -> str:
+    r"""Trains a zoo of tiny LeNets in seconds, for examples and tests:
+    :func:`generate_zoo` with :obj:`epochs` epochs on 64 training images,
+    the weights of all but the last epoch kept.
+
+    Args:
+        root (str or pathlib.Path, optional): The zoo folder.
+            (default: :obj:`None`, a new temporary folder)
+        num_networks (int, optional): The size of the population.
+            (default: :obj:`4`)
+        epochs (int, optional): The training budget, at least 2.
+            (default: :obj:`2`)
+        widths (Sequence[float], optional): The width multipliers drawn.
+            (default: :obj:`(0.5, )`)
+        seed (int, optional): The zoo seed. (default: :obj:`0`)
+
+    Returns:
+        str: The zoo folder, to read with
+        :class:`~pyg_dnnmod.weights.WeightGraphDataset`.
+
+    Example:
+        >>> root = tiny_zoo(num_networks=2)
+        >>> finished_networks(root), read_spec(root)['snapshot_epochs']
+        ([0, 1], 1)
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or \
+            epochs < 2:
+        raise ValueError(f"'epochs' must be an integer >= 2 (got {epochs!r})")
+    if root is None:
+        import tempfile
+        root = tempfile.mkdtemp(prefix='pyg_dnnmod_zoo_')
+    generate_zoo(root, num_networks, epochs=epochs,
+                 snapshot_epochs=epochs - 1, seed=seed, max_train_samples=64,
+                 space=ZooSpace(architectures=['lenet5'], widths=widths))
+    return str(root)
+
+
 def _run_pool(todo: List[int], spec: Dict[str, Any], root: Path,
               num_workers: int, threads: int, bar: Any) -> None:
     import multiprocessing
@@ -774,4 +481,3 @@ def _run_pool(todo: List[int], spec: Dict[str, Any], root: Path,
             for future in futures:
                 future.cancel()
             raise
-

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pyg_dnnmod.weights.dataset import WeightGraphDataset
-from pyg_dnnmod.weights.predict import (
+from pyg_dnnmod.experiments.accuracy_prediction import (
     FEATURE_SETS,
     _early_stop,
     accuracy_features,
@@ -24,6 +23,7 @@ from pyg_dnnmod.weights.predict import (
     weight_statistics_features,
     width_transfer,
 )
+from pyg_dnnmod.weights.dataset import WeightGraphDataset
 from pyg_dnnmod.weights.zoo import ZooSpace, generate_zoo, zoo_model
 
 # Six LeNets of two widths (seed 1 draws both among the first six).

@@ -13,6 +13,9 @@ over them; figures come from :mod:`pyg_dnnmod.plotting`).
 * :func:`pruning_experiment` and :func:`layer_removal_sweep`:
   ``pyg-dnnmod prune``
 * :func:`gnn_on_snapshots`: GNNs on the snapshot sequence
+* :func:`accuracy_prediction`, :func:`width_transfer`, :func:`time_savings`
+  and :func:`metric_vs_T`: ``pyg-dnnmod predict`` (the final accuracy of a
+  zoo's networks from their first epochs)
 """
 from pyg_dnnmod.experiments._curves import (
     CURVE_COLUMNS,
@@ -55,6 +58,23 @@ from pyg_dnnmod.experiments.pruning import (
     pruning_experiment,
     removal_order,
 )
+from pyg_dnnmod.experiments.final_accuracy import (
+    FEATURE_SETS,
+    accuracy_features,
+    accuracy_prediction,
+    cross_validate,
+    feature_table,
+    graph_features,
+    hyperparameter_features,
+    metric_vs_T,
+    non_degenerate,
+    parameter_statistics,
+    prediction_metrics,
+    quantile_bins,
+    time_savings,
+    weight_statistics_features,
+    width_transfer,
+)
 from pyg_dnnmod.experiments._tsne import (
     TSNE_COLUMNS,
     tsne_embedding,
@@ -92,4 +112,19 @@ __all__ = [
     'gain_accuracy_correlation',
     'PRUNING_COLUMNS',
     'gnn_on_snapshots',
+    'accuracy_prediction',
+    'width_transfer',
+    'time_savings',
+    'metric_vs_T',
+    'non_degenerate',
+    'feature_table',
+    'graph_features',
+    'accuracy_features',
+    'hyperparameter_features',
+    'weight_statistics_features',
+    'parameter_statistics',
+    'cross_validate',
+    'quantile_bins',
+    'prediction_metrics',
+    'FEATURE_SETS',
 ]

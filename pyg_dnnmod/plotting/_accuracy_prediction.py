@@ -1,5 +1,5 @@
 r"""Figures of the accuracy-prediction experiment
-(:mod:`pyg_dnnmod.experiments.accuracy_prediction`, after Vahedian et al.,
+(:mod:`pyg_dnnmod.experiments.final_accuracy`, after Vahedian et al.,
 2021): predicted against true final accuracy, the confusion matrices of the
 quantile bins, and the metrics against the number of epochs seen."""
 import math
@@ -8,7 +8,7 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from pyg_dnnmod.experiments.accuracy_prediction import (
+from pyg_dnnmod.experiments.final_accuracy import (
     FEATURE_SETS,
     prediction_metrics,
 )

@@ -1,5 +1,5 @@
 r"""Deprecated: the accuracy-prediction experiment moved to
-:mod:`pyg_dnnmod.experiments.accuracy_prediction` and its figures to
+:mod:`pyg_dnnmod.experiments.final_accuracy` and its figures to
 :mod:`pyg_dnnmod.plotting`.
 
 Every public name of this module still resolves, for one release, to the
@@ -9,7 +9,7 @@ import importlib
 import warnings
 from typing import Any, Dict
 
-_EXPERIMENT = 'pyg_dnnmod.experiments.accuracy_prediction'
+_EXPERIMENT = 'pyg_dnnmod.experiments.final_accuracy'
 _PLOTTING = 'pyg_dnnmod.plotting'
 
 #: The new module of every public name of this module.
@@ -39,15 +39,13 @@ def moved(old: str, name: str, stacklevel: int = 2) -> Any:
         ...     bins = moved('pyg_dnnmod.weights.predict.quantile_bins',
         ...                  'quantile_bins')
         >>> bins.__module__
-        'pyg_dnnmod.experiments.accuracy_prediction_cv'
+        'pyg_dnnmod.experiments.final_accuracy_cv'
         >>> print(caught[0].message)  # doctest: +NORMALIZE_WHITESPACE
         pyg_dnnmod.weights.predict.quantile_bins is deprecated and will be
         removed in the next release; use
-        pyg_dnnmod.experiments.accuracy_prediction.quantile_bins
+        pyg_dnnmod.experiments.final_accuracy.quantile_bins
     """
-    # importlib, not `from ... import`: the package attribute
-    # `pyg_dnnmod.experiments.accuracy_prediction` is the function of that
-    # name, the module is only in sys.modules.
+    # importlib: the experiments package must not load with weights.
     new = f'{MOVED[name]}.{name}'
     warnings.warn(f"{old} is deprecated and will be removed in the next "
                   f"release; use {new}", DeprecationWarning,

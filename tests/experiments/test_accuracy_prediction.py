@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pyg_dnnmod.experiments.accuracy_prediction import (
+from pyg_dnnmod.experiments.final_accuracy import (
     FEATURE_SETS,
     _early_stop,
     accuracy_features,

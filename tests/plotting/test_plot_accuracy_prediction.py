@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from pyg_dnnmod.experiments.accuracy_prediction import prediction_metrics
+from pyg_dnnmod.experiments.final_accuracy import prediction_metrics
 from pyg_dnnmod.plotting import (
     plot_confusion,
     plot_metric_vs_T,

@@ -3,12 +3,12 @@ import sys
 
 import pytest
 
-import pyg_dnnmod.experiments.accuracy_prediction  # noqa: F401
+import pyg_dnnmod.experiments.final_accuracy  # noqa: F401
 import pyg_dnnmod.plotting as plotting
 import pyg_dnnmod.weights as weights
 from pyg_dnnmod.weights import predict
 
-EXPERIMENT = sys.modules['pyg_dnnmod.experiments.accuracy_prediction']
+EXPERIMENT = sys.modules['pyg_dnnmod.experiments.final_accuracy']
 
 # Every public name of the old module, 0.1.0.
 OLD_NAMES = ['FEATURE_SETS', 'MODELS', 'parameter_statistics',
@@ -40,7 +40,7 @@ def test_old_module_forwards_with_a_warning(name):
 def test_weights_package_forwards_with_a_warning(name):
     with pytest.warns(DeprecationWarning, match=f'pyg_dnnmod.weights.{name} '
                       f'is deprecated.*use pyg_dnnmod.experiments.'
-                      f'accuracy_prediction.{name}'):
+                      f'final_accuracy.{name}'):
         obj = getattr(weights, name)
     assert obj is getattr(EXPERIMENT, name)
     assert name not in weights.__all__

@@ -1,5 +1,5 @@
 r"""The predictors of the accuracy-prediction experiment (see
-:mod:`pyg_dnnmod.experiments.accuracy_prediction`), cross-validated, and
+:mod:`pyg_dnnmod.experiments.final_accuracy`), cross-validated, and
 their metrics.
 
 The final accuracy is predicted as a quantile bin (classification,

@@ -1,5 +1,5 @@
 r"""The features of the accuracy-prediction experiment (see
-:mod:`pyg_dnnmod.experiments.accuracy_prediction`): what is known of every
+:mod:`pyg_dnnmod.experiments.final_accuracy`): what is known of every
 network of a zoo after its first :math:`T` epochs, one row per network.
 
 The weight-graph features of Vahedian et al. (2021, `"Convolutional Neural

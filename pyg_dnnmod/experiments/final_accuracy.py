@@ -17,8 +17,8 @@ wide ones, and :func:`time_savings` compares the cost of predicting at epoch
 stopping.
 
 The features live in
-:mod:`~pyg_dnnmod.experiments.accuracy_prediction_features`, the predictors
-and metrics in :mod:`~pyg_dnnmod.experiments.accuracy_prediction_cv`; both
+:mod:`~pyg_dnnmod.experiments.final_accuracy_features`, the predictors
+and metrics in :mod:`~pyg_dnnmod.experiments.final_accuracy_cv`; both
 are importable from here. The figures are
 :func:`~pyg_dnnmod.plotting.plot_predicted_vs_true`,
 :func:`~pyg_dnnmod.plotting.plot_confusion` and
@@ -30,7 +30,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from pyg_dnnmod.experiments.accuracy_prediction_cv import (
+from pyg_dnnmod.experiments.final_accuracy_cv import (
     _METRICS,
     MODELS,
     _clean,
@@ -39,7 +39,7 @@ from pyg_dnnmod.experiments.accuracy_prediction_cv import (
     prediction_metrics,
     quantile_bins,
 )
-from pyg_dnnmod.experiments.accuracy_prediction_features import (
+from pyg_dnnmod.experiments.final_accuracy_features import (
     FEATURE_SETS,
     _check_T,
     accuracy_features,

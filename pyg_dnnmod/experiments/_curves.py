@@ -111,12 +111,8 @@ def modularity_curves(
         parameter that varies, or is :obj:`None`.
 
     Example:
-        >>> from torch import nn
-        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-        <torch._C.Generator object at ...>
-        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(),
-        ...                       nn.Conv2d(4, 4, 3))
-        >>> x, y = torch.randn(60, 1, 8, 8), torch.arange(60) % 3
+        >>> from pyg_dnnmod.testing import toy_problem
+        >>> model, x, y = toy_problem(60, num_classes=3)
         >>> df = modularity_curves(model, x, y, k=[3, 5], num_samples=30,
         ...                        repeats=2)
         >>> len(df), df.attrs['ablation'], sorted(df['layer'].unique())
@@ -128,7 +124,7 @@ def modularity_curves(
 
     from tqdm.auto import tqdm
 
-    from pyg_dnnmod.features import iter_layer_features, select_layers
+    from pyg_dnnmod.features import select_layers
     from pyg_dnnmod.utils import knn_graph, modularity
 
     models = as_models(model)
@@ -162,12 +158,9 @@ def modularity_curves(
     for met in metrics:
         config.replace(metric=met)
     ns = [n if n is not None else num_total for n in ns]
-    layers, post_activation = config.layers, config.post_activation
     # Fail on a bad layer selection before any forward pass.
-    names = {label: select_layers(m, layers, post_activation)
+    names = {label: select_layers(m, config.layers, config.post_activation)
              for label, m in models.items()}
-    device = torch.device(device) if device is not None else None
-    keep_on_device = device is not None and device.type != 'cpu'
 
     total = sum(len(v) for v in names.values()) * len(ns) * repeats
     bar = tqdm(total=total, desc='snapshots', unit='layer', file=sys.stderr,
@@ -179,10 +172,7 @@ def modularity_curves(
                 for r in range(repeats):
                     index = draw.draw(labels, r)
                     x, y = take_samples(inputs, index), labels[index]
-                    features = iter_layer_features(
-                        m, x, layers, post_activation=post_activation,
-                        batch_size=config.batch_size, device=device,
-                        keep_on_device=keep_on_device)
+                    features = config.layer_features(m, x, device)
                     for t, (name, f) in enumerate(features):
                         y_dev = y.to(f.device)
                         for kk in ks:

@@ -107,14 +107,9 @@ def drawn_features(
         (iterator, torch.Tensor, torch.Tensor): :obj:`(name, features)`
         pairs, the labels of the drawn samples, their indices.
     """
-    from pyg_dnnmod.features import iter_layer_features, select_layers
+    from pyg_dnnmod.features import select_layers
 
     index = config.draw(labels, repeat)
     select_layers(model, config.layers, config.post_activation)
     x, y = take_samples(inputs, index), labels[index]
-    device = torch.device(device) if device is not None else None
-    features = iter_layer_features(
-        model, x, config.layers, post_activation=config.post_activation,
-        batch_size=config.batch_size, device=device,
-        keep_on_device=device is not None and device.type != 'cpu')
-    return features, y, index
+    return config.layer_features(model, x, device), y, index

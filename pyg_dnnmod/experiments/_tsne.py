@@ -138,19 +138,15 @@ def tsne_panels(
         :obj:`x`, :obj:`y` (the map) and :obj:`modularity` (of the layer).
 
     Example:
-        >>> from torch import nn
-        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-        <torch._C.Generator object at ...>
-        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(),
-        ...                       nn.Conv2d(4, 4, 3))
-        >>> x, y = torch.randn(40, 1, 8, 8), torch.arange(40) % 2
+        >>> from pyg_dnnmod.testing import toy_problem
+        >>> model, x, y = toy_problem(40, num_classes=2)
         >>> df = tsne_panels(model, x, y, num_samples=20, perplexity=5)
         >>> df.groupby('layer').size().to_dict()
         {'0': 20, '2': 20}
     """
     from tqdm.auto import tqdm
 
-    from pyg_dnnmod.features import iter_layer_features, select_layers
+    from pyg_dnnmod.features import select_layers
     from pyg_dnnmod.utils import knn_graph, modularity
 
     check_model(model)
@@ -163,15 +159,11 @@ def tsne_panels(
                          f"samples (got {perplexity})")
     names = select_layers(model, config.layers, config.post_activation)
     x, y = take_samples(inputs, index), labels[index]
-    device = torch.device(device) if device is not None else None
 
     def panels():
         if include_input:
             yield -1, 'input', x.reshape(n, -1)
-        features = iter_layer_features(
-            model, x, config.layers, post_activation=config.post_activation,
-            batch_size=config.batch_size, device=device,
-            keep_on_device=device is not None and device.type != 'cpu')
+        features = config.layer_features(model, x, device)
         for t, (name, f) in enumerate(features):
             yield t, name, f
 

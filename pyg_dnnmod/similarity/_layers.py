@@ -170,11 +170,8 @@ def layer_graphs_with_cka(
         :math:`[L, L]` (float64).
 
     Example:
-        >>> from torch import nn
-        >>> _ = torch.manual_seed(0)
-        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(),
-        ...                       nn.Conv2d(4, 4, 3))
-        >>> x, y = torch.randn(40, 1, 8, 8), torch.arange(40) % 2
+        >>> from pyg_dnnmod.testing import toy_problem
+        >>> model, x, y = toy_problem(40, num_classes=2)
         >>> graphs, cka = layer_graphs_with_cka(model, x, y, k=3)
         >>> graphs.layer_names, cka.shape
         (['0', '2'], torch.Size([2, 2]))

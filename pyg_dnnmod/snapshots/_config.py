@@ -8,10 +8,10 @@ experiments, the commands) takes one, so the parameters, their checks, the
 """
 import dataclasses
 import math
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from pyg_dnnmod.utils.sampling import check_labels, sample_indices
 
@@ -179,6 +179,31 @@ class SnapshotConfig:
             return torch.arange(labels.numel())
         return sample_indices(labels, self.num_samples,
                               balanced=self.balanced, seed=self.seed + repeat)
+
+    def layer_features(self, model: nn.Module, inputs: Tensor,
+                       device: Union[str, torch.device, None] = None,
+                       max_bytes: int = 2 * 1024**3
+                       ) -> Iterator[Tuple[str, Tensor]]:
+        r"""The features of the layers this configuration reads
+        (:obj:`layers`, :obj:`post_activation`, :obj:`batch_size`) over
+        :obj:`inputs`, one layer at a time, see
+        :func:`~pyg_dnnmod.features.iter_layer_features`; on a GPU
+        :obj:`device` they stay there.
+
+        Example:
+            >>> from torch import nn
+            >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+            >>> [(name, tuple(f.shape)) for name, f in
+            ...  SnapshotConfig().layer_features(model, torch.ones(5, 3))]
+            [('0', (5, 4))]
+        """
+        from pyg_dnnmod.features import iter_layer_features
+
+        device = torch.device(device) if device is not None else None
+        return iter_layer_features(
+            model, inputs, self.layers, post_activation=self.post_activation,
+            batch_size=self.batch_size, device=device, max_bytes=max_bytes,
+            keep_on_device=device is not None and device.type != 'cpu')
 
     def knn_arguments(self) -> Dict[str, Any]:
         r"""The keyword arguments of :func:`~pyg_dnnmod.utils.knn_graph`.

@@ -256,8 +256,6 @@ def draw_layer_features(
         >>> meta['num_samples'], labels.tolist()
         (6, [0, 1, 0, 1, 0, 1])
     """
-    from pyg_dnnmod.features import iter_layer_features
-
     if not isinstance(config, SnapshotConfig):
         raise TypeError(f"'config' must be a SnapshotConfig "
                         f"(got {type(config).__name__})")
@@ -276,11 +274,7 @@ def draw_layer_features(
     try:
         # A probe forward pass runs here, so a model that rejects the inputs
         # fails now, before any layer is read.
-        features = iter_layer_features(
-            model, inputs, config.layers,
-            post_activation=config.post_activation,
-            batch_size=config.batch_size, device=device, max_bytes=max_bytes,
-            keep_on_device=device is not None and device.type != 'cpu')
+        features = config.layer_features(model, inputs, device, max_bytes)
     except torch.cuda.OutOfMemoryError:
         raise
     except RuntimeError as error:
@@ -344,12 +338,8 @@ def layer_graphs(
             wide layers; stored in :obj:`meta`).
 
     Example:
-        >>> from torch import nn
-        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-        <torch._C.Generator object at ...>
-        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(),
-        ...                       nn.Conv2d(4, 4, 3))
-        >>> x, y = torch.randn(40, 1, 8, 8), torch.arange(40) % 2
+        >>> from pyg_dnnmod.testing import toy_problem
+        >>> model, x, y = toy_problem(40, num_classes=2)
         >>> graphs = layer_graphs(model, x, y, k=3)
         >>> graphs.layer_names
         ['0', '2']

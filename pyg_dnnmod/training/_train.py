@@ -309,7 +309,7 @@ def train(
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(config.milestones), gamma=config.gamma)
 
-    def snapshot(epoch: int, history: List[Dict[str, Any]]) -> None:
+    def save_epoch(epoch: int, history: List[Dict[str, Any]]) -> None:
         if checkpoint_dir is not None:
             save_checkpoint(
                 {
@@ -372,7 +372,7 @@ def train(
                          lr=optimizer.param_groups[0]['lr'],
                          seconds=time.perf_counter() - start))
                 model.eval()
-                snapshot(0, history)
+                save_epoch(0, history)
                 start_epoch = 1
 
             for epoch in range(start_epoch, config.epochs + 1):
@@ -412,7 +412,7 @@ def train(
                          train_acc=correct.item() / count,
                          test_loss=test_loss, test_acc=test_acc, lr=lr,
                          seconds=time.perf_counter() - start))
-                snapshot(epoch, history)
+                save_epoch(epoch, history)
                 bar.set_postfix(loss=f'{train_loss:.4f}',
                                 test_acc=f'{test_acc:.4f}', refresh=False)
                 bar.update(1)

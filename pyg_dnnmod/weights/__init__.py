@@ -35,7 +35,7 @@ from pyg_dnnmod.weights._statistics import (
 )
 from pyg_dnnmod.weights._weight_graph import weight_graph
 from pyg_dnnmod.weights.zoo import (
-    SnapshotRecorder,
+    WeightRecorder,
     ZooSpace,
     generate_zoo,
     tiny_zoo,
@@ -56,6 +56,12 @@ _MOVED = ('accuracy_prediction', 'cross_validate', 'quantile_bins',
 
 
 def __getattr__(name: str) -> Any:
+    if name == 'SnapshotRecorder':  # "snapshot" is a k-NN graph here
+        import warnings
+        warnings.warn("'pyg_dnnmod.weights.SnapshotRecorder' is deprecated; "
+                      "use 'pyg_dnnmod.weights.WeightRecorder'",
+                      DeprecationWarning, stacklevel=2)
+        return WeightRecorder
     if name not in _MOVED:
         raise AttributeError(f"module {__name__!r} has no attribute "
                              f"{name!r}")
@@ -75,7 +81,7 @@ __all__ = [
     'temporal_summary',
     'WeightGraphDataset',
     'ZooSpace',
-    'SnapshotRecorder',
+    'WeightRecorder',
     'generate_zoo',
     'tiny_zoo',
     'zoo_model',

@@ -103,7 +103,7 @@ def weight_graph_sequence(model: nn.Module, snapshots: Any,
             (``epoch_XXX.pt``; their epochs are read from the names), or a
             list of :obj:`state_dict` objects or checkpoint paths for epochs
             :math:`0, 1, \ldots` (e.g. the :obj:`state_dicts` of a
-            :class:`~pyg_dnnmod.weights.SnapshotRecorder`).
+            :class:`~pyg_dnnmod.weights.WeightRecorder`).
         input_shape (Sequence[int], optional): The shape of one input
             sample, see :func:`~pyg_dnnmod.weights.weight_graph`.
             (default: :obj:`None`)

@@ -62,7 +62,7 @@ __all__ = [
     'ZooSpace',
     'zoo_model',
     'zoo_spec',
-    'SnapshotRecorder',
+    'WeightRecorder',
     'train_network',
     'record_path',
     'finished_networks',
@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 
-class SnapshotRecorder:
+class WeightRecorder:
     r"""A training callback that keeps a CPU copy of the model's
     :obj:`state_dict` after each of the first epochs (see
     :func:`~pyg_dnnmod.training.train`, whose epoch 0 is the
@@ -87,7 +87,7 @@ class SnapshotRecorder:
     Example:
         >>> from pyg_dnnmod.training import TrainConfig, train
         >>> x, y = torch.randn(32, 4), torch.arange(32) % 2
-        >>> recorder = SnapshotRecorder(max_epoch=1)
+        >>> recorder = WeightRecorder(max_epoch=1)
         >>> _ = train(torch.nn.Linear(4, 2), (x, y), config=TrainConfig(
         ...     epochs=3, batch_size=8), callback=recorder, progress=False)
         >>> sorted(recorder.state_dicts)
@@ -181,7 +181,7 @@ def train_network(index: int, spec: Dict[str, Any],
         torch.manual_seed(hparams['seed'])
         model = zoo_model(hparams['architecture'], hparams['width'],
                           hparams['dropout'], spec['num_classes'])
-    recorder = SnapshotRecorder(spec['snapshot_epochs'])
+    recorder = WeightRecorder(spec['snapshot_epochs'])
     start = time.perf_counter()
     with _warnings_quiet(), fixed_threads(spec.get('threads', 1)):
         history = train(model, train_data, test_data,

@@ -12,7 +12,7 @@ import torch
 
 from pyg_dnnmod.weights import weight_graph
 from pyg_dnnmod.weights.zoo import (
-    SnapshotRecorder,
+    WeightRecorder,
     ZooSpace,
     finished_networks,
     generate_zoo,
@@ -107,7 +107,7 @@ def test_snapshot_recorder_copies():
     model = torch.nn.Linear(2, 2)
     with torch.no_grad():
         model.weight.zero_()  # exact arithmetic below
-    recorder = SnapshotRecorder(max_epoch=1)
+    recorder = WeightRecorder(max_epoch=1)
     for epoch in range(3):
         recorder(epoch, model)
         with torch.no_grad():
@@ -117,7 +117,7 @@ def test_snapshot_recorder_copies():
     assert torch.equal(states[1]['weight'] - states[0]['weight'],
                        torch.ones(2, 2))
     with pytest.raises(ValueError, match="'max_epoch' must be an integer"):
-        SnapshotRecorder(-1)
+        WeightRecorder(-1)
 
 
 def test_train_network_record_and_determinism():
@@ -298,3 +298,9 @@ def test_spec_without_data_field_resumes(tmp_path):
     with pytest.raises(ValueError, match="data='translated-digits' stored "
                                          "vs 'centred-digits' now"):
         generate_zoo(tmp_path, 2, data='centred-digits', **TINY)
+
+
+def test_snapshot_recorder_is_a_deprecated_name():
+    import pyg_dnnmod.weights as weights
+    with pytest.warns(DeprecationWarning, match='WeightRecorder'):
+        assert weights.SnapshotRecorder is WeightRecorder

@@ -18,14 +18,15 @@ name does not start with ``_`` and that defines both
 is found automatically and becomes ``pyg-dnnmod <name>``; nothing else
 needs registering. ``--debug`` is added to every command. Keep imports of
 torch and the package's heavy modules inside ``run``, so that ``--help``
-stays fast. Raise :class:`~pyg_dnnmod.cli._common.CLIError` (one line: the
-problem and the fix) for anything a person can act on; it, and the
-:class:`ValueError` / :class:`TypeError` / :class:`OSError` of the library's
-input checks, are printed as one line on stderr with exit code 2 (the
-traceback only with ``--debug``). Write outputs with
-:func:`~pyg_dnnmod.cli._common.write_outputs` so that an error leaves
-nothing half-written. :mod:`pyg_dnnmod.cli._common` holds the shared
-options (model, data, runtime, output) and their resolution. A module that
+stays fast. Raise :class:`CLIError` (one line: the problem and the fix)
+for anything a person can act on, also from an option's ``type=``; it, and
+the :class:`ValueError` / :class:`TypeError` / :class:`OSError` of the
+library's input checks, are printed as one line on stderr with exit code 2
+(the traceback only with ``--debug``). Write outputs with
+:func:`~pyg_dnnmod.cli._common.finish` so that an error leaves nothing
+half-written. :mod:`pyg_dnnmod.cli._common` holds the shared options
+(model, data, runtime, output), the wrappers of the library's data and
+model functions, and the output folder with its ``run.json``. A module that
 fails to import is listed as an unavailable command instead of breaking the
 others.
 """
@@ -36,7 +37,8 @@ import sys
 import traceback
 from typing import Any, List, Optional, Sequence
 
-from pyg_dnnmod.cli._common import CLIError, one_line
+from pyg_dnnmod._version import __version__
+from pyg_dnnmod.cli._errors import CLIError, one_line
 
 __all__ = ['main', 'build_parser', 'CLIError']
 
@@ -80,10 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         >>> parser = build_parser()
         >>> args = parser.parse_args(['curve', '--k', '3,5'])
         >>> args.command, args.k
-        ('curve', '3,5')
+        ('curve', [3, 5])
     """
-    import pyg_dnnmod
-
     parser = argparse.ArgumentParser(
         prog=PROG,
         description='Deep networks read as dynamic graphs: k-NN snapshots '
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                     '2022). Start with: pyg-dnnmod curve',
         epilog=f"'{PROG} <command> --help' shows a command's options.")
     parser.add_argument('--version', action='version',
-                        version=f'%(prog)s {pyg_dnnmod.__version__}')
+                        version=f'%(prog)s {__version__}')
     _add_debug(parser)
     subparsers = parser.add_subparsers(dest='command', metavar='<command>',
                                        title='commands')
@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(got {type(sub).__name__})")
         _add_debug(sub)
         sub.set_defaults(_run=run)
+    parser.set_defaults(_commands=tuple(subparsers.choices))
     return parser
 
 
@@ -160,6 +161,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # --help, --version or a usage error
         return e.code if isinstance(e.code, int) else int(e.code is not None)
+    except CLIError as e:  # a bad value of an option's type=
+        commands = parser.get_default('_commands')
+        return _fail(next((a for a in argv if a in commands), None), str(e))
     if getattr(args, '_run', None) is None:
         parser.print_help(sys.stderr)
         return 2

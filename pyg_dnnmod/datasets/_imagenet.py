@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from pyg_dnnmod.datasets._sampling import sample_indices
+from pyg_dnnmod.utils.sampling import sample_indices
 
 #: The usual ImageNet normalisation constants (also the paper's).
 IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)

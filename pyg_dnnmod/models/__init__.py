@@ -1,6 +1,8 @@
 r"""The models of Lu et al. (ECCV 2022) and their appendix B variants,
 LeNet-5 (Vahedian et al., 2021), AlexNet and the project's default
 :class:`DigitsCNN`; all take pixel-space inputs and normalise them inside.
+:func:`build_model` builds any of them, or a torchvision or timm
+architecture, or a factory's model, by spec.
 """
 from pyg_dnnmod.models.normalize import Normalize, NormalizedModel
 from pyg_dnnmod.models.vgg import (
@@ -38,6 +40,13 @@ from pyg_dnnmod.models.alexnet import AlexNet, alexnet
 from pyg_dnnmod.models.digits_cnn import DigitsCNN, digits_cnn
 from pyg_dnnmod.models.digits_deep import DigitsDeepCNN, digits_deep_cnn
 from pyg_dnnmod.models.registry import get_input_shape, get_model, list_models
+from pyg_dnnmod.models.build import (
+    SPEC_KINDS,
+    build_model,
+    check_model_input,
+    model_kind,
+    reinitialize,
+)
 
 __all__ = [
     'Normalize',
@@ -79,4 +88,9 @@ __all__ = [
     'get_model',
     'get_input_shape',
     'list_models',
+    'build_model',
+    'model_kind',
+    'reinitialize',
+    'check_model_input',
+    'SPEC_KINDS',
 ]

@@ -23,13 +23,15 @@ FC 4096 -> classes                       classes
 """
 from typing import Any
 
-import torch
+import torch  # noqa: F401 - the doctests use it
 from torch import Tensor, nn
 
 from pyg_dnnmod.models._utils import (
     check_dropout,
+    check_model_args,
     check_positive_int,
-    check_width,
+    dropout_mlp,
+    flatten_features,
     scale_channels,
 )
 from pyg_dnnmod.models.normalize import Normalize, Stats
@@ -72,10 +74,8 @@ class AlexNet(nn.Module):
         std: Stats = None,
     ) -> None:
         super().__init__()
-        check_positive_int(num_classes, 'num_classes')
-        check_positive_int(in_channels, 'in_channels')
+        width = check_model_args(num_classes, in_channels, width)
         check_positive_int(hidden_channels, 'hidden_channels')
-        width = check_width(width)
         dropout = check_dropout(dropout)
         c1, c2, c3, c4, c5 = (scale_channels(c, width)
                               for c in (64, 192, 384, 256, 256))
@@ -97,24 +97,12 @@ class AlexNet(nn.Module):
             nn.ReLU(),
             nn.MaxPool2d(2),
         )
-        self.classifier = nn.Sequential(
-            nn.Dropout(dropout),
-            nn.Linear(c5 * 2 * 2, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, num_classes),
-        )
+        self.classifier = dropout_mlp(c5 * 2 * 2, hidden, num_classes,
+                                      dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.normalize(x)
-        x = torch.flatten(self.features(x), 1)
-        first = self.classifier[1]
-        if isinstance(first, nn.Linear) and x.size(1) != first.in_features:
-            raise ValueError(f"AlexNet expects 32x32 inputs; its features "
-                             f"gave {x.size(1)} values instead of "
-                             f"{first.in_features}")
+        x = self.features(self.normalize(x))
+        x = flatten_features(x, self.classifier[1], 'AlexNet', 32)
         return self.classifier(x)
 
 

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from pyg_dnnmod.models._utils import (
+    check_model_args,
     check_positive_int,
-    check_width,
     scale_channels,
 )
 from pyg_dnnmod.models.normalize import Normalize, Stats
@@ -61,9 +61,7 @@ class DigitsCNN(nn.Module):
         std: Stats = None,
     ) -> None:
         super().__init__()
-        check_positive_int(num_classes, 'num_classes')
-        check_positive_int(in_channels, 'in_channels')
-        width = check_width(width)
+        width = check_model_args(num_classes, in_channels, width)
         channels = tuple(channels)
         if len(channels) != 4:
             raise ValueError(f"'channels' must have 4 entries "

@@ -27,8 +27,9 @@ import torch
 from torch import Tensor, nn
 
 from pyg_dnnmod.models._utils import (
+    check_convs_per_block,
+    check_model_args,
     check_positive_int,
-    check_width,
     scale_channels,
 )
 from pyg_dnnmod.models.normalize import Normalize, Stats
@@ -151,11 +152,9 @@ class DigitsDeepCNN(nn.Module):
         residual: bool = False,
     ) -> None:
         super().__init__()
-        check_positive_int(num_classes, 'num_classes')
+        width = check_model_args(num_classes, in_channels, width)
         if not isinstance(residual, bool):
             raise TypeError(f"'residual' must be a bool (got {residual!r})")
-        check_positive_int(in_channels, 'in_channels')
-        width = check_width(width)
         channels = tuple(channels)
         if len(channels) == 0:
             raise ValueError(f"'channels' must have at least one entry "
@@ -165,13 +164,7 @@ class DigitsDeepCNN(nn.Module):
         if isinstance(convs_per_block, int) and not isinstance(
                 convs_per_block, bool):
             convs_per_block = (convs_per_block, ) * len(channels)
-        convs_per_block = tuple(convs_per_block)
-        if len(convs_per_block) != len(channels):
-            raise ValueError(f"'convs_per_block' and 'channels' must have "
-                             f"the same length (got {convs_per_block!r} and "
-                             f"{channels!r})")
-        for n in convs_per_block:
-            check_positive_int(n, 'convs_per_block')
+        convs_per_block = check_convs_per_block(convs_per_block, channels)
 
         self.normalize = Normalize(mean, std)
         layers: list[nn.Module] = []

@@ -7,13 +7,14 @@ channel and neuron.
 """
 from typing import Any
 
-import torch
+import torch  # noqa: F401 - the doctests use it
 from torch import Tensor, nn
 
 from pyg_dnnmod.models._utils import (
     check_dropout,
+    check_model_args,
     check_positive_int,
-    check_width,
+    flatten_features,
     scale_channels,
 )
 from pyg_dnnmod.models.normalize import Normalize, Stats
@@ -67,10 +68,8 @@ class LeNet5(nn.Module):
         std: Stats = None,
     ) -> None:
         super().__init__()
-        check_positive_int(num_classes, 'num_classes')
-        check_positive_int(in_channels, 'in_channels')
+        width = check_model_args(num_classes, in_channels, width)
         check_positive_int(input_size, 'input_size')
-        width = check_width(width)
         dropout = check_dropout(dropout)
         if input_size < 12:
             raise ValueError(f"'input_size' must be >= 12 (got {input_size})")
@@ -99,14 +98,8 @@ class LeNet5(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.normalize(x)
-        x = torch.flatten(self.features(x), 1)
-        first = self.classifier[0]
-        if isinstance(first, nn.Linear) and x.size(1) != first.in_features:
-            raise ValueError(f"LeNet5 expects {self.input_size}x"
-                             f"{self.input_size} inputs; its features gave "
-                             f"{x.size(1)} values instead of "
-                             f"{first.in_features}")
+        x = self.features(self.normalize(x))
+        x = flatten_features(x, self.classifier[0], 'LeNet5', self.input_size)
         return self.classifier(x)
 
 

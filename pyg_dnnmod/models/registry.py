@@ -17,17 +17,9 @@ from pyg_dnnmod.models.digits_cnn import digits_cnn
 from pyg_dnnmod.models.digits_deep import digits_deep_cnn, digits_deep_resnet
 from pyg_dnnmod.models.lenet import lenet5
 from pyg_dnnmod.models.resnet import (
+    CIFAR_RESNETS,
     RESNET152_REMOVED,
-    resnet18,
-    resnet20,
-    resnet32,
-    resnet34,
-    resnet44,
-    resnet50,
-    resnet56,
-    resnet101,
-    resnet110,
-    resnet152,
+    RESNETS,
     resnet152_pruned,
 )
 from pyg_dnnmod.models.vgg import VGG, VGG_CONVS_PER_BLOCK
@@ -46,11 +38,11 @@ def _register(name: str, fn: Callable[..., nn.Module],
 
 for _name, _convs in VGG_CONVS_PER_BLOCK.items():
     _register(_name, partial(VGG, _convs), _CIFAR)
-for _fn in (resnet18, resnet34, resnet50, resnet101, resnet152):
+for _fn in RESNETS:
     _register(_fn.__name__, _fn, _CIFAR)
     _register(f'{_fn.__name__}_imagenet', partial(_fn, stem='imagenet'),
               _IMAGENET)
-for _fn in (resnet20, resnet32, resnet44, resnet56, resnet110):
+for _fn in CIFAR_RESNETS:
     _register(_fn.__name__, _fn, _CIFAR)
 for _r in RESNET152_REMOVED:
     _register(f'resnet152_{_r}', partial(resnet152_pruned, _r), _CIFAR)

@@ -11,7 +11,8 @@ The stride of a :class:`Bottleneck` sits on its 3x3 convolution, as in the
 paper's code and torchvision ("ResNet v1.5"). No operation is in-place, so a
 forward hook that keeps a module's output is never overwritten.
 """
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Union
 
 import torch
@@ -19,8 +20,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pyg_dnnmod.models._utils import (
+    check_model_args,
     check_positive_int,
-    check_width,
+    named_constructor,
     scale_channels,
 )
 from pyg_dnnmod.models.normalize import Normalize, Stats
@@ -45,7 +47,27 @@ def _projection(in_channels: int, out_channels: int,
     )
 
 
-class BasicBlock(nn.Module):
+class _ResidualBlock(nn.Module):
+    r"""What the residual blocks of :class:`ResNet` share: the flag that
+    feature extraction reads, the channels and the stride, and whether the
+    :obj:`shortcut` (set last by the subclass) is a projection."""
+    expansion: int = 1
+    is_residual_block: bool = True
+
+    def __init__(self, in_channels: int, channels: int, stride: int) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = channels * self.expansion
+        self.stride = stride
+
+    @property
+    def has_projection(self) -> bool:
+        r"""Whether the shortcut is a 1x1 convolution (the block changes
+        the shape of its input and cannot be removed)."""
+        return not isinstance(self.shortcut, nn.Identity)
+
+
+class BasicBlock(_ResidualBlock):
     r"""The two-convolution residual block of ResNet18/34 and of the CIFAR
     ResNet20..110.
 
@@ -56,7 +78,8 @@ class BasicBlock(nn.Module):
 
     The :obj:`shortcut` is a 1x1 convolution with BatchNorm when the stride
     or the channel count changes ("option B" of He et al.), the identity
-    otherwise.
+    otherwise; the property :obj:`has_projection` says which (a block with
+    a projection changes the shape of its input and cannot be removed).
 
     Args:
         in_channels (int): Input channels.
@@ -70,14 +93,10 @@ class BasicBlock(nn.Module):
         (True, torch.Size([1, 32, 4, 4]))
     """
     expansion: int = 1
-    is_residual_block: bool = True
 
     def __init__(self, in_channels: int, channels: int,
                  stride: int = 1) -> None:
-        super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = channels * self.expansion
-        self.stride = stride
+        super().__init__(in_channels, channels, stride)
         self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=3,
                                stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
@@ -86,22 +105,17 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(channels)
         self.shortcut = _projection(in_channels, self.out_channels, stride)
 
-    @property
-    def has_projection(self) -> bool:
-        r"""Whether the shortcut is a 1x1 convolution (the block changes
-        the shape of its input and cannot be removed)."""
-        return not isinstance(self.shortcut, nn.Identity)
-
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return F.relu(out + self.shortcut(x))
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(_ResidualBlock):
     r"""The 1x1 - 3x3 - 1x1 residual block of ResNet50/101/152, with
     :obj:`expansion = 4` output channels per bottleneck channel and the
-    stride on the 3x3 convolution.
+    stride on the 3x3 convolution; its :obj:`shortcut` and
+    :obj:`has_projection` are those of :class:`BasicBlock`.
 
     Args:
         in_channels (int): Input channels.
@@ -116,14 +130,10 @@ class Bottleneck(nn.Module):
         (False, torch.Size([1, 256, 4, 4]))
     """
     expansion: int = 4
-    is_residual_block: bool = True
 
     def __init__(self, in_channels: int, channels: int,
                  stride: int = 1) -> None:
-        super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = channels * self.expansion
-        self.stride = stride
+        super().__init__(in_channels, channels, stride)
         self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=1,
                                bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
@@ -134,12 +144,6 @@ class Bottleneck(nn.Module):
                                bias=False)
         self.bn3 = nn.BatchNorm2d(self.out_channels)
         self.shortcut = _projection(in_channels, self.out_channels, stride)
-
-    @property
-    def has_projection(self) -> bool:
-        r"""Whether the shortcut is a 1x1 convolution (the block changes
-        the shape of its input and cannot be removed)."""
-        return not isinstance(self.shortcut, nn.Identity)
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -232,9 +236,7 @@ class ResNet(nn.Module):
                              f"and {channels!r})")
         for n in num_blocks:
             check_positive_int(n, 'num_blocks')
-        check_positive_int(num_classes, 'num_classes')
-        check_positive_int(in_channels, 'in_channels')
-        width = check_width(width)
+        width = check_model_args(num_classes, in_channels, width)
         if stem not in ('cifar', 'imagenet'):
             raise ValueError(f"'stem' must be 'cifar' or 'imagenet' "
                              f"(got {stem!r})")
@@ -311,62 +313,33 @@ class ResNet(nn.Module):
         return self.fc(x)
 
 
-def resnet18(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    r"""CIFAR ResNet18, :obj:`[2, 2, 2, 2]` basic blocks; keyword arguments
-    (e.g. :obj:`stem='imagenet'`) go to :class:`ResNet`.
-
-    Example:
-        >>> sum(p.numel() for p in resnet18().parameters())
-        11173962
-    """
-    return ResNet('basic', [2, 2, 2, 2], num_classes=num_classes, **kwargs)
-
-
-def resnet34(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    r"""CIFAR ResNet34, :obj:`[3, 4, 6, 3]` basic blocks; keyword arguments
-    go to :class:`ResNet`.
-
-    Example:
-        >>> resnet34().num_blocks
-        (3, 4, 6, 3)
-    """
-    return ResNet('basic', [3, 4, 6, 3], num_classes=num_classes, **kwargs)
+#: Block kind and blocks per stage of the ResNets of ImageNet depth.
+RESNET_LAYOUTS: dict[int, tuple[str, tuple[int, ...]]] = {
+    18: ('basic', (2, 2, 2, 2)),
+    34: ('basic', (3, 4, 6, 3)),
+    50: ('bottleneck', (3, 4, 6, 3)),
+    101: ('bottleneck', (3, 4, 23, 3)),
+    152: ('bottleneck', RESNET152_BLOCKS),
+}
 
 
-def resnet50(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    r"""CIFAR ResNet50, :obj:`[3, 4, 6, 3]` bottleneck blocks; keyword
-    arguments go to :class:`ResNet`.
-
-    Example:
-        >>> resnet50().fc
-        Linear(in_features=2048, out_features=10, bias=True)
-    """
-    return ResNet('bottleneck', [3, 4, 6, 3], num_classes=num_classes,
-                  **kwargs)
+def _named_resnet(depth: int, example: str,
+                  result: str) -> Callable[..., ResNet]:
+    block, num_blocks = RESNET_LAYOUTS[depth]
+    return named_constructor(
+        __name__, f'resnet{depth}', partial(ResNet, block, num_blocks),
+        ResNet, f'CIFAR ResNet{depth}, :obj:`{list(num_blocks)}` {block} '
+        f"blocks; keyword arguments (e.g. :obj:`stem='imagenet'`) go to "
+        f':class:`ResNet`.', example, result)
 
 
-def resnet101(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    r"""CIFAR ResNet101, :obj:`[3, 4, 23, 3]` bottleneck blocks; keyword
-    arguments go to :class:`ResNet`.
-
-    Example:
-        >>> resnet101().num_blocks
-        (3, 4, 23, 3)
-    """
-    return ResNet('bottleneck', [3, 4, 23, 3], num_classes=num_classes,
-                  **kwargs)
-
-
-def resnet152(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    r"""CIFAR ResNet152, :obj:`[3, 8, 36, 3]` bottleneck blocks; keyword
-    arguments go to :class:`ResNet`.
-
-    Example:
-        >>> resnet152().num_blocks
-        (3, 8, 36, 3)
-    """
-    return ResNet('bottleneck', RESNET152_BLOCKS, num_classes=num_classes,
-                  **kwargs)
+resnet18 = _named_resnet(18, 'sum(p.numel() for p in resnet18().parameters())',
+                         '11173962')
+resnet34 = _named_resnet(34, 'resnet34().num_blocks', '(3, 4, 6, 3)')
+resnet50 = _named_resnet(50, 'resnet50().fc', 'Linear(in_features=2048, '
+                         'out_features=10, bias=True)')
+resnet101 = _named_resnet(101, 'resnet101().num_blocks', '(3, 4, 23, 3)')
+resnet152 = _named_resnet(152, 'resnet152().num_blocks', '(3, 8, 36, 3)')
 
 
 def resnet152_pruned(removed: int, num_classes: int = 10,
@@ -439,51 +412,25 @@ def cifar_resnet(depth: int, num_classes: int = 10,
     return _cifar_resnet(depth, num_classes, **kwargs)
 
 
-def resnet20(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    r"""CIFAR ResNet20 (:math:`n = 3`), see :func:`cifar_resnet`.
-
-    Example:
-        >>> sum(p.numel() for p in resnet20().parameters())
-        272474
-    """
-    return _cifar_resnet(20, num_classes, **kwargs)
+def _named_cifar_resnet(depth: int, example: str,
+                        result: str) -> Callable[..., ResNet]:
+    return named_constructor(
+        __name__, f'resnet{depth}', partial(_cifar_resnet, depth), ResNet,
+        f'CIFAR ResNet{depth} (:math:`n = {(depth - 2) // 6}`), see '
+        f':func:`cifar_resnet`.', example, result)
 
 
-def resnet32(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    r"""CIFAR ResNet32 (:math:`n = 5`), see :func:`cifar_resnet`.
+resnet20 = _named_cifar_resnet(
+    20, 'sum(p.numel() for p in resnet20().parameters())', '272474')
+resnet32 = _named_cifar_resnet(32, 'resnet32().num_blocks', '(5, 5, 5)')
+resnet44 = _named_cifar_resnet(44, 'resnet44().num_blocks', '(7, 7, 7)')
+resnet56 = _named_cifar_resnet(56, 'resnet56().num_blocks', '(9, 9, 9)')
+resnet110 = _named_cifar_resnet(110, 'resnet110().num_blocks',
+                                '(18, 18, 18)')
 
-    Example:
-        >>> resnet32().num_blocks
-        (5, 5, 5)
-    """
-    return _cifar_resnet(32, num_classes, **kwargs)
+#: The constructors of the ResNets of ImageNet depth (CIFAR form, or
+#: ImageNet form with :obj:`stem='imagenet'`).
+RESNETS = (resnet18, resnet34, resnet50, resnet101, resnet152)
 
-
-def resnet44(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    r"""CIFAR ResNet44 (:math:`n = 7`), see :func:`cifar_resnet`.
-
-    Example:
-        >>> resnet44().num_blocks
-        (7, 7, 7)
-    """
-    return _cifar_resnet(44, num_classes, **kwargs)
-
-
-def resnet56(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    r"""CIFAR ResNet56 (:math:`n = 9`), see :func:`cifar_resnet`.
-
-    Example:
-        >>> resnet56().num_blocks
-        (9, 9, 9)
-    """
-    return _cifar_resnet(56, num_classes, **kwargs)
-
-
-def resnet110(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    r"""CIFAR ResNet110 (:math:`n = 18`), see :func:`cifar_resnet`.
-
-    Example:
-        >>> resnet110().num_blocks
-        (18, 18, 18)
-    """
-    return _cifar_resnet(110, num_classes, **kwargs)
+#: The constructors of the CIFAR ResNets of He et al. (2016).
+CIFAR_RESNETS = (resnet20, resnet32, resnet44, resnet56, resnet110)

@@ -16,16 +16,21 @@ block; :attr:`VGG.cfg` is read from :obj:`features` and stays right after
 such surgery.
 """
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
-import torch
+import torch  # noqa: F401 - the doctests use it
 from torch import Tensor, nn
 
 from pyg_dnnmod.models._utils import (
+    check_convs_per_block,
     check_dropout,
     check_positive_int,
     check_width,
+    dropout_mlp,
+    flatten_features,
+    named_constructor,
     scale_channels,
 )
 from pyg_dnnmod.models.normalize import Normalize, Stats
@@ -162,13 +167,7 @@ class VGG(nn.Module):
         check_positive_int(hidden_channels, 'hidden_channels')
         width = check_width(width)
         dropout = check_dropout(dropout)
-        convs_per_block = tuple(convs_per_block)
-        if len(convs_per_block) != len(channels):
-            raise ValueError(f"'convs_per_block' and 'channels' must have the "
-                             f"same length (got {convs_per_block!r} and "
-                             f"{tuple(channels)!r})")
-        for n in convs_per_block:
-            check_positive_int(n, 'convs_per_block')
+        convs_per_block = check_convs_per_block(convs_per_block, channels)
         reduction = 2**len(convs_per_block)
         if input_size % reduction != 0:
             raise ValueError(f"'input_size' must be divisible by {reduction} "
@@ -183,15 +182,8 @@ class VGG(nn.Module):
 
         self.normalize = Normalize(mean, std)
         self.features = make_vgg_features(cfg, in_channels, batch_norm)
-        self.classifier = nn.Sequential(
-            nn.Dropout(dropout),
-            nn.Linear(cfg[-1][-1] * spatial * spatial, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, num_classes),
-        )
+        self.classifier = dropout_mlp(cfg[-1][-1] * spatial * spatial,
+                                      hidden, num_classes, dropout)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -228,15 +220,8 @@ class VGG(nn.Module):
         return tuple(len(block) for block in self.cfg)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.normalize(x)
-        x = self.features(x)
-        x = torch.flatten(x, 1)
-        first = self.classifier[1]
-        if isinstance(first, nn.Linear) and x.size(1) != first.in_features:
-            raise ValueError(f"VGG expects {self.input_size}x"
-                             f"{self.input_size} inputs; its features gave "
-                             f"{x.size(1)} values instead of "
-                             f"{first.in_features}")
+        x = self.features(self.normalize(x))
+        x = flatten_features(x, self.classifier[1], 'VGG', self.input_size)
         return self.classifier(x)
 
 
@@ -244,48 +229,20 @@ def _vgg(name: str, **kwargs: Any) -> VGG:
     return VGG(VGG_CONVS_PER_BLOCK[name], **kwargs)
 
 
-def vgg11(num_classes: int = 10, **kwargs: Any) -> VGG:
-    r"""CIFAR VGG11 with batch normalisation (convolutions per block
-    :obj:`(1, 1, 2, 2, 2)`); keyword arguments go to :class:`VGG`.
-
-    Example:
-        >>> sum(p.numel() for p in vgg11().parameters())
-        9756426
-    """
-    return _vgg('vgg11', num_classes=num_classes, **kwargs)
+def _named_vgg(name: str, example: str, result: str) -> Callable[..., VGG]:
+    return named_constructor(
+        __name__, name, partial(_vgg, name), VGG,
+        f'CIFAR {name.upper()} with batch normalisation (convolutions per '
+        f'block :obj:`{VGG_CONVS_PER_BLOCK[name]}`); keyword arguments go to '
+        f':class:`VGG`.', example, result)
 
 
-def vgg13(num_classes: int = 10, **kwargs: Any) -> VGG:
-    r"""CIFAR VGG13 with batch normalisation (convolutions per block
-    :obj:`(2, 2, 2, 2, 2)`); keyword arguments go to :class:`VGG`.
-
-    Example:
-        >>> vgg13().convs_per_block
-        (2, 2, 2, 2, 2)
-    """
-    return _vgg('vgg13', num_classes=num_classes, **kwargs)
-
-
-def vgg16(num_classes: int = 10, **kwargs: Any) -> VGG:
-    r"""CIFAR VGG16 with batch normalisation (convolutions per block
-    :obj:`(2, 2, 3, 3, 3)`); keyword arguments go to :class:`VGG`.
-
-    Example:
-        >>> vgg16().convs_per_block
-        (2, 2, 3, 3, 3)
-    """
-    return _vgg('vgg16', num_classes=num_classes, **kwargs)
-
-
-def vgg19(num_classes: int = 10, **kwargs: Any) -> VGG:
-    r"""CIFAR VGG19 with batch normalisation (convolutions per block
-    :obj:`(2, 2, 4, 4, 4)`); keyword arguments go to :class:`VGG`.
-
-    Example:
-        >>> vgg19(num_classes=100).classifier[-1]
-        Linear(in_features=512, out_features=100, bias=True)
-    """
-    return _vgg('vgg19', num_classes=num_classes, **kwargs)
+vgg11 = _named_vgg('vgg11', 'sum(p.numel() for p in vgg11().parameters())',
+                   '9756426')
+vgg13 = _named_vgg('vgg13', 'vgg13().convs_per_block', '(2, 2, 2, 2, 2)')
+vgg16 = _named_vgg('vgg16', 'vgg16().convs_per_block', '(2, 2, 3, 3, 3)')
+vgg19 = _named_vgg('vgg19', 'vgg19(num_classes=100).classifier[-1]',
+                   'Linear(in_features=512, out_features=100, bias=True)')
 
 
 def vgg_variant(name: str, num_classes: int = 10, **kwargs: Any) -> VGG:

@@ -1,7 +1,7 @@
 r"""Figures of the experiments as :class:`matplotlib.figure.Figure` objects
 built without :mod:`matplotlib.pyplot`, so they need no display (the Agg
 canvas renders them) and are not kept alive by pyplot's figure registry:
-``fig.savefig(path)`` writes a PNG, a notebook shows the returned figure.
+:func:`save_figure` writes a PNG, a notebook shows the returned figure.
 
 * :func:`plot_modularity_curve`: the paper's Fig. 4 (and Fig. 7 ablations)
 * :func:`plot_tsne_grid`: the paper's Fig. 1 (left)
@@ -12,6 +12,9 @@ canvas renders them) and are not kept alive by pyplot's figure registry:
 * :func:`plot_adversarial_curves`: clean vs adversarial curves (Fig. 6a)
 * :func:`plot_training_dynamics`: modularity per epoch and layer (Fig. 6b)
 * :func:`plot_linear_probes`: linear-probe accuracy beside the curve
+* :func:`plot_predicted_vs_true`, :func:`plot_confusion` and
+  :func:`plot_metric_vs_T`: predicting the final accuracy from the first
+  epochs (Vahedian et al., 2021)
 """
 from pyg_dnnmod.plotting._curve import (
     curve_label,
@@ -33,6 +36,12 @@ from pyg_dnnmod.plotting._dynamics import (
     plot_training_dynamics,
 )
 from pyg_dnnmod.plotting._probes import plot_linear_probes
+from pyg_dnnmod.plotting._save import save_figure
+from pyg_dnnmod.plotting._accuracy_prediction import (
+    plot_confusion,
+    plot_metric_vs_T,
+    plot_predicted_vs_true,
+)
 
 __all__ = [
     'plot_modularity_curve',
@@ -45,9 +54,13 @@ __all__ = [
     'plot_adversarial_curves',
     'plot_training_dynamics',
     'plot_linear_probes',
+    'plot_predicted_vs_true',
+    'plot_confusion',
+    'plot_metric_vs_T',
     'cka_title',
     'default_dynamics_layers',
     'curve_settings',
     'curve_label',
     'curve_title',
+    'save_figure',
 ]

@@ -12,7 +12,7 @@ from pyg_dnnmod.experiments.final_accuracy import (
     FEATURE_SETS,
     prediction_metrics,
 )
-from pyg_dnnmod.plotting._pruning import _check_frame
+from pyg_dnnmod.plotting._axes import check_frame
 
 _PREDICTION_COLUMNS = ('subset', 'features', 'y_true', 'y_pred', 'bin_true',
                        'bin_pred')
@@ -67,7 +67,7 @@ def plot_predicted_vs_true(predictions: pd.DataFrame,
         >>> [ax.get_title().split('\n')[0] for ax in fig.axes]
         ['graph', 'accuracy']
     """
-    _check_frame(predictions, 'predictions', _PREDICTION_COLUMNS,
+    check_frame(predictions, 'predictions', _PREDICTION_COLUMNS,
                  'the predictions of accuracy_prediction')
     predictions = _first_repeat(predictions)
     pred = predictions[predictions['subset'] == subset]
@@ -136,7 +136,7 @@ def plot_confusion(predictions: pd.DataFrame,
         >>> fig.axes[0].images[0].get_array().tolist()
         [[1, 0], [1, 1]]
     """
-    _check_frame(predictions, 'predictions',
+    check_frame(predictions, 'predictions',
                  ('subset', 'features', 'bin_true', 'bin_pred'),
                  'the predictions of accuracy_prediction')
     predictions = _first_repeat(predictions)
@@ -196,7 +196,7 @@ def plot_metric_vs_T(table: pd.DataFrame,
         >>> fig.axes[0].get_legend_handles_labels()[1]
         ['graph', 'majority / mean']
     """
-    _check_frame(table, 'table', ('T', 'subset', 'features', *metrics),
+    check_frame(table, 'table', ('T', 'subset', 'features', *metrics),
                  'the output of metric_vs_T')
     subsets = list(dict.fromkeys(table['subset']))
     fig, axes = _panel_grid(len(subsets), len(metrics), 4.2, 3.4)

@@ -5,6 +5,14 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from pyg_dnnmod.plotting._axes import (
+    check_frame,
+    depth_figsize,
+    figure_axes,
+    layer_ticks,
+    run_title,
+)
+
 
 def plot_adversarial_curves(
     curves: pd.DataFrame,
@@ -45,27 +53,13 @@ def plot_adversarial_curves(
         >>> fig.axes[0].get_legend_handles_labels()[1]
         ['clean', 'fgsm']
     """
-    from matplotlib.figure import Figure
-
-    if not isinstance(curves, pd.DataFrame):
-        raise TypeError(f"'curves' must be a pandas.DataFrame "
-                        f"(got {type(curves).__name__})")
-    missing = [c for c in ('set', 'layer_index', 'layer', 'modularity')
-               if c not in curves.columns]
-    if missing:
-        raise ValueError(f"'curves' lacks the column(s) {missing} (got "
-                         f"{curves.columns.tolist()}); pass the curves of "
-                         f"adversarial_curves")
-    if len(curves) == 0:
-        raise ValueError("'curves' is empty (got 0 rows)")
+    check_frame(curves, 'curves', ('set', 'layer_index', 'layer',
+                                   'modularity'),
+                'the curves of adversarial_curves')
     layers = (curves[['layer_index', 'layer']].drop_duplicates('layer_index')
               .sort_values('layer_index'))
     names = layers['layer'].astype(str).tolist()
-    longest = max(len(n) for n in names)
-    fig = Figure(figsize=(min(max(6.5, 0.32 * len(names) + 3.5), 24.0),
-                          4.2 + min(longest, 30) * 0.06),
-                 layout='constrained')
-    ax = fig.add_subplot()
+    fig, ax = figure_axes(None, depth_figsize(names, 6.5, 0.32, 3.5, 4.2))
     info = {}
     if summary is not None and 'set' in summary.columns:
         info = {row['set']: row for _, row in summary.iterrows()}
@@ -88,21 +82,13 @@ def plot_adversarial_curves(
         ax.plot(group['layer_index'].to_numpy(),
                 group['modularity'].to_numpy(dtype=float), label=label,
                 **style)
-    ax.set_xticks(layers['layer_index'].to_numpy())
-    ax.set_xticklabels(names, rotation=45, ha='right',
-                       rotation_mode='anchor',
-                       fontsize=9 if len(names) <= 20 else 7)
-    ax.set_xlabel('layer')
+    layer_ticks(ax, layers['layer_index'].to_numpy(), names)
     ax.set_ylabel('modularity Q (true labels)')
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc='best')
     if title is None:
-        head = ' on '.join(str(p) for p in (model, data) if p)
-        fixed = [head] if head else []
-        for key, symbol in (('num_samples', 'N'), ('k', 'k')):
-            if curves.attrs.get(key) is not None:
-                fixed.append(f'{symbol} = {curves.attrs[key]}')
-        title = ', '.join(fixed) + ('\n' if fixed else '') + \
-            'clean vs adversarial inputs'
+        title = run_title('clean vs adversarial inputs', model, data,
+                          curves.attrs.get('num_samples'),
+                          curves.attrs.get('k'))
     ax.set_title(title, fontsize=11)
     return fig

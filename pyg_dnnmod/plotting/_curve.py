@@ -6,6 +6,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import pandas as pd
 
 from pyg_dnnmod.experiments import SETTING_COLUMNS
+from pyg_dnnmod.plotting._axes import (
+    check_frame,
+    depth_figsize,
+    figure_axes,
+    layer_ticks,
+    model_on_data,
+)
 
 _SYMBOLS = {'k': 'k', 'num_samples': 'N', 'metric': 'metric'}
 
@@ -57,7 +64,7 @@ def curve_title(summary: pd.DataFrame, model: Optional[str] = None,
         >>> curve_title(df, 'VGG16', 'CIFAR-10')
         'VGG16 on CIFAR-10\nN = 500, k = 3, cosine, 5 repeats'
     """
-    head = ' on '.join(str(p) for p in (model, data) if p)
+    head = model_on_data(model, data)
     fixed = []
     for column in ('num_samples', 'k', 'metric'):
         if column in summary.columns and summary[column].nunique() == 1:
@@ -128,36 +135,17 @@ def plot_modularity_curve(
         >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
         ['a', 'b']
     """
-    from matplotlib.figure import Figure
-
-    if not isinstance(summary, pd.DataFrame):
-        raise TypeError(f"'summary' must be a pandas.DataFrame "
-                        f"(got {type(summary).__name__})")
-    missing = [c for c in ('layer_index', 'layer', 'mean')
-               if c not in summary.columns]
-    if missing:
-        raise ValueError(f"'summary' lacks the column(s) {missing} (got "
-                         f"{summary.columns.tolist()}); pass the output of "
-                         f"summarize()")
-    if len(summary) == 0:
-        raise ValueError("'summary' is empty (got 0 rows)")
-
+    check_frame(summary, 'summary', ('layer_index', 'layer', 'mean'),
+                'the output of summarize()')
     layers = (summary[['layer_index', 'layer']].drop_duplicates('layer_index')
               .sort_values('layer_index'))
-    num_layers = len(layers)
-    longest = int(layers['layer'].astype(str).str.len().max())
+    names = layers['layer'].astype(str).tolist()
     columns = curve_settings(summary)
     groups = _groups(summary, columns)
-    if ax is None:
-        width = min(max(6.0, 0.32 * num_layers + 3.0), 24.0)
-        if len(groups) > 4:
-            width += 2.0  # the legend beside the axes
-        # Room under the axes for the rotated names.
-        height = 4.0 + min(longest, 30) * 0.06
-        fig = Figure(figsize=(width, height), layout='constrained')
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
+    width, height = depth_figsize(names, 6.0, 0.32, 3.0, 4.0)
+    if len(groups) > 4:
+        width += 2.0  # the legend beside the axes
+    fig, ax = figure_axes(ax, (width, height))
 
     colour_columns = [c for c in columns if c != 'init']
     colours: Dict[Any, Any] = {}
@@ -177,11 +165,7 @@ def plot_modularity_curve(
                 ax.fill_between(x, mean - std, mean + std, color=colour,
                                 alpha=0.2, linewidth=0)
 
-    ax.set_xticks(layers['layer_index'].to_numpy())
-    fontsize = 9 if num_layers <= 20 else 7
-    ax.set_xticklabels(layers['layer'].astype(str).tolist(), rotation=45,
-                       ha='right', rotation_mode='anchor', fontsize=fontsize)
-    ax.set_xlabel('layer')
+    layer_ticks(ax, layers['layer_index'].to_numpy(), names)
     ax.set_ylabel('modularity Q')
     ax.grid(True, alpha=0.3)
     if len(columns) > 0:

@@ -6,6 +6,13 @@ from typing import Any, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from pyg_dnnmod.plotting._axes import (
+    check_frame,
+    depth_figsize,
+    layer_ticks,
+    run_title,
+)
+
 
 def default_dynamics_layers(names: Sequence[str], max_layers: int = 5
                             ) -> List[str]:
@@ -71,17 +78,8 @@ def plot_training_dynamics(
     """
     from matplotlib.figure import Figure
 
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"'df' must be a pandas.DataFrame "
-                        f"(got {type(df).__name__})")
-    missing = [c for c in ('epoch', 'layer_index', 'layer', 'modularity')
-               if c not in df.columns]
-    if missing:
-        raise ValueError(f"'df' lacks the column(s) {missing} (got "
-                         f"{df.columns.tolist()}); pass the output of "
-                         f"training_dynamics")
-    if len(df) == 0:
-        raise ValueError("'df' is empty (got 0 rows)")
+    check_frame(df, 'df', ('epoch', 'layer_index', 'layer', 'modularity'),
+                'the output of training_dynamics')
     grid = df.pivot_table(index='epoch', columns='layer_index',
                           values='modularity', aggfunc='mean')
     names_by_index = (df[['layer_index', 'layer']]
@@ -96,9 +94,7 @@ def plot_training_dynamics(
                          f"names: {names}")
     epochs = grid.index.to_numpy()
 
-    longest = max(len(n) for n in names)
-    width = min(max(11.0, 0.35 * len(names) + 8.0), 24.0)
-    fig = Figure(figsize=(width, 4.6 + min(longest, 30) * 0.06),
+    fig = Figure(figsize=depth_figsize(names, 11.0, 0.35, 8.0, 4.6),
                  layout='constrained')
     heat, lines = fig.subplots(1, 2, width_ratios=[1.0, 1.25])
 
@@ -107,14 +103,10 @@ def plot_training_dynamics(
                         cmap='viridis', interpolation='nearest',
                         extent=(-0.5, len(names) - 0.5, -0.5,
                                 len(epochs) - 0.5))
-    heat.set_xticks(np.arange(len(names)))
-    heat.set_xticklabels(names, rotation=45, ha='right',
-                         rotation_mode='anchor',
-                         fontsize=9 if len(names) <= 20 else 7)
+    layer_ticks(heat, np.arange(len(names)), names)
     step = max(1, int(np.ceil(len(epochs) / 12)))
     heat.set_yticks(np.arange(0, len(epochs), step))
     heat.set_yticklabels([str(e) for e in epochs[::step]])
-    heat.set_xlabel('layer')
     heat.set_ylabel('epoch')
     heat.set_title('modularity Q per epoch and layer', fontsize=11)
     fig.colorbar(image, ax=heat, label='modularity Q', shrink=0.9)
@@ -147,12 +139,7 @@ def plot_training_dynamics(
     lines.set_title('chosen layers and accuracy', fontsize=11)
 
     if title is None:
-        head = ' on '.join(str(p) for p in (model, data) if p)
-        fixed = [head] if head else []
-        for key, symbol in (('num_samples', 'N'), ('k', 'k')):
-            if df.attrs.get(key) is not None:
-                fixed.append(f'{symbol} = {df.attrs[key]}')
-        title = ', '.join(fixed) + ('\n' if fixed else '') + \
-            'modularity over training'
+        title = run_title('modularity over training', model, data,
+                          df.attrs.get('num_samples'), df.attrs.get('k'))
     fig.suptitle(title, fontsize=12)
     return fig

@@ -1,9 +1,16 @@
 r"""Layer-by-layer heatmaps: :math:`|Q_i - Q_j|` beside linear CKA (the
 paper's Fig. 8), drawn on a display-free :class:`matplotlib.figure.Figure`."""
-from typing import Any, List, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+
+from pyg_dnnmod.plotting._axes import (
+    check_frame,
+    format_rho,
+    frame_spearman,
+    run_title,
+)
 
 
 def _heatmap(fig: Any, ax: Any, matrix: np.ndarray, names: Sequence[str],
@@ -36,7 +43,7 @@ def _heatmap(fig: Any, ax: Any, matrix: np.ndarray, names: Sequence[str],
     fig.colorbar(image, ax=ax, shrink=0.8)
 
 
-def cka_title(spearman: float, model: Optional[str] = None,
+def cka_title(spearman: Optional[float], model: Optional[str] = None,
               data: Optional[str] = None, num_samples: Optional[int] = None,
               k: Optional[int] = None) -> str:
     r"""The default title of :func:`plot_cka_comparison`.
@@ -46,17 +53,9 @@ def cka_title(spearman: float, model: Optional[str] = None,
         cnn on digits, N = 500, k = 3
         Spearman $\rho$($|Q_i - Q_j|$, 1 - CKA) = 0.812 (upper triangles)
     """
-    head = ' on '.join(str(p) for p in (model, data) if p)
-    fixed: List[str] = [head] if head else []
-    if num_samples is not None:
-        fixed.append(f'N = {num_samples}')
-    if k is not None:
-        fixed.append(f'k = {k}')
-    rho = 'n/a' if spearman is None or not np.isfinite(spearman) else \
-        f'{spearman:.3f}'
-    line = (f'Spearman $\\rho$($|Q_i - Q_j|$, 1 - CKA) = {rho} '
-            f'(upper triangles)')
-    return '\n'.join(p for p in (', '.join(fixed), line) if p)
+    return run_title(f'Spearman $\\rho$($|Q_i - Q_j|$, 1 - CKA) = '
+                     f'{format_rho(spearman)} (upper triangles)', model, data,
+                     num_samples, k)
 
 
 def plot_cka_comparison(
@@ -101,11 +100,7 @@ def plot_cka_comparison(
 
     from pyg_dnnmod.experiments.cka import cka_matrices
 
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"'df' must be a pandas.DataFrame "
-                        f"(got {type(df).__name__})")
-    if len(df) == 0:
-        raise ValueError("'df' is empty (got 0 rows)")
+    check_frame(df, 'df')
     diff, cka = cka_matrices(df)
     names = [str(n) for n in diff.index]
     side = min(max(4.0, 0.45 * len(names) + 2.5), 12.0)
@@ -119,11 +114,7 @@ def plot_cka_comparison(
     _heatmap(fig, axes[1], cka.to_numpy(dtype=float), names, 'linear CKA',
              'viridis', vmin=0.0, vmax=1.0)
     if title is None:
-        rho = df.attrs.get('spearman')
-        if rho is None and 'spearman' in df.columns:
-            rho = float(df['spearman'].iloc[0])
-        title = cka_title(rho if rho is not None else float('nan'), model,
-                          data, df.attrs.get('num_samples'),
-                          df.attrs.get('k'))
+        title = cka_title(frame_spearman(df), model, data,
+                          df.attrs.get('num_samples'), df.attrs.get('k'))
     fig.suptitle(title, fontsize=12)
     return fig

@@ -9,26 +9,13 @@ import numpy as np
 import pandas as pd
 
 from pyg_dnnmod.experiments.pruning_report import FINETUNED_ORIGINAL, ORIGINAL
-
-
-def _check_frame(df: Any, name: str, columns: tuple, hint: str) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"'{name}' must be a pandas.DataFrame "
-                        f"(got {type(df).__name__})")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"'{name}' lacks the column(s) {missing} (got "
-                         f"{df.columns.tolist()}); pass {hint}")
-    if len(df) == 0:
-        raise ValueError(f"'{name}' is empty (got 0 rows)")
-
-
-def _new_axes(ax: Any, size: tuple) -> Any:
-    from matplotlib.figure import Figure
-    if ax is not None:
-        return ax.figure, ax
-    fig = Figure(figsize=size, layout='constrained')
-    return fig, fig.add_subplot()
+from pyg_dnnmod.plotting._axes import (
+    check_frame,
+    depth_figsize,
+    figure_axes,
+    layer_ticks,
+    model_on_data,
+)
 
 
 def _change_text(row: pd.Series) -> str:
@@ -75,7 +62,7 @@ def plot_pruned_curves(
         >>> [line.get_label() for line in fig.axes[0].get_lines()][:2]
         ['original', 'pruned (-1 layer)']
     """
-    _check_frame(summary, 'summary', ('init', 'original_layer_index',
+    check_frame(summary, 'summary', ('init', 'original_layer_index',
                                       'layer', 'mean'),
                  'PruningResult.summary()')
     labels = list(dict.fromkeys(summary['init']))
@@ -84,13 +71,11 @@ def plot_pruned_curves(
                          f"(got {labels})")
     original = summary[summary['init'] == ORIGINAL].sort_values(
         'original_layer_index')
-    num_layers = len(original)
-    longest = int(original['layer'].astype(str).str.len().max())
-    fig, ax = _new_axes(ax, (min(max(6.0, 0.35 * num_layers + 3.0), 24.0),
-                             4.2 + min(longest, 30) * 0.06))
+    names = original['layer'].astype(str).tolist()
+    fig, ax = figure_axes(ax, depth_figsize(names, 6.0, 0.35, 3.0, 4.2))
     rows: Dict[str, pd.Series] = {}
     if table is not None:
-        _check_frame(table, 'table', ('model', 'acc_change_%'),
+        check_frame(table, 'table', ('model', 'acc_change_%'),
                      'the pruning table')
         rows = {str(r['model']): r for _, r in table.iterrows()}
 
@@ -122,11 +107,7 @@ def plot_pruned_curves(
         if len(removed) > 0:
             ax.scatter(removed, y0[np.searchsorted(x0, removed)], marker='x',
                        s=90, linewidths=2.2, color=colour, zorder=4)
-    ax.set_xticks(x0)
-    ax.set_xticklabels(original['layer'].astype(str).tolist(), rotation=45,
-                       ha='right', rotation_mode='anchor',
-                       fontsize=9 if num_layers <= 20 else 7)
-    ax.set_xlabel("layer of the original model (x: removed)")
+    layer_ticks(ax, x0, names, "layer of the original model (x: removed)")
     ax.set_ylabel('modularity Q')
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc='upper left')
@@ -180,13 +161,13 @@ def plot_accuracy_vs_gain(
         >>> fig.axes[0].get_xlabel()
         'modularity gain of the removed layers'
     """
-    _check_frame(table, 'table', ('model', 'modularity_gain',
+    check_frame(table, 'table', ('model', 'modularity_gain',
                                   'acc_change_%'), 'the pruning table')
     rows = table[~table['model'].isin([ORIGINAL, FINETUNED_ORIGINAL])]
     if 'num_removed' in rows.columns:
         rows = rows[rows['num_removed'] > 0]
     rows = rows.dropna(subset=['modularity_gain', 'acc_change_%'])
-    fig, ax = _new_axes(ax, (6.0, 4.6))
+    fig, ax = figure_axes(ax, (6.0, 4.6))
     control = table[table['model'] == FINETUNED_ORIGINAL]
     if len(control) > 0:
         ax.axhline(float(control['acc_change_%'].iloc[0]), color='C7',
@@ -260,7 +241,7 @@ def plot_pruning_report(
     """
     from matplotlib.figure import Figure
 
-    _check_frame(summary, 'summary', ('original_layer_index', ),
+    check_frame(summary, 'summary', ('original_layer_index', ),
                  'PruningResult.summary()')
     num_layers = int(summary['original_layer_index'].nunique())
     width = min(max(6.0, 0.35 * num_layers + 3.0), 18.0) + 5.5
@@ -271,7 +252,7 @@ def plot_pruning_report(
     plot_accuracy_vs_gain(table, correlation,
                           title='accuracy change vs modularity gain'
                           + (f'\n{text}' if text else ''), ax=right)
-    head = ' on '.join(str(p) for p in (model, data) if p)
+    head = model_on_data(model, data)
     if head:
         fig.suptitle(head, fontsize=12)
     return fig

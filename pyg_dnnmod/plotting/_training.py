@@ -4,6 +4,8 @@ from typing import Any, Optional
 
 import pandas as pd
 
+from pyg_dnnmod.plotting._axes import check_frame
+
 
 def plot_training_history(history: pd.DataFrame,
                           title: Optional[str] = None) -> Any:
@@ -33,14 +35,8 @@ def plot_training_history(history: pd.DataFrame,
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    if not isinstance(history, pd.DataFrame):
-        raise TypeError(f"'history' must be a pandas.DataFrame "
-                        f"(got {type(history).__name__})")
-    missing = [c for c in ('epoch', 'train_loss', 'train_acc')
-               if c not in history.columns]
-    if missing:
-        raise ValueError(f"'history' lacks the column(s) {missing} (got "
-                         f"{history.columns.tolist()})")
+    check_frame(history, 'history', ('epoch', 'train_loss', 'train_acc'),
+                allow_empty=True)
     fig = Figure(figsize=(9.0, 3.6 + (0.3 if title else 0.0)),
                  layout='constrained')
     axes = fig.subplots(1, 2)

@@ -5,6 +5,8 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
+from pyg_dnnmod.plotting._axes import check_frame
+
 
 def plot_tsne_grid(
     points: pd.DataFrame,
@@ -50,17 +52,8 @@ def plot_tsne_grid(
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    if not isinstance(points, pd.DataFrame):
-        raise TypeError(f"'points' must be a pandas.DataFrame "
-                        f"(got {type(points).__name__})")
-    missing = [c for c in ('layer_index', 'layer', 'label', 'x', 'y')
-               if c not in points.columns]
-    if missing:
-        raise ValueError(f"'points' lacks the column(s) {missing} (got "
-                         f"{points.columns.tolist()}); pass the output of "
-                         f"tsne_panels()")
-    if len(points) == 0:
-        raise ValueError("'points' is empty (got 0 rows)")
+    check_frame(points, 'points', ('layer_index', 'layer', 'label', 'x', 'y'),
+                'the output of tsne_panels()')
     if ncols is not None and (isinstance(ncols, bool)
                               or not isinstance(ncols, int) or ncols < 1):
         raise ValueError(f"'ncols' must be an integer >= 1 (got {ncols!r})")

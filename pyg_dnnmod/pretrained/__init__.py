@@ -3,6 +3,13 @@ r"""Trained models and the recipes that reproduce them.
 * :mod:`pyg_dnnmod.pretrained.digits`: the embedded default, a small CNN
   trained once on scikit-learn's translated digits with a fixed recipe and
   cached under the user cache folder (:func:`pretrained_digits_cnn`).
+* :mod:`pyg_dnnmod.pretrained.digits_models`: any registry model that takes
+  the digits, trained and cached the same way
+  (:func:`pretrained_digits_model`).
+* :mod:`pyg_dnnmod.pretrained.load`: a model by spec with its weights (a
+  checkpoint, the embedded default, a random init) (:func:`load_model`).
+* :mod:`pyg_dnnmod.pretrained.recipes`: fine-tuning recipes by name
+  (:data:`FINETUNE_RECIPES`, :func:`finetune_config`).
 """
 from pyg_dnnmod.pretrained.digits import (
     DIGITS_DATA,
@@ -17,6 +24,26 @@ from pyg_dnnmod.pretrained.digits import (
     train_cached,
     training_environment,
 )
+from pyg_dnnmod.pretrained.digits_models import (
+    DIGITS_MODEL_RECIPES,
+    pretrained_digits_model,
+    takes_digits,
+)
+from pyg_dnnmod.pretrained.load import (
+    DEFAULT_MODEL,
+    is_default_model,
+    load_model,
+    load_weights,
+)
+from pyg_dnnmod.pretrained.recipes import (
+    DIGITS_FINETUNE,
+    DIGITS_FULL_FINETUNE,
+    DIGITS_RECIPE_DATASETS,
+    FINETUNE_RECIPES,
+    default_finetune_recipe,
+    digits_finetune_config,
+    finetune_config,
+)
 
 __all__ = [
     'DIGITS_DATA',
@@ -30,4 +57,18 @@ __all__ = [
     'recipe_key',
     'train_cached',
     'training_environment',
+    'DIGITS_MODEL_RECIPES',
+    'pretrained_digits_model',
+    'takes_digits',
+    'DEFAULT_MODEL',
+    'is_default_model',
+    'load_model',
+    'load_weights',
+    'DIGITS_FINETUNE',
+    'DIGITS_FULL_FINETUNE',
+    'DIGITS_RECIPE_DATASETS',
+    'FINETUNE_RECIPES',
+    'default_finetune_recipe',
+    'digits_finetune_config',
+    'finetune_config',
 ]

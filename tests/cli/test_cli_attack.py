@@ -5,17 +5,10 @@ import sys
 import pandas as pd
 import pytest
 
-from pyg_dnnmod.cli import main
 from pyg_dnnmod.cli.commands.attack import parse_attacks, parse_params
 from pyg_dnnmod.cli._common import CLIError
 
 RUN_NAME = 'attack-digits_cnn-translated-digits-N500-k3-fgsm-pgd'
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.slow
@@ -40,11 +33,11 @@ def test_default_run_without_arguments(trained_digits, tmp_path):
 
 
 def test_fgsm_with_a_parameter_and_the_cache(trained_digits, tmp_path,
-                                             capsys):
+                                             run_cli):
     cache = tmp_path / 'cache'
     argv = ['attack', '--attacks', 'fgsm', '--param', 'fgsm.eps=0.2',
             '--num-samples', 50, '--cache-dir', cache]
-    code, stdout, err = run_cli(capsys, *argv, '--out', tmp_path / 'a')
+    code, stdout, err = run_cli(*argv, '--out', tmp_path / 'a')
     assert code == 0, err
     summary = pd.read_csv(tmp_path / 'a' / 'attacks.csv')
     assert summary['set'].tolist() == ['clean', 'fgsm']
@@ -59,7 +52,7 @@ def test_fgsm_with_a_parameter_and_the_cache(trained_digits, tmp_path,
     assert len(curves) == 2 * 4
     assert len(list(cache.iterdir())) == 1
     # The second run reads the cached set: the same curves and timings.
-    code, _, err = run_cli(capsys, *argv, '--out', tmp_path / 'b')
+    code, _, err = run_cli(*argv, '--out', tmp_path / 'b')
     assert code == 0, err
     pd.testing.assert_frame_equal(
         curves, pd.read_csv(tmp_path / 'b' / 'modularity.csv'))
@@ -70,9 +63,9 @@ def test_fgsm_with_a_parameter_and_the_cache(trained_digits, tmp_path,
     assert 'fgsm' in stdout and 'peak_modularity' in stdout
 
 
-def test_jsma_is_targeted_and_reported(trained_digits, tmp_path, capsys):
+def test_jsma_is_targeted_and_reported(trained_digits, tmp_path, run_cli):
     out = tmp_path / 'out'
-    code, stdout, err = run_cli(capsys, 'attack', '--attacks', 'jsma',
+    code, stdout, err = run_cli('attack', '--attacks', 'jsma',
                                 '--num-samples', 20, '--no-cache', '--out',
                                 out)
     assert code == 0, err
@@ -83,10 +76,10 @@ def test_jsma_is_targeted_and_reported(trained_digits, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_all_six_attacks(trained_digits, tmp_path, capsys):
+def test_all_six_attacks(trained_digits, tmp_path, run_cli):
     out = tmp_path / 'out'
     code, stdout, err = run_cli(
-        capsys, 'attack', '--attacks', 'all', '--num-samples', 10,
+        'attack', '--attacks', 'all', '--num-samples', 10,
         '--param', 'cw.max_iterations=20', '--param',
         'local_search.max_nb_seeds=32', '--no-cache', '--out', out)
     assert code == 0, err
@@ -132,10 +125,10 @@ ERRORS = [
 
 @pytest.mark.parametrize('argv,message', ERRORS,
                          ids=[' '.join(a) for a, _ in ERRORS])
-def test_errors_exit_2_and_write_nothing(trained_digits, tmp_path, capsys,
+def test_errors_exit_2_and_write_nothing(trained_digits, tmp_path, run_cli,
                                          argv, message):
     out = tmp_path / 'out'
-    code, stdout, err = run_cli(capsys, 'attack', '--attacks', 'fgsm', *argv,
+    code, stdout, err = run_cli('attack', '--attacks', 'fgsm', *argv,
                                 '--no-cache', '--out', out)
     assert code == 2
     assert stdout == ''

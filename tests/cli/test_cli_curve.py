@@ -7,15 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from pyg_dnnmod.cli import main
 
 RUN_NAME = 'curve-digits_cnn-translated-digits-N500-k3'
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _check_summary(folder):
@@ -50,7 +43,9 @@ def test_default_run_without_arguments(trained_digits, tmp_path):
     assert mean[0] < 0.35 and mean[-1] > 0.75
     record = json.loads((folder / 'run.json').read_text())
     assert record['command'] == 'curve' and record['argv'] == ['curve']
-    assert record['params']['num_samples'] == '500'
+    # Parameters keep their parsed types: an int, not the text '500'.
+    assert record['params']['num_samples'] == 500
+    assert record['params']['k'] == 3 and record['params']['layers'] is None
     assert record['model']['weights'] == 'pretrained default'
     assert record['model']['cached'] is True
     assert set(record['timings']) == {'data', 'model', 'curves', 'plot',
@@ -65,9 +60,9 @@ def test_default_run_without_arguments(trained_digits, tmp_path):
     assert png[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-def test_ablation_with_random_init_overlay(trained_digits, tmp_path, capsys):
+def test_ablation_with_random_init_overlay(trained_digits, tmp_path, run_cli):
     out = tmp_path / 'out'
-    code, stdout, err = run_cli(capsys, 'curve', '--k', '3,5',
+    code, stdout, err = run_cli('curve', '--k', '3,5',
                                 '--compare-random-init', '--num-samples',
                                 50, '--repeats', 2, '--out', out)
     assert code == 0, err
@@ -85,13 +80,13 @@ def test_ablation_with_random_init_overlay(trained_digits, tmp_path, capsys):
     assert trained > random + 0.3
 
 
-def test_default_folder_is_never_clobbered(trained_digits, tmp_path, capsys,
+def test_default_folder_is_never_clobbered(trained_digits, tmp_path, run_cli,
                                            monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ['curve', '--num-samples', 30, '--repeats', 1, '--metric',
             'pearson', '--layers', '2']
-    assert run_cli(capsys, *args)[0] == 0
-    assert run_cli(capsys, *args)[0] == 0
+    assert run_cli(*args)[0] == 0
+    assert run_cli(*args)[0] == 0
     name = 'curve-digits_cnn-translated-digits-N30-k3-pearson'
     assert sorted(p.name for p in (tmp_path / 'pyg_dnnmod_out').iterdir()) \
         == [name, f'{name}-2']
@@ -99,25 +94,25 @@ def test_default_folder_is_never_clobbered(trained_digits, tmp_path, capsys,
     assert df['layer'].tolist() == ['features.7', 'features.10']
     assert df['metric'].unique().tolist() == ['pearson']
     # --overwrite replaces the plain name.
-    assert run_cli(capsys, *args, '--overwrite')[0] == 0
+    assert run_cli(*args, '--overwrite')[0] == 0
     assert len(list((tmp_path / 'pyg_dnnmod_out').iterdir())) == 2
 
 
-def test_random_init_and_checkpoint(trained_digits, tmp_path, capsys):
+def test_random_init_and_checkpoint(trained_digits, tmp_path, run_cli):
     model, _ = trained_digits
     ckpt = tmp_path / 'weights.pt'
     torch.save(model.state_dict(), ckpt)
-    code, _, err = run_cli(capsys, 'curve', '--checkpoint', ckpt,
+    code, _, err = run_cli('curve', '--checkpoint', ckpt,
                            '--num-samples', 50, '--repeats', 1, '--out',
                            tmp_path / 'a')
     assert code == 0, err
-    code, _, err = run_cli(capsys, 'curve', '--num-samples', 50, '--repeats',
+    code, _, err = run_cli('curve', '--num-samples', 50, '--repeats',
                            1, '--out', tmp_path / 'b')
     assert code == 0, err
     a = pd.read_csv(tmp_path / 'a' / 'modularity.csv')
     b = pd.read_csv(tmp_path / 'b' / 'modularity.csv')
     assert a['modularity'].tolist() == b['modularity'].tolist()
-    code, _, err = run_cli(capsys, 'curve', '--random-init', '--num-samples',
+    code, _, err = run_cli('curve', '--random-init', '--num-samples',
                            50, '--repeats', 1, '--out', tmp_path / 'c')
     assert code == 0, err
     c = pd.read_csv(tmp_path / 'c' / 'modularity.csv')
@@ -170,12 +165,12 @@ ERRORS = [
 @pytest.mark.parametrize('argv,message', ERRORS,
                          ids=[' '.join(a) for a, _ in ERRORS])
 def test_errors_exit_2_with_one_line_and_write_nothing(
-        trained_digits, tmp_path, capsys, argv, message):
+        trained_digits, tmp_path, run_cli, argv, message):
     ckpt = _bad_checkpoint(tmp_path)
     fill = dict(tmp=tmp_path, ckpt=ckpt)
     argv = [a.format(**fill) for a in argv]
     out = tmp_path / 'out'
-    code, stdout, err = run_cli(capsys, 'curve', *argv, '--repeats',
+    code, stdout, err = run_cli('curve', *argv, '--repeats',
                                 argv[argv.index('--repeats') + 1]
                                 if '--repeats' in argv else 1,
                                 '--out', out)
@@ -188,21 +183,21 @@ def test_errors_exit_2_with_one_line_and_write_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ['linear.pt']
 
 
-def test_existing_output_folder(trained_digits, tmp_path, capsys):
+def test_existing_output_folder(trained_digits, tmp_path, run_cli):
     out = tmp_path / 'out'
     out.mkdir()
     (out / 'notes.txt').write_text('mine')
-    code, _, err = run_cli(capsys, 'curve', '--out', out)
+    code, _, err = run_cli('curve', '--out', out)
     assert code == 2
     assert f"output folder '{out}' already exists and is not empty; pass " \
            f"--overwrite" in err
-    code, _, err = run_cli(capsys, 'curve', '--out', out, '--overwrite')
+    code, _, err = run_cli('curve', '--out', out, '--overwrite')
     assert code == 2
     assert f"refusing to overwrite '{out}': it holds no run.json" in err
     assert [p.name for p in out.iterdir()] == ['notes.txt']
 
 
-def test_factory_model_and_its_random_init(tmp_path, capsys, monkeypatch):
+def test_factory_model_and_its_random_init(tmp_path, run_cli, monkeypatch):
     (tmp_path / 'my_nets.py').write_text(
         'import torch\n'
         'from torch import nn\n'
@@ -212,7 +207,7 @@ def test_factory_model_and_its_random_init(tmp_path, capsys, monkeypatch):
         '                         nn.Conv2d(4, 4, 3), nn.Flatten())\n')
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / 'out'
-    code, _, err = run_cli(capsys, 'curve', '--model', 'my_nets:build',
+    code, _, err = run_cli('curve', '--model', 'my_nets:build',
                            '--dataset', 'synthetic', '--compare-random-init',
                            '--num-samples', 30, '--repeats', 1, '--out', out)
     assert code == 0, err
@@ -227,17 +222,17 @@ def test_factory_model_and_its_random_init(tmp_path, capsys, monkeypatch):
     assert record['model']['weights'] == 'as returned by the factory'
     assert record['data']['input_shape'] == [3, 32, 32]
 
-    code, _, err = run_cli(capsys, 'curve', '--model', 'my_nets:nothing',
+    code, _, err = run_cli('curve', '--model', 'my_nets:nothing',
                            '--out', tmp_path / 'x')
     assert code == 2
     assert "--model my_nets:nothing: 'my_nets' has no callable 'nothing'" \
         in err
 
 
-def test_torchvision_model(tmp_path, capsys):
+def test_torchvision_model(tmp_path, run_cli):
     pytest.importorskip('torchvision')
     out = tmp_path / 'out'
-    code, _, err = run_cli(capsys, 'curve', '--model', 'torchvision:resnet18',
+    code, _, err = run_cli('curve', '--model', 'torchvision:resnet18',
                            '--random-init', '--dataset', 'synthetic',
                            '--num-samples', 20, '--repeats', 1, '--layers',
                            '3', '--out', out)

@@ -4,7 +4,6 @@ import sys
 import numpy as np
 import pytest
 
-from pyg_dnnmod.cli import main
 from pyg_dnnmod.datasets import imagenet50_classes
 
 FACTORY = '''from torch import nn
@@ -15,12 +14,6 @@ def build():
                          nn.AdaptiveAvgPool2d(2), nn.Flatten(),
                          nn.Linear(8, 50))
 '''
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _save_png(path, size, seed):
@@ -61,14 +54,14 @@ def _check_one_line(err, bomb):
     assert '; remove the file' in err
 
 
-def test_decompression_bomb_is_one_line(bomb_folder, tmp_path, capsys):
+def test_decompression_bomb_is_one_line(bomb_folder, tmp_path, run_cli):
     root, wnids = bomb_folder
     bomb = root / 'val' / wnids[0] / '0.png'
     _save_png(bomb, (400, 400), seed=None)
     out = tmp_path / 'out'
     with pytest.warns(UserWarning, match='48 of the 50 class folders'):
         code, stdout, err = run_cli(
-            capsys, 'curve', '--dataset', 'imagenet50', '--data-root', root,
+            'curve', '--dataset', 'imagenet50', '--data-root', root,
             '--model', 'tiny_nets:build', '--num-samples', 4, '--k', 1,
             '--repeats', 1, '--out', out)
     assert code == 2 and stdout == ''
@@ -76,14 +69,14 @@ def test_decompression_bomb_is_one_line(bomb_folder, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_decompression_bomb_in_train(bomb_folder, tmp_path, capsys):
+def test_decompression_bomb_in_train(bomb_folder, tmp_path, run_cli):
     root, wnids = bomb_folder
     bomb = root / 'train' / wnids[1] / '2.png'
     _save_png(bomb, (400, 400), seed=None)
     out = tmp_path / 'out'
     with pytest.warns(UserWarning, match='48 of the 50 class folders'):
         code, _, err = run_cli(
-            capsys, 'train', '--dataset', 'imagenet50', '--data-root', root,
+            'train', '--dataset', 'imagenet50', '--data-root', root,
             '--model', 'tiny_nets:build', '--epochs', 1, '--batch-size', 6,
             '--no-augment', '--out', out)
     assert code == 2
@@ -126,13 +119,13 @@ def load_command(tmp_path, monkeypatch):
 @pytest.mark.skipif(not hasattr(os, 'fork'), reason='the worker must see '
                     'the patched PIL limit')
 def test_bomb_in_a_data_loader_worker_is_one_line(bomb_folder, load_command,
-                                                  capsys):
+                                                  run_cli):
     # A DataLoader worker re-raises the error with its traceback in the
     # message; only the error line is shown.
     root, wnids = bomb_folder
     bomb = root / 'val' / wnids[1] / '2.png'
     _save_png(bomb, (400, 400), seed=None)
     with pytest.warns(UserWarning, match='48 of the 50 class folders'):
-        code, _, err = run_cli(capsys, 'load-images', root)
+        code, _, err = run_cli('load-images', root)
     assert code == 2
     _check_one_line(err, bomb)

@@ -7,12 +7,6 @@ from scipy.stats import spearmanr
 from pyg_dnnmod.cli import main
 
 
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.fixture(scope='module')
 def dynamics_run(tmp_path_factory):
     r"""``pyg-dnnmod dynamics --epochs 3`` on the embedded default."""
@@ -52,12 +46,12 @@ def test_acceptance_on_the_default(dynamics_run):
 
 
 @pytest.mark.slow
-def test_same_grid_from_train_checkpoints(dynamics_run, tmp_path, capsys):
+def test_same_grid_from_train_checkpoints(dynamics_run, tmp_path, run_cli):
     run = tmp_path / 'run'
-    code, _, err = run_cli(capsys, 'train', '--epochs', 2, '--out', run)
+    code, _, err = run_cli('train', '--epochs', 2, '--out', run)
     assert code == 0, err
     out = tmp_path / 'out'
-    code, stdout, err = run_cli(capsys, 'dynamics', '--checkpoints', run,
+    code, stdout, err = run_cli('dynamics', '--checkpoints', run,
                                 '--num-samples', 200, '--out', out)
     assert code == 0, err
     got = pd.read_csv(out / 'dynamics.csv')
@@ -88,10 +82,10 @@ ERRORS = [
 
 @pytest.mark.parametrize('argv,message', ERRORS,
                          ids=[' '.join(a) for a, _ in ERRORS])
-def test_errors_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
+def test_errors_exit_2_and_write_nothing(tmp_path, run_cli, argv, message):
     argv = [a.format(tmp=tmp_path) for a in argv]
     out = tmp_path / 'out'
-    code, stdout, err = run_cli(capsys, 'dynamics', *argv, '--out', out)
+    code, stdout, err = run_cli('dynamics', *argv, '--out', out)
     assert code == 2
     assert stdout == ''
     assert err.startswith('pyg-dnnmod dynamics: error: ')

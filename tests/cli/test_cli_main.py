@@ -8,34 +8,28 @@ from pyg_dnnmod.cli import build_parser, main
 from pyg_dnnmod.cli import commands
 
 
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_commands_are_discovered(capsys):
-    code, out, _ = run_cli(capsys, '--help')
+def test_commands_are_discovered(run_cli):
+    code, out, _ = run_cli('--help')
     assert code == 0
     for name in ('curve', 'tsne', 'train', 'layers'):
         assert f'    {name} ' in out or f'    {name}\n' in out
 
 
-def test_no_command_prints_help_and_exits_2(capsys):
-    code, _, err = run_cli(capsys)
+def test_no_command_prints_help_and_exits_2(run_cli):
+    code, _, err = run_cli()
     assert code == 2
     assert 'usage: pyg-dnnmod' in err
 
 
-def test_usage_error_exits_2(capsys):
-    code, _, err = run_cli(capsys, 'curve', '--dataset', 'mnist')
+def test_usage_error_exits_2(run_cli):
+    code, _, err = run_cli('curve', '--dataset', 'mnist')
     assert code == 2
     assert "invalid choice: 'mnist'" in err
 
 
-def test_version(capsys):
+def test_version(run_cli):
     import pyg_dnnmod
-    code, out, _ = run_cli(capsys, '--version')
+    code, out, _ = run_cli('--version')
     assert code == 0
     assert out.strip() == f'pyg-dnnmod {pyg_dnnmod.__version__}'
 
@@ -51,7 +45,7 @@ def extra_commands(tmp_path, monkeypatch):
         sys.modules.pop(f'pyg_dnnmod.cli.commands.{name}', None)
 
 
-def test_contract_any_module_with_add_parser_and_run(extra_commands, capsys):
+def test_contract_any_module_with_add_parser_and_run(extra_commands, run_cli):
     (extra_commands / 'hello.py').write_text(textwrap.dedent('''
         from pyg_dnnmod.cli._common import CLIError
 
@@ -69,32 +63,32 @@ def test_contract_any_module_with_add_parser_and_run(extra_commands, capsys):
             return 0
     '''))
     (extra_commands / 'helper.py').write_text('VALUE = 1\n')
-    code, out, _ = run_cli(capsys, 'hello', '--name', 'you')
+    code, out, _ = run_cli('hello', '--name', 'you')
     assert (code, out) == (0, 'hello you\n')
     assert 'helper' not in build_parser().format_help()
 
-    code, out, err = run_cli(capsys, 'hello', '--name', 'bad')
+    code, out, err = run_cli('hello', '--name', 'bad')
     assert code == 2 and out == ''
     assert err == ('pyg-dnnmod hello: error: --name bad is bad; pass another '
                    '--name\n')
     # A library ValueError is one line too; --debug adds the traceback.
-    code, _, err = run_cli(capsys, 'hello', '--name', 'value')
+    code, _, err = run_cli('hello', '--name', 'value')
     assert code == 2
     assert err == ("pyg-dnnmod hello: error: 'x' must be > 0 (got 0) "
                    "(--debug shows the traceback)\n")
-    code, _, err = run_cli(capsys, 'hello', '--name', 'bad', '--debug')
+    code, _, err = run_cli('hello', '--name', 'bad', '--debug')
     assert code == 2
     assert err.startswith('Traceback (most recent call last):')
     assert err.endswith('pyg-dnnmod hello: error: --name bad is bad; pass '
                         'another --name\n')
 
 
-def test_broken_module_does_not_break_the_others(extra_commands, capsys):
+def test_broken_module_does_not_break_the_others(extra_commands, run_cli):
     (extra_commands / 'broken.py').write_text(
         'import a_module_that_does_not_exist\n')
-    code, out, _ = run_cli(capsys, '--help')
+    code, out, _ = run_cli('--help')
     assert code == 0 and 'unavailable' in out and 'curve' in out
-    code, _, err = run_cli(capsys, 'broken', '--anything')
+    code, _, err = run_cli('broken', '--anything')
     assert code == 2
     assert "the command 'broken' is unavailable" in err
     assert "No module named 'a_module_that_does_not_exist'" in err

@@ -6,13 +6,6 @@ from pathlib import Path
 import pytest
 
 from pyg_dnnmod.cli import _common as common
-from pyg_dnnmod.cli import main
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
@@ -49,65 +42,65 @@ def _deny(monkeypatch, folder):
 @pytest.mark.parametrize('command', [
     ['curve'], ['cka'], ['train', '--dataset', 'digits'],
 ])
-def test_out_under_a_file_fails_before_the_work(tmp_path, capsys, no_work,
+def test_out_under_a_file_fails_before_the_work(tmp_path, run_cli, no_work,
                                                 command):
     (tmp_path / 'file.txt').write_text('mine')
     out = tmp_path / 'file.txt' / 'sub'
-    code, stdout, err = run_cli(capsys, *command, '--out', out)
+    code, stdout, err = run_cli(*command, '--out', out)
     assert code == 2 and stdout == ''
     assert _message(out, f"'{tmp_path / 'file.txt'}' is not a folder") in err
     assert err.count('\n') == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ['file.txt']
 
 
-def test_zoo_root_under_a_file(tmp_path, capsys, no_work):
+def test_zoo_root_under_a_file(tmp_path, run_cli, no_work):
     (tmp_path / 'file.txt').write_text('mine')
     root = tmp_path / 'file.txt' / 'zoo'
-    code, _, err = run_cli(capsys, 'zoo', '--root', root)
+    code, _, err = run_cli('zoo', '--root', root)
     assert code == 2
     assert _message(root, f"'{tmp_path / 'file.txt'}' is not a folder",
                     '--root') in err
 
 
 @pytest.mark.parametrize('command', [['curve'], ['train']])
-def test_out_without_permission(tmp_path, capsys, monkeypatch, no_work,
+def test_out_without_permission(tmp_path, run_cli, monkeypatch, no_work,
                                 command):
     _deny(monkeypatch, tmp_path)
     out = tmp_path / 'a' / 'b'
-    code, _, err = run_cli(capsys, *command, '--out', out)
+    code, _, err = run_cli(*command, '--out', out)
     assert code == 2
     assert _message(out, 'Permission denied') in err
     assert list(tmp_path.iterdir()) == []  # no folder left behind
 
 
-def test_read_only_existing_folder_with_overwrite(tmp_path, capsys,
+def test_read_only_existing_folder_with_overwrite(tmp_path, run_cli,
                                                   monkeypatch, no_work):
     out = tmp_path / 'out'
     out.mkdir()
     (out / 'run.json').write_text('{}')
     _deny(monkeypatch, out)
     for command in (['curve'], ['train']):
-        code, _, err = run_cli(capsys, *command, '--out', out, '--overwrite')
+        code, _, err = run_cli(*command, '--out', out, '--overwrite')
         assert code == 2
         assert _message(out, 'Permission denied') in err
     assert [p.name for p in out.iterdir()] == ['run.json']
 
 
-def test_read_only_mount(tmp_path, capsys, monkeypatch, no_work):
+def test_read_only_mount(tmp_path, run_cli, monkeypatch, no_work):
     # What os.access does not see: the probe file cannot be created.
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     monkeypatch.setattr(tempfile, 'NamedTemporaryFile', read_only)
     out = tmp_path / 'out'
-    code, _, err = run_cli(capsys, 'curve', '--out', out)
+    code, _, err = run_cli('curve', '--out', out)
     assert code == 2
     assert _message(out, 'Read-only file system') in err
 
 
 @pytest.mark.skipif(not os.path.isdir('/proc/self'), reason='no /proc')
-def test_out_in_proc(capsys, no_work):
-    code, _, err = run_cli(capsys, 'curve', '--out', '/proc/pyg_dnnmod_out')
+def test_out_in_proc(run_cli, no_work):
+    code, _, err = run_cli('curve', '--out', '/proc/pyg_dnnmod_out')
     assert code == 2
     assert "--out '/proc/pyg_dnnmod_out': cannot write there (" in err
 

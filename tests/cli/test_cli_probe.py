@@ -6,15 +6,8 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from pyg_dnnmod.cli import main
 
 RUN_NAME = 'probe-digits_cnn-translated-digits-N500-k3'
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.slow
@@ -39,9 +32,9 @@ def test_default_run_without_arguments(trained_digits, tmp_path):
     assert 'Spearman rho(modularity, probe test accuracy)' in proc.stdout
 
 
-def test_small_run(trained_digits, tmp_path, capsys):
+def test_small_run(trained_digits, tmp_path, run_cli):
     out = tmp_path / 'out'
-    code, stdout, err = run_cli(capsys, 'probe', '--num-samples', 100,
+    code, stdout, err = run_cli('probe', '--num-samples', 100,
                                 '--layers', '2', '--test-fraction', 0.3,
                                 '--out', out)
     assert code == 0, err
@@ -69,10 +62,10 @@ ERRORS = [
 
 @pytest.mark.parametrize('argv,message', ERRORS,
                          ids=[' '.join(a) for a, _ in ERRORS])
-def test_errors_exit_2_and_write_nothing(trained_digits, tmp_path, capsys,
+def test_errors_exit_2_and_write_nothing(trained_digits, tmp_path, run_cli,
                                          argv, message):
     out = tmp_path / 'out'
-    code, stdout, err = run_cli(capsys, 'probe', *argv, '--out', out)
+    code, stdout, err = run_cli('probe', *argv, '--out', out)
     assert code == 2
     assert stdout == ''
     assert err.startswith('pyg-dnnmod probe: error: ')

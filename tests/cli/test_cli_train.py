@@ -4,19 +4,12 @@ import pandas as pd
 import pytest
 import torch
 
-from pyg_dnnmod.cli import main
 
 
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_train_resume_and_curve_from_checkpoint(tmp_path, capsys):
+def test_train_resume_and_curve_from_checkpoint(tmp_path, run_cli):
     out = tmp_path / 'run'
     args = ['train', '--dataset', 'digits', '--batch-size', 64, '--out', out]
-    code, stdout, err = run_cli(capsys, *args, '--epochs', 1)
+    code, stdout, err = run_cli(*args, '--epochs', 1)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == [
         'epoch_000.pt', 'epoch_001.pt', 'history.csv', 'run.json',
@@ -28,15 +21,15 @@ def test_train_resume_and_curve_from_checkpoint(tmp_path, capsys):
     assert record['augment'] is False
 
     # Without --resume a run is never mixed with a new one.
-    code, _, err = run_cli(capsys, *args, '--epochs', 2)
+    code, _, err = run_cli(*args, '--epochs', 2)
     assert code == 2
     assert f"output folder '{out}' already holds a run; pass --resume" in err
-    code, _, err = run_cli(capsys, *args, '--epochs', 2, '--resume', '--lr',
+    code, _, err = run_cli(*args, '--epochs', 2, '--resume', '--lr',
                            0.1)
     assert code == 2
     assert "--resume: '" in err and "(--lr 0.01 there vs 0.1 now)" in err
 
-    code, stdout, err = run_cli(capsys, *args, '--epochs', 2, '--resume')
+    code, stdout, err = run_cli(*args, '--epochs', 2, '--resume')
     assert code == 0, err
     history = pd.read_csv(out / 'history.csv')
     assert history['epoch'].tolist() == [0, 1, 2]
@@ -47,7 +40,7 @@ def test_train_resume_and_curve_from_checkpoint(tmp_path, capsys):
     assert 'next: pyg-dnnmod curve --model digits_cnn --dataset digits' in \
         stdout
 
-    code, _, err = run_cli(capsys, 'curve', '--dataset', 'digits',
+    code, _, err = run_cli('curve', '--dataset', 'digits',
                            '--checkpoint', out / 'epoch_002.pt',
                            '--num-samples', 50, '--repeats', 1, '--out',
                            tmp_path / 'curve')
@@ -69,9 +62,9 @@ def test_train_resume_and_curve_from_checkpoint(tmp_path, capsys):
                                   "--overwrite deletes it"),
     (['--dataset', 'imagenet50'], "--dataset imagenet50 reads a local copy"),
 ])
-def test_train_errors(tmp_path, capsys, argv, message):
+def test_train_errors(tmp_path, run_cli, argv, message):
     out = tmp_path / 'out'
-    code, stdout, err = run_cli(capsys, 'train', *argv, '--out', out)
+    code, stdout, err = run_cli('train', *argv, '--out', out)
     assert code == 2 and stdout == ''
     assert message in err and err.count('\n') == 1
     assert not out.exists()

@@ -3,18 +3,11 @@ import json
 import pandas as pd
 import pytest
 
-from pyg_dnnmod.cli import main
 
 
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_tsne_files_and_values(trained_digits, tmp_path, capsys):
+def test_tsne_files_and_values(trained_digits, tmp_path, run_cli):
     out = tmp_path / 'tsne'
-    code, stdout, err = run_cli(capsys, 'tsne', '--num-samples', 60,
+    code, stdout, err = run_cli('tsne', '--num-samples', 60,
                                 '--perplexity', 10, '--seed', 2,
                                 '--include-input', '--out', out)
     assert code == 0, err
@@ -32,7 +25,7 @@ def test_tsne_files_and_values(trained_digits, tmp_path, capsys):
     assert per_layer['modularity'].tolist() == pytest.approx(
         points.groupby('layer_index')['modularity'].first().tolist())
     # The same draw through 'curve' gives the same modularity per layer.
-    code, _, err = run_cli(capsys, 'curve', '--num-samples', 60, '--repeats',
+    code, _, err = run_cli('curve', '--num-samples', 60, '--repeats',
                            1, '--seed', 2, '--out', tmp_path / 'curve')
     assert code == 0, err
     curve = pd.read_csv(tmp_path / 'curve' / 'modularity.csv')
@@ -49,17 +42,17 @@ def test_tsne_files_and_values(trained_digits, tmp_path, capsys):
     (['--k', '60'], "--k 60 must be smaller than --num-samples 60"),
     (['--layers', 'fc9'], "--layers fc9: unknown layer name(s) ['fc9']"),
 ])
-def test_tsne_errors(trained_digits, tmp_path, capsys, argv, message):
+def test_tsne_errors(trained_digits, tmp_path, run_cli, argv, message):
     out = tmp_path / 'out'
-    code, stdout, err = run_cli(capsys, 'tsne', '--num-samples', 60, *argv,
+    code, stdout, err = run_cli('tsne', '--num-samples', 60, *argv,
                                 '--out', out)
     assert code == 2 and stdout == ''
     assert message in err and err.count('\n') == 1
     assert not out.exists()
 
 
-def test_layers_command(capsys):
-    code, stdout, _ = run_cli(capsys, 'layers')
+def test_layers_command(run_cli):
+    code, stdout, _ = run_cli('layers')
     assert code == 0
     lines = stdout.splitlines()
     defaults = [line.split()[0] for line in lines if ' True ' in line]

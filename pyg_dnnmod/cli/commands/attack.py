@@ -24,11 +24,6 @@ from typing import Any, Dict, List
 
 from pyg_dnnmod.cli import _common as common
 from pyg_dnnmod.cli._common import CLIError
-from pyg_dnnmod.cli.commands.cka import (
-    add_graph_arguments,
-    check_graph_arguments,
-    model_title,
-)
 
 NAME = 'attack'
 #: The attacks run without ``--attacks``: the two fast ones, whose curves
@@ -49,11 +44,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "model normalises them itself. With no arguments: the small CNN "
             "trained once on the translated digits (cached), FGSM and PGD at "
             "AdverTorch's defaults (eps 0.3), N=500, k=3."))
-    common.add_model_arguments(parser)
-    common.add_data_arguments(parser)
+    common.add_snapshot_arguments(
+        parser, seed_help='the seed of the clean draw, of the order in which '
+                          'samples are attacked and of the attacks\' random '
+                          'draws (default: %(default)s)')
     group = parser.add_argument_group('attacks')
     group.add_argument(
         '--attacks', default=DEFAULT_ATTACKS, metavar='A[,A...]',
+        type=parse_attacks,
         help=f"comma-separated among {', '.join(_ALL)}, or 'all' (the "
              f"paper's six; cw, single_pixel and local_search take minutes "
              f"on a CPU) (default: %(default)s)")
@@ -72,12 +70,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
              'folder of pyg_dnnmod, adversarial/)')
     group.add_argument('--no-cache', action='store_true',
                        help='neither read nor write the cache')
-    add_graph_arguments(parser)
-    common.add_runtime_arguments(
-        parser, seed_help='the seed of the clean draw, of the order in which '
-                          'samples are attacked and of the attacks\' random '
-                          'draws (default: %(default)s)')
-    common.add_output_arguments(parser)
     return parser
 
 
@@ -126,19 +118,16 @@ def parse_params(items: List[str], attacks: List[str]) -> Dict[str, Dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from pyg_dnnmod.adversarial import attack_params
     from pyg_dnnmod.experiments.adversarial import adversarial_curves
     from pyg_dnnmod.pretrained import cache_dir
 
     timer = common.Timer()
-    attacks = parse_attacks(args.attacks)
+    attacks = args.attacks
     params = parse_params(args.param, attacks)
-    check_graph_arguments(args)
+    common.check_graph_arguments(args)
     common.check_positive(args.batch_size, '--batch-size')
     common.check_positive(args.attack_batch_size, '--attack-batch-size')
-    layers = common.parse_layers(args.layers)
     progress = common.show_progress(args)
     device = common.resolve_device(args.device)
     name = '-'.join([NAME, common.slug(args.model), args.dataset,
@@ -148,25 +137,19 @@ def run(args: argparse.Namespace) -> int:
                     (['random'] if args.random_init else []))
     out = common.plan_output(args.out, name, args.overwrite)
 
-    with timer('data'):
-        data = common.load_data(args.dataset, args.data_root, args.split,
-                                args.model)
-    if not isinstance(data.inputs, torch.Tensor):
+    data = common.read_data(args, timer)
+    if not data.in_memory:
         raise CLIError(f"--dataset {args.dataset} is read lazily; 'attack' "
                        f"needs an in-memory dataset (translated-digits, "
                        f"digits, cifar10, cifar100)")
-    balanced = not args.unbalanced
-    common.check_samples(data.labels, [args.num_samples], balanced, data)
     for attack, given in params.items():
         try:
             attack_params(attack, tuple(data.input_shape), data.num_classes,
                           **given)
         except (ValueError, TypeError) as e:
             raise CLIError(f"--param: {common.one_line(e)}") from e
-    with timer('model'):
-        model, model_info = common.resolve_model(
-            args, data, random_init=args.random_init, progress=progress)
-    names = common.check_layers(model, layers, args.post_activation, args)
+    model, model_info, names = common.read_model(args, data, timer,
+                                                 progress)
     cache = None if args.no_cache else (
         args.cache_dir if args.cache_dir else cache_dir() / 'adversarial')
 
@@ -174,9 +157,10 @@ def run(args: argparse.Namespace) -> int:
         curves, summary = adversarial_curves(
             model, data.inputs, data.labels, attacks=attacks,
             num_samples=args.num_samples, k=args.k, metric=args.metric,
-            layers=layers, seed=args.seed, device=device, params=params,
-            cache_dir=cache, attack_batch_size=args.attack_batch_size,
-            progress=progress, balanced=balanced,
+            layers=args.layers, seed=args.seed, device=device,
+            params=params, cache_dir=cache,
+            attack_batch_size=args.attack_batch_size, progress=progress,
+            balanced=not args.unbalanced,
             post_activation=args.post_activation,
             batch_size=args.batch_size)
     for _, row in summary.iterrows():
@@ -184,14 +168,16 @@ def run(args: argparse.Namespace) -> int:
             timer.timings[f"attack_{row['set']}"] = float(row['seconds'])
 
     with timer('plot'):
-        import matplotlib
-        matplotlib.use('Agg')
-        from pyg_dnnmod.plotting._adversarial import plot_adversarial_curves
+        from pyg_dnnmod.plotting import plot_adversarial_curves
         fig = plot_adversarial_curves(
-            curves, summary, model=model_title(args, model_info),
+            curves, summary, model=common.model_title(args, model_info),
             data=f'{data.title} ({data.split})')
 
-    record: Dict[str, Any] = dict(
+    paths = common.finish(
+        NAME, args, out, timer, device,
+        files={'modularity.csv': lambda p: curves.to_csv(p, index=False),
+               'attacks.csv': lambda p: summary.to_csv(p, index=False)},
+        figures={'adversarial_curves.png': fig},
         model=model_info, data=data.describe(), layers=names,
         attacks={row['set']: dict(
             params=json.loads(row['params']) if row['params'] else {},
@@ -203,16 +189,6 @@ def run(args: argparse.Namespace) -> int:
             for _, row in summary.iterrows() if row['set'] != 'clean'},
         cache_dir=None if cache is None else str(cache),
         num_samples=args.num_samples, k=args.k)
-    writers = {
-        'modularity.csv': lambda p: curves.to_csv(p, index=False),
-        'attacks.csv': lambda p: summary.to_csv(p, index=False),
-        'adversarial_curves.png': lambda p: fig.savefig(p, dpi=150),
-        common.RUN_JSON: lambda p: common.write_json(
-            common.run_record(NAME, args, timer.total(), device,
-                              output=str(out), **record), p),
-    }
-    with timer('write'):
-        paths = common.write_outputs(out, writers, args.overwrite)
 
     table = curves.pivot_table(index=['layer_index', 'layer'], columns='set',
                                values='modularity', sort=False)
@@ -233,7 +209,5 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(row['target_rule'], str):
             print(f"note: {row['set']} is targeted at class "
                   f"{row['target_rule']}")
-    print()
-    for path in paths:
-        print(f'wrote {path}')
+    common.print_written(paths)
     return 0

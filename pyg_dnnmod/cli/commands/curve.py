@@ -11,7 +11,7 @@ curve, repeat and layer), ``summary.csv`` (mean / std / count per curve and
 layer), ``modularity_curve.png`` and ``run.json``.
 """
 import argparse
-from typing import Any, Dict, List
+from typing import Any, List
 
 from pyg_dnnmod.cli import _common as common
 from pyg_dnnmod.cli._common import CLIError
@@ -37,20 +37,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     common.add_data_arguments(parser)
     group = parser.add_argument_group('graphs')
     group.add_argument('--num-samples', default='500', metavar='N[,N...]',
+                       type=common.int_values('--num-samples', 2),
                        help='samples per draw, N (default: %(default)s)')
     group.add_argument('--k', default='3', metavar='K[,K...]',
+                       type=common.int_values('--k', 1),
                        help='neighbours per sample (default: %(default)s)')
     group.add_argument('--metric', default='cosine', metavar='M[,M...]',
+                       type=common.choice_values('--metric', common.METRICS,
+                                                 lists=False),
                        help=f"similarity: {', '.join(common.METRICS)} "
                             f"(default: %(default)s)")
-    group.add_argument(
-        '--layers', metavar='SPEC',
-        help="default: the paper's layers (every conv of a VGG, stem and "
-             "residual blocks of a ResNet); an integer n: the last n of "
-             "them; comma-separated integers: indices into them; otherwise "
-             "comma-separated module names ('pyg-dnnmod layers' lists them)")
-    group.add_argument('--post-activation', action='store_true',
-                       help="read each layer after its activation")
+    common.add_layer_arguments(group)
     group.add_argument('--repeats', type=int, default=5,
                        help='random draws of the N samples, seeds seed + r '
                             '(default: %(default)s)')
@@ -62,14 +59,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def run_name(args: argparse.Namespace, sizes: List[int], ks: List[int],
-             metrics: List[str]) -> str:
+def _listed(value: Any) -> List[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def run_name(args: argparse.Namespace) -> str:
     r"""The default folder name, e.g.
     :obj:`curve-digits_cnn-translated-digits-N500-k3`."""
     parts = [NAME, common.slug(args.model), args.dataset,
-             f'N{common.values_slug(sizes)}', f'k{common.values_slug(ks)}']
-    if metrics != ['cosine']:
-        parts.append(common.values_slug(metrics))
+             f'N{common.values_slug(args.num_samples)}',
+             f'k{common.values_slug(args.k)}']
+    if args.metric != 'cosine':
+        parts.append(common.values_slug(args.metric))
     if args.random_init:
         parts.append('random')
     if args.compare_random_init:
@@ -98,13 +99,12 @@ def run(args: argparse.Namespace) -> int:
     from pyg_dnnmod.experiments import modularity_curves, summarize
 
     timer = common.Timer()
-    sizes = common.parse_int_list(args.num_samples, '--num-samples', 2)
-    ks = common.parse_int_list(args.k, '--k', 1)
-    metrics = common.parse_choice_list(args.metric, '--metric',
-                                       common.METRICS)
-    listed = [f'{option} {value}' for option, value, values in (
-        ('--k', args.k, ks), ('--num-samples', args.num_samples, sizes),
-        ('--metric', args.metric, metrics)) if len(values) > 1]
+    sizes, ks = _listed(args.num_samples), _listed(args.k)
+    listed = [f"{option} {','.join(map(str, value))}"
+              for option, value in (('--k', args.k),
+                                    ('--num-samples', args.num_samples),
+                                    ('--metric', args.metric))
+              if isinstance(value, list)]
     if len(listed) > 1:
         raise CLIError(f"only one of --k, --num-samples and --metric may "
                        f"list several values (got {' and '.join(listed)}); "
@@ -118,66 +118,44 @@ def run(args: argparse.Namespace) -> int:
     if args.random_init and args.compare_random_init:
         raise CLIError("--compare-random-init overlays the random-init curve "
                        "on the trained one; drop --random-init")
-    layers = common.parse_layers(args.layers)
     progress = common.show_progress(args)
     device = common.resolve_device(args.device)
-    out = common.plan_output(args.out, run_name(args, sizes, ks, metrics),
-                             args.overwrite)
+    out = common.plan_output(args.out, run_name(args), args.overwrite)
 
-    with timer('data'):
-        data = common.load_data(args.dataset, args.data_root, args.split,
-                                args.model)
-    balanced = not args.unbalanced
-    common.check_samples(data.labels, sizes, balanced, data)
-    with timer('model'):
-        model, model_info = common.resolve_model(
-            args, data, random_init=args.random_init, progress=progress)
-        models = {model_info['init']: model}
-        if args.compare_random_init:
-            random_model, _ = common.resolve_model(args, data,
-                                                   random_init=True)
-            models['random'] = random_model
-    names = common.check_layers(model, layers, args.post_activation, args)
+    data = common.read_data(args, timer, sizes)
+    model, model_info, names = common.read_model(args, data, timer,
+                                                 progress)
+    models = {model_info['init']: model}
+    if args.compare_random_init:
+        with timer('model'):
+            models['random'], _ = common.resolve_model(args, data,
+                                                       random_init=True)
 
     with timer('curves'):
         df = modularity_curves(
-            models, data.inputs, data.labels,
-            k=ks if len(ks) > 1 else ks[0],
-            num_samples=sizes if len(sizes) > 1 else sizes[0],
-            metric=metrics if len(metrics) > 1 else metrics[0],
-            layers=layers, repeats=args.repeats, seed=args.seed,
-            device=device, balanced=balanced,
+            models, data.inputs, data.labels, k=args.k,
+            num_samples=args.num_samples, metric=args.metric,
+            layers=args.layers, repeats=args.repeats, seed=args.seed,
+            device=device, balanced=not args.unbalanced,
             post_activation=args.post_activation,
             batch_size=args.batch_size, progress=progress)
         summary = summarize(df)
 
     with timer('plot'):
-        import matplotlib
-        matplotlib.use('Agg')
         from pyg_dnnmod.plotting import plot_modularity_curve
-        model_title = args.model
-        if model_info['init'] == 'trained' and model_info.get('test_acc'):
-            model_title += f" (test acc {100 * model_info['test_acc']:.1f} %)"
-        elif model_info['init'] == 'random':
-            model_title += ' (random init)'
-        fig = plot_modularity_curve(summary, model=model_title,
-                                    data=f'{data.title} ({data.split})')
+        fig = plot_modularity_curve(
+            summary, model=common.model_title(args, model_info),
+            data=f'{data.title} ({data.split})')
 
-    record: Dict[str, Any] = dict(
+    paths = common.finish(
+        NAME, args, out, timer, device,
+        files={'modularity.csv': lambda p: df.to_csv(p, index=False),
+               'summary.csv': lambda p: summary.to_csv(p, index=False)},
+        figures={'modularity_curve.png': fig},
         model=model_info, data=data.describe(), layers=names,
         ablation=df.attrs.get('ablation'),
         curves=sorted(models), repeats=args.repeats,
         sample_seeds=[args.seed + r for r in range(args.repeats)])
-    writers = {
-        'modularity.csv': lambda p: df.to_csv(p, index=False),
-        'summary.csv': lambda p: summary.to_csv(p, index=False),
-        'modularity_curve.png': lambda p: fig.savefig(p, dpi=150),
-        common.RUN_JSON: lambda p: common.write_json(
-            common.run_record(NAME, args, timer.total(), device,
-                              output=str(out), **record), p),
-    }
-    with timer('write'):
-        paths = common.write_outputs(out, writers, args.overwrite)
 
     weights = model_info.get('weights', '')
     if model_info.get('weights') == 'pretrained default':
@@ -186,7 +164,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.model}, {weights}, on {data.title} ({data.split}): "
           f"{len(names)} layers, {args.repeats} repeat(s)")
     print(_table(summary))
-    print()
-    for path in paths:
-        print(f'wrote {path}')
+    common.print_written(paths)
     return 0

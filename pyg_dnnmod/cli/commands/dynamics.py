@@ -20,17 +20,11 @@ from typing import Any, Dict
 
 from pyg_dnnmod.cli import _common as common
 from pyg_dnnmod.cli._common import CLIError
-from pyg_dnnmod.cli.commands.cka import (
-    add_graph_arguments,
-    check_graph_arguments,
-)
 
 NAME = 'dynamics'
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from pyg_dnnmod.cli.commands.train import RECIPES
-
     parser = subparsers.add_parser(
         NAME, help='modularity per layer and training epoch, beside the '
                    'accuracy',
@@ -50,28 +44,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="read the epochs from this folder of epoch_XXX.pt files "
              "(written by 'pyg-dnnmod train') instead of training")
     common.add_data_arguments(parser, split=None)
-    graphs = add_graph_arguments(parser)
+    graphs = common.add_graph_arguments(parser)
     graphs.add_argument('--every', type=int, default=1, metavar='E',
                         help='record every E-th epoch (and epoch 0) '
                              '(default: %(default)s)')
     graphs.add_argument('--show-layers', metavar='NAME[,NAME...]',
+                        type=common.parse_names,
                         help='the layers drawn as lines (default: all, or '
                              'five spread over depth)')
-    recipe = parser.add_argument_group(
-        'recipe', "as in 'pyg-dnnmod train'; --batch-size is the training "
-                  "batch size")
-    recipe.add_argument(
-        '--recipe', choices=RECIPES,
-        help="the starting recipe (default: digits for translated-digits, "
-             "digits and synthetic, paper otherwise)")
-    recipe.add_argument('--epochs', type=int)
-    recipe.add_argument('--lr', type=float, help='initial learning rate')
-    recipe.add_argument('--momentum', type=float)
-    recipe.add_argument('--weight-decay', type=float)
-    recipe.add_argument('--milestones', metavar='E[,E...]',
-                        help="epochs after which lr is multiplied by "
-                             "--gamma; 'none' for a constant rate")
-    recipe.add_argument('--gamma', type=float)
+    common.add_recipe_arguments(
+        parser, "as in 'pyg-dnnmod train'; --batch-size is the training "
+                "batch size")
     common.add_runtime_arguments(
         parser, batch_size=None,
         batch_help="training batch size (default: the recipe's)", seed=None,
@@ -81,17 +64,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _as_data(source: Any) -> Any:
-    import torch
-    if isinstance(source.inputs, torch.Tensor):
-        return source.inputs, source.labels
-    return source.inputs
-
-
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from pyg_dnnmod.cli.commands.train import make_config
     from pyg_dnnmod.experiments.dynamics import (
         dynamics_from_checkpoints,
         training_dynamics,
@@ -99,13 +72,12 @@ def run(args: argparse.Namespace) -> int:
     from pyg_dnnmod.training import list_checkpoints
 
     timer = common.Timer()
-    check_graph_arguments(args)
+    common.check_graph_arguments(args)
     common.check_positive(args.every, '--every')
     common.check_positive(args.epochs, '--epochs', 0)
     common.check_positive(args.batch_size, '--batch-size')
-    config, recipe = make_config(args)
+    config, recipe = common.make_config(args)
     seed = config.seed
-    layers = common.parse_layers(args.layers)
     progress = common.show_progress(args)
     device = common.resolve_device(args.device)
     if args.checkpoints is not None:
@@ -131,26 +103,26 @@ def run(args: argparse.Namespace) -> int:
     balanced = not args.unbalanced
     common.check_samples(test_data.labels, [args.num_samples], balanced,
                          test_data)
-    if not isinstance(test_data.inputs, torch.Tensor):
+    if not test_data.in_memory:
         raise CLIError(f"--dataset {args.dataset} is read lazily; "
                        f"'dynamics' needs an in-memory dataset "
                        f"(translated-digits, digits, cifar10, cifar100, "
                        f"synthetic)")
     with timer('model'):
-        model = common.build_model(args.model.strip(), test_data,
+        model = common.build_model(args.model, test_data,
                                    args.num_classes, seed=seed)
         common.check_model_input(model, test_data, args.model)
-    names = common.check_layers(model, layers, args.post_activation, args)
-    shown = None
-    if args.show_layers:
-        shown = [n.strip() for n in args.show_layers.split(',') if n.strip()]
+    names = common.check_layers(model, args.layers, args.post_activation,
+                                args)
+    shown = args.show_layers or None
+    if shown:
         unknown = [n for n in shown if n not in names]
         if unknown:
             raise CLIError(f"--show-layers names {unknown}, which are not "
                            f"among the selected layers {names}")
 
     snapshot_args = dict(k=args.k, num_samples=args.num_samples,
-                         metric=args.metric, layers=layers, seed=seed,
+                         metric=args.metric, layers=args.layers, seed=seed,
                          balanced=balanced,
                          post_activation=args.post_activation)
     if args.checkpoints is not None:
@@ -165,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         with timer('train_and_snapshots'):
             df = training_dynamics(
-                model, _as_data(train_data), _as_data(test_data), config,
+                model, train_data.as_data(), test_data.as_data(), config,
                 every=args.every, device=device, progress=progress,
                 **snapshot_args)
         timer.timings['train'] = df.attrs['train_seconds']
@@ -173,25 +145,17 @@ def run(args: argparse.Namespace) -> int:
         source = dict(recipe=recipe, config=config.to_dict())
 
     with timer('plot'):
-        import matplotlib
-        matplotlib.use('Agg')
-        from pyg_dnnmod.plotting._dynamics import plot_training_dynamics
+        from pyg_dnnmod.plotting import plot_training_dynamics
         fig = plot_training_dynamics(
             df, layers=shown, model=args.model,
             data=f'{test_data.title} (test)')
 
-    record: Dict[str, Any] = dict(
+    paths = common.finish(
+        NAME, args, out, timer, device,
+        files={'dynamics.csv': lambda p: df.to_csv(p, index=False)},
+        figures={'dynamics.png': fig},
         model=dict(spec=args.model, init_seed=seed), data=test_data.describe(),
         layers=names, num_samples=args.num_samples, k=args.k, **source)
-    writers = {
-        'dynamics.csv': lambda p: df.to_csv(p, index=False),
-        'dynamics.png': lambda p: fig.savefig(p, dpi=150),
-        common.RUN_JSON: lambda p: common.write_json(
-            common.run_record(NAME, args, timer.total(), device,
-                              output=str(out), **record), p),
-    }
-    with timer('write'):
-        paths = common.write_outputs(out, writers, args.overwrite)
 
     table = df.pivot_table(index='epoch', columns='layer_index',
                            values='modularity', sort=True)
@@ -201,7 +165,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.model} on {test_data.title}: modularity per epoch and "
           f"layer (N = {args.num_samples}, k = {args.k}) and test accuracy")
     print(table.to_string(float_format=lambda v: f'{v:.3f}'))
-    print()
-    for path in paths:
-        print(f'wrote {path}')
+    common.print_written(paths)
     return 0

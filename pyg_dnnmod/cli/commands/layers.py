@@ -32,13 +32,12 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
     import torch
 
-    from pyg_dnnmod.experiments import take_samples
     from pyg_dnnmod.features import list_layers
 
     data = common.load_data(args.dataset, args.data_root, 'test', args.model)
-    model = common.build_model(args.model.strip(), data, args.num_classes)
+    model = common.build_model(args.model, data, args.num_classes)
     common.check_model_input(model, data, args.model)
-    example = take_samples(data.inputs, torch.arange(1))
+    example = data.take(torch.arange(1))
     df = list_layers(model, example)
     if not args.all:
         df = df[df['shape'].notna()]

@@ -14,7 +14,7 @@ R^2, MAE, Kendall tau per subset and feature set), ``predictions.csv``
 import argparse
 import os
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 from pyg_dnnmod.cli import _common as common
 from pyg_dnnmod.cli._common import CLIError
@@ -23,6 +23,8 @@ NAME = 'predict'
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    from pyg_dnnmod.weights import NODE_STATISTICS
+
     parser = subparsers.add_parser(
         NAME, help="predict a zoo's final accuracies from the first epochs",
         description=(
@@ -59,6 +61,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                             '(default: %(default)s)')
     group.add_argument('--statistics',
                        default='weighted_degree,eigenvector_centrality',
+                       type=common.list_of(common.parse_choice_list,
+                                           '--statistics', NODE_STATISTICS),
                        help='node statistics of the graph features, from '
                             'weighted_degree, eigenvector_centrality, '
                             'pagerank (default: %(default)s)')
@@ -80,10 +84,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     runtime.add_argument('--seed', type=int, default=0,
                          help='the seed of the folds and the models '
                               '(default: %(default)s)')
-    runtime.add_argument('--progress',
-                         action=argparse.BooleanOptionalAction, default=None,
-                         help='progress bars on stderr (default: when '
-                              'stderr is a terminal)')
+    common.add_progress_argument(runtime)
     common.add_output_arguments(parser)
     return parser
 
@@ -91,9 +92,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from pyg_dnnmod import experiments as P
+    from pyg_dnnmod import plotting
     from pyg_dnnmod.weights import WeightGraphDataset
-    from pyg_dnnmod.weights import predict as P
-    from pyg_dnnmod.weights._statistics import NODE_STATISTICS
 
     timer = common.Timer()
     zoo = Path(args.zoo).expanduser()
@@ -105,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
     common.check_positive(args.folds, '--folds', 2)
     common.check_positive(args.patience, '--patience')
     common.check_positive(args.repeats, '--repeats')
-    statistics = common.parse_choice_list(args.statistics, '--statistics',
-                                          NODE_STATISTICS)
+    statistics = args.statistics
     progress = common.show_progress(args)
     out = common.plan_output(
         args.out, f'{NAME}-{common.slug(zoo.name)}-T{args.T}',
@@ -149,36 +149,31 @@ def run(args: argparse.Namespace) -> int:
 
     with timer('plot'):
         figures = {
-            'predicted_vs_true.png': P.plot_predicted_vs_true(predictions),
-            'confusion.png': P.plot_confusion(predictions,
-                                              num_bins=args.bins),
+            'predicted_vs_true.png':
+                plotting.plot_predicted_vs_true(predictions),
+            'confusion.png': plotting.plot_confusion(predictions,
+                                                     num_bins=args.bins),
         }
         if by_T is not None:
-            figures['metric_vs_T.png'] = P.plot_metric_vs_T(by_T)
+            figures['metric_vs_T.png'] = plotting.plot_metric_vs_T(by_T)
 
     mask = P.non_degenerate(dataset, args.min_accuracy)
-    record: Dict[str, Any] = dict(
-        zoo=str(zoo), networks=len(dataset),
-        non_degenerate=int(mask.sum()), zoo_spec=dataset.spec,
-        bin_rule=(f'{args.bins} bins; interior edges at the k/{args.bins} '
-                  f'quantiles (numpy linear) of the training fold; a value '
-                  f'equal to an edge goes to the lower bin'),
-        metrics=metrics.to_dict(orient='records'))
-    writers = {
+    files = {
         'metrics.csv': lambda p: metrics.to_csv(p, index=False),
         'predictions.csv': lambda p: predictions.to_csv(p, index=False),
         'transfer.csv': lambda p: transfer.to_csv(p, index=False),
         'time_saved.csv': lambda p: saved.to_csv(p, index=False),
     }
     if by_T is not None:
-        writers['metric_vs_T.csv'] = lambda p: by_T.to_csv(p, index=False)
-    for name, fig in figures.items():
-        writers[name] = (lambda f: lambda p: f.savefig(p, dpi=130))(fig)
-    writers[common.RUN_JSON] = lambda p: common.write_json(
-        common.run_record(NAME, args, timer.total(), 'cpu', output=str(out),
-                          **record), p)
-    with timer('write'):
-        paths = common.write_outputs(out, writers, args.overwrite)
+        files['metric_vs_T.csv'] = lambda p: by_T.to_csv(p, index=False)
+    paths = common.finish(
+        NAME, args, out, timer, 'cpu', files, figures, dpi=130,
+        zoo=str(zoo), networks=len(dataset),
+        non_degenerate=int(mask.sum()), zoo_spec=dataset.spec,
+        bin_rule=(f'{args.bins} bins; interior edges at the k/{args.bins} '
+                  f'quantiles (numpy linear) of the training fold; a value '
+                  f'equal to an edge goes to the lower bin'),
+        metrics=metrics.to_dict(orient='records'))
 
     print(f"zoo '{zoo}': {len(dataset)} networks, {int(mask.sum())} above "
           f"chance; T={args.T}, {args.bins} quantile bins, {args.folds}-fold "
@@ -191,7 +186,5 @@ def run(args: argparse.Namespace) -> int:
         print(metrics[columns].to_string(index=False))
         print()
         print(saved.to_string(index=False))
-    print()
-    for path in paths:
-        print(f'wrote {path}')
+    common.print_written(paths)
     return 0

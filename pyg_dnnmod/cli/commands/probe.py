@@ -12,15 +12,10 @@ and Spearman's :math:`\rho` between modularity and probe test accuracy),
 ``linear_probes.png`` and ``run.json``.
 """
 import argparse
-from typing import Any, Dict
+from typing import Any
 
 from pyg_dnnmod.cli import _common as common
 from pyg_dnnmod.cli._common import CLIError
-from pyg_dnnmod.cli.commands.cka import (
-    add_graph_arguments,
-    check_graph_arguments,
-    model_title,
-)
 
 NAME = 'probe'
 
@@ -36,9 +31,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "probes of Alain and Bengio, 2016, that Lu et al. compare with). "
             "With no arguments: the small CNN trained once on the translated "
             "digits (cached), N=500 split in halves, k=3."))
-    common.add_model_arguments(parser)
-    common.add_data_arguments(parser)
-    add_graph_arguments(parser)
+    common.add_snapshot_arguments(
+        parser, seed_help='the seed of the sample draw, the split and a '
+                          'random init (default: %(default)s)')
     group = parser.add_argument_group('probes')
     group.add_argument('--test-fraction', type=float, default=0.5,
                        metavar='F',
@@ -50,10 +45,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     group.add_argument('--max-iter', type=int, default=1000,
                        help="the solver's iteration limit "
                             "(default: %(default)s)")
-    common.add_runtime_arguments(
-        parser, seed_help='the seed of the sample draw, the split and a '
-                          'random init (default: %(default)s)')
-    common.add_output_arguments(parser)
     return parser
 
 
@@ -61,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from pyg_dnnmod.experiments.probes import linear_probes
 
     timer = common.Timer()
-    check_graph_arguments(args)
+    common.check_graph_arguments(args)
     common.check_positive(args.batch_size, '--batch-size')
     common.check_positive(args.max_iter, '--max-iter')
     if not 0.0 < args.test_fraction < 1.0:
@@ -69,30 +60,23 @@ def run(args: argparse.Namespace) -> int:
                        f"(got {args.test_fraction})")
     if not args.C > 0:
         raise CLIError(f"--C must be > 0 (got {args.C})")
-    layers = common.parse_layers(args.layers)
     progress = common.show_progress(args)
     device = common.resolve_device(args.device)
     out = common.plan_output(args.out, common.run_name(NAME, args),
                              args.overwrite)
 
-    with timer('data'):
-        data = common.load_data(args.dataset, args.data_root, args.split,
-                                args.model)
-    balanced = not args.unbalanced
-    common.check_samples(data.labels, [args.num_samples], balanced, data)
-    with timer('model'):
-        model, model_info = common.resolve_model(
-            args, data, random_init=args.random_init, progress=progress)
-    names = common.check_layers(model, layers, args.post_activation, args)
+    data = common.read_data(args, timer)
+    model, model_info, names = common.read_model(args, data, timer,
+                                                 progress)
 
     with timer('graphs_and_probes'):
         try:
             df = linear_probes(
                 model, data.inputs, data.labels, k=args.k,
                 num_samples=args.num_samples, metric=args.metric,
-                layers=layers, seed=args.seed, device=device,
+                layers=args.layers, seed=args.seed, device=device,
                 test_fraction=args.test_fraction, C=args.C,
-                max_iter=args.max_iter, balanced=balanced,
+                max_iter=args.max_iter, balanced=not args.unbalanced,
                 post_activation=args.post_activation,
                 batch_size=args.batch_size)
         except ValueError as e:
@@ -102,29 +86,22 @@ def run(args: argparse.Namespace) -> int:
                 "'num_samples'", '--num-samples')) from e
 
     with timer('plot'):
-        import matplotlib
-        matplotlib.use('Agg')
-        from pyg_dnnmod.plotting._probes import plot_linear_probes
-        fig = plot_linear_probes(df, model=model_title(args, model_info),
-                                 data=f'{data.title} ({data.split})')
+        from pyg_dnnmod.plotting import plot_linear_probes
+        fig = plot_linear_probes(
+            df, model=common.model_title(args, model_info),
+            data=f'{data.title} ({data.split})')
 
     rho = df.attrs['spearman']
-    record: Dict[str, Any] = dict(
+    paths = common.finish(
+        NAME, args, out, timer, device,
+        files={'probes.csv': lambda p: df.to_csv(p, index=False)},
+        figures={'linear_probes.png': fig},
         model=model_info, data=data.describe(), layers=names, spearman=rho,
         spearman_of='modularity vs probe test accuracy, over the layers',
         num_train=df.attrs['num_train'], num_test=df.attrs['num_test'],
         probe=dict(kind='sklearn LogisticRegression (lbfgs, multinomial), '
                         'features standardised on the training part',
                    C=args.C, max_iter=args.max_iter))
-    writers = {
-        'probes.csv': lambda p: df.to_csv(p, index=False),
-        'linear_probes.png': lambda p: fig.savefig(p, dpi=150),
-        common.RUN_JSON: lambda p: common.write_json(
-            common.run_record(NAME, args, timer.total(), device,
-                              output=str(out), **record), p),
-    }
-    with timer('write'):
-        paths = common.write_outputs(out, writers, args.overwrite)
 
     print(f"{args.model} ({model_info.get('weights', '')}) on {data.title} "
           f"({data.split}): {len(names)} layers, N = {args.num_samples} "
@@ -135,7 +112,5 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(f'Spearman rho(modularity, probe test accuracy) over the layers: '
           f'{rho:.3f}')
-    print()
-    for path in paths:
-        print(f'wrote {path}')
+    common.print_written(paths)
     return 0

@@ -99,9 +99,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help='standard deviations of --selector mean-gain '
                              '(default: %(default)s)')
     select.add_argument(
-        '--layers', metavar='NAME[,NAME...]',
+        '--remove', '--layers', dest='remove', metavar='NAME[,NAME...]',
         help="remove these layers instead of selecting ('pyg-dnnmod "
-             "layers' lists the model's layers)")
+             "layers' lists the model's layers; --layers is the old name)")
     select.add_argument(
         '--control', action='store_true',
         help='also prune the same number of removable layers with the '
@@ -114,7 +114,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         '--one-at-a-time', action='store_true',
         help='the redundant-vs-irredundant experiment: remove the removable '
              'layers one at a time from the back, every block keeping a '
-             'convolution (or --layers in order), fine-tune each, correlate '
+             'convolution (or --remove in order), fine-tune each, correlate '
              'accuracy change with gain')
     select.add_argument(
         '--cumulative', action='store_true',
@@ -215,12 +215,12 @@ def finetune_seeds(args: argparse.Namespace) -> Any:
 def make_selector(args: argparse.Namespace) -> Any:
     r"""The selector of ``--selector``
     (:func:`~pyg_dnnmod.pruning.get_selector`) with its options, or
-    :obj:`None` when ``--layers`` names the layers."""
+    :obj:`None` when ``--remove`` names the layers."""
     from pyg_dnnmod.pruning import get_selector, selector_options
 
-    if args.layers is not None:
+    if args.remove is not None:
         if args.selector is not None:
-            raise CLIError("pass either --layers or --selector, not both")
+            raise CLIError("pass either --remove or --selector, not both")
         return None
     name = args.selector or 'gain'
     options = {key: getattr(args, key) for key in selector_options(name)}
@@ -243,7 +243,7 @@ def selection_slug(args: argparse.Namespace) -> str:
     :obj:`gain0.01`, :obj:`budget3`, :obj:`layers` or :obj:`sweep`."""
     if args.one_at_a_time:
         return 'sweep-cumulative' if args.cumulative else 'sweep'
-    if args.layers is not None:
+    if args.remove is not None:
         return 'layers'
     from pyg_dnnmod.pruning import selector_options
 
@@ -306,13 +306,13 @@ def _check_options(args: argparse.Namespace) -> List[str]:
                                f"--one-at-a-time; add it or drop the option")
     elif args.control or args.selector is not None:
         raise CLIError("--one-at-a-time removes every removable layer (or "
-                       "--layers) in turn; drop --control and --selector")
-    if args.layers is None:
+                       "--remove) in turn; drop --control and --selector")
+    if args.remove is None:
         return []
-    names = [n.strip() for n in args.layers.split(',') if n.strip()]
+    names = [n.strip() for n in args.remove.split(',') if n.strip()]
     if not names:
-        raise CLIError(f"--layers must name at least one layer (got "
-                       f"{args.layers!r})")
+        raise CLIError(f"--remove must name at least one layer (got "
+                       f"{args.remove!r})")
     return names
 
 
@@ -365,7 +365,7 @@ def run(args: argparse.Namespace) -> int:
                   finetune_seeds=seeds, num_threads=args.threads,
                   input_shape=test.input_shape, device=device,
                   progress=progress)
-    with timer('prune'):
+    with timer('prune'), common.options_named(remove='--remove'):
         if args.one_at_a_time:
             result = layer_removal_sweep(
                 model, as_data(train), as_data(test), remove=names or None,

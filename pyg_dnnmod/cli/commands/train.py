@@ -12,7 +12,6 @@ uninterrupted one; a folder that holds a run is otherwise never reused
 without ``--overwrite``.
 """
 import argparse
-import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any, Dict
@@ -21,16 +20,6 @@ from pyg_dnnmod.cli import _common as common
 from pyg_dnnmod.cli._common import CLIError
 
 NAME = 'train'
-#: Recipes ``--recipe`` accepts: the paper's CIFAR recipe
-#: (:class:`~pyg_dnnmod.training.TrainConfig` defaults) and the default
-#: model's (:data:`pyg_dnnmod.pretrained.DIGITS_RECIPE`).
-RECIPES = ('paper', 'digits')
-_DIGITS_DATASETS = ('translated-digits', 'digits', 'synthetic')
-# TrainConfig fields and their option types; every field is an option.
-_FIELDS = {'epochs': int, 'batch_size': int, 'lr': float, 'momentum': float,
-           'weight_decay': float, 'nesterov': bool, 'milestones': str,
-           'gamma': float, 'seed': int, 'eval_batch_size': int,
-           'num_workers': int}
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -47,21 +36,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "10 after epoch 8). Every field can be overridden."))
     common.add_model_arguments(parser, checkpoint=False, random_init=False)
     common.add_data_arguments(parser, split=None)
-    group = parser.add_argument_group('recipe')
-    group.add_argument(
-        '--recipe', choices=RECIPES,
-        help="the starting recipe (default: digits for translated-digits, "
-             "digits and synthetic, paper otherwise)")
-    group.add_argument('--epochs', type=int)
-    group.add_argument('--lr', type=float, help='initial learning rate')
-    group.add_argument('--momentum', type=float)
-    group.add_argument('--weight-decay', type=float)
+    group = common.add_recipe_arguments(parser)
     group.add_argument('--nesterov', action=argparse.BooleanOptionalAction,
                        default=None)
-    group.add_argument('--milestones', metavar='E[,E...]',
-                       help="epochs after which lr is multiplied by "
-                            "--gamma; 'none' for a constant rate")
-    group.add_argument('--gamma', type=float)
     group.add_argument('--eval-batch-size', type=int)
     group.add_argument('--num-workers', type=int,
                        help='data loader workers (ImageNet50 only)')
@@ -94,46 +71,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def make_config(args: argparse.Namespace) -> Any:
-    r"""The :class:`~pyg_dnnmod.training.TrainConfig` of ``--recipe`` with
-    every option given on the command line on top."""
-    from pyg_dnnmod.pretrained import DIGITS_RECIPE
-    from pyg_dnnmod.training import TrainConfig
-
-    recipe = args.recipe or ('digits' if args.dataset in _DIGITS_DATASETS
-                             else 'paper')
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    values: Dict[str, Any] = {}
-    if recipe == 'digits':
-        values.update({k: v for k, v in DIGITS_RECIPE.items()
-                       if k in fields})
-    for name in _FIELDS:
-        value = getattr(args, name, None)
-        if value is not None:
-            values[name] = value
-    if isinstance(values.get('milestones'), str):
-        text = values['milestones'].strip()
-        values['milestones'] = () if text in ('', 'none') else tuple(
-            common.parse_int_list(text, '--milestones', 1))
-    try:
-        return TrainConfig(**values), recipe
-    except (TypeError, ValueError) as e:
-        message = one_option(str(e))
-        raise CLIError(f"bad training option: {message}") from e
-
-
-def one_option(message: str) -> str:
-    r"""Names the command-line option in a :class:`TrainConfig` message.
-
-    Example:
-        >>> one_option("'weight_decay' must be >= 0 (got -1)")
-        '--weight-decay must be >= 0 (got -1)'
-    """
-    for name in _FIELDS:
-        message = message.replace(f"'{name}'", '--' + name.replace('_', '-'))
-    return common.one_line(message)
-
-
 def plan_folder(args: argparse.Namespace) -> Path:
     r"""The output folder: a run is resumed only with ``--resume`` and
     replaced only with ``--overwrite`` (and only if this tool wrote it);
@@ -159,10 +96,7 @@ def plan_folder(args: argparse.Namespace) -> Path:
             raise CLIError(f"output folder '{path}' already holds a run; "
                            f"pass --resume to continue it, --overwrite to "
                            f"start over, or another --out")
-        if not (path / common.RUN_JSON).is_file():
-            raise CLIError(f"refusing to overwrite '{path}': it holds no "
-                           f"{common.RUN_JSON}, so this tool did not write "
-                           f"it; pass another --out")
+        common.check_ours(path)
     common.check_writable(path, '--out', replace=args.overwrite)
     return path
 
@@ -173,7 +107,7 @@ def check_resumable(model: Any, config: Any, folder: Path,
     :obj:`folder` does not fit the model or was trained with another
     recipe; returns the environment it was trained in (device, threads)."""
     from pyg_dnnmod.training import list_checkpoints, load_checkpoint
-    from pyg_dnnmod.training._config import TRAJECTORY_FIELDS
+    from pyg_dnnmod.training import TRAJECTORY_FIELDS
 
     _, path = list_checkpoints(folder)[-1]
     try:
@@ -199,10 +133,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from pyg_dnnmod.experiments import HISTORY_FILE, train_model
+    from pyg_dnnmod.plotting import plot_training_history, save_figure
+    from pyg_dnnmod.pretrained import DIGITS_RECIPE_DATASETS
     from pyg_dnnmod.training import fixed_threads, random_crop_flip
 
     timer = common.Timer()
-    config, recipe = make_config(args)
+    config, recipe = common.make_config(args)
     progress = common.show_progress(args)
     device = common.resolve_device(args.device)
     folder = plan_folder(args)
@@ -213,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         test_data = common.load_data(args.dataset, args.data_root, 'test',
                                      args.model)
     with timer('model'):
-        model = common.build_model(args.model.strip(), train_data,
+        model = common.build_model(args.model, train_data,
                                    args.num_classes, seed=config.seed)
         common.check_model_input(model, train_data, args.model)
     threads = args.threads
@@ -225,12 +161,7 @@ def run(args: argparse.Namespace) -> int:
                 isinstance(stored.get('threads'), int):
             threads = stored['threads']
     augment = args.augment if args.augment is not None else \
-        args.dataset not in _DIGITS_DATASETS
-
-    def as_data(source: Any) -> Any:
-        if isinstance(source.inputs, torch.Tensor):
-            return source.inputs, source.labels
-        return source.inputs
+        args.dataset not in DIGITS_RECIPE_DATASETS
 
     record: Dict[str, Any] = dict(
         recipe=recipe, config=config.to_dict(), augment=augment,
@@ -248,20 +179,17 @@ def run(args: argparse.Namespace) -> int:
                       folder / common.RUN_JSON)
     with timer('train'), fixed_threads(threads):
         history = train_model(
-            model, as_data(train_data), as_data(test_data), config,
+            model, train_data.as_data(), test_data.as_data(), config,
             out=folder, resume=args.resume, device=device,
             augment=random_crop_flip if augment else None,
             progress=progress)
 
-    import matplotlib
-    matplotlib.use('Agg')
-    from pyg_dnnmod.plotting import plot_training_history
     last = history.iloc[-1]
     fig = plot_training_history(
         history, title=f"{args.model} on {train_data.title}: test acc "
                        f"{100 * last['test_acc']:.1f} % after epoch "
                        f"{int(last['epoch'])}")
-    fig.savefig(folder / 'training_curve.png', dpi=150)
+    save_figure(fig, folder / 'training_curve.png')
     common.write_json(common.run_record(NAME, args, timer.total(), device,
                                         status='finished', **record),
                       folder / common.RUN_JSON)

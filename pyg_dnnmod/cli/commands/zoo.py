@@ -14,10 +14,9 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Callable, List
 
 from pyg_dnnmod.cli import _common as common
-from pyg_dnnmod.cli._common import CLIError
 
 NAME = 'zoo'
 
@@ -26,6 +25,8 @@ DEFAULT_ROOT = os.path.join(common.OUTPUT_ROOT, 'zoo')
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    from pyg_dnnmod.weights.zoo import ZOO_ARCHITECTURES, ZOO_OPTIMIZERS
+
     parser = subparsers.add_parser(
         NAME, help='train a resumable population of small networks '
                    '(for pyg-dnnmod predict)',
@@ -49,6 +50,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        help='keep the weights of epochs 0..T '
                             '(default: %(default)s)')
     group.add_argument('--milestones', metavar='E[,E...]',
+                       type=common.list_of(common.parse_int_list,
+                                           '--milestones'),
                        help='epochs after which the learning rate is divided '
                             'by 10 (default: after two thirds of --epochs)')
     group.add_argument('--data', default='translated-digits',
@@ -63,23 +66,34 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                             'all 899)')
     space = parser.add_argument_group('hyperparameter space')
     space.add_argument('--architectures', default='lenet5,small_vgg',
+                       type=common.list_of(common.parse_choice_list,
+                                           '--architectures',
+                                           ZOO_ARCHITECTURES),
                        help='drawn uniformly (default: %(default)s)')
     space.add_argument('--widths', default='0.5,0.75,1,1.5,2',
+                       type=common.list_of(common.parse_float_list,
+                                           '--widths'),
                        help='width multipliers, drawn uniformly '
                             '(default: %(default)s)')
     space.add_argument('--lr', default='0.003,0.3', metavar='LOW,HIGH',
+                       type=_pair('--lr'),
                        help='learning rate, log-uniform '
                             '(default: %(default)s)')
     space.add_argument('--dropout', default='0,0.5', metavar='LOW,HIGH',
+                       type=_pair('--dropout'),
                        help='uniform (default: %(default)s)')
     space.add_argument('--weight-decay', default='1e-5,1e-2',
-                       metavar='LOW,HIGH',
+                       metavar='LOW,HIGH', type=_pair('--weight-decay'),
                        help='log-uniform (default: %(default)s)')
     space.add_argument('--optimizers', default='sgd,momentum,nesterov',
+                       type=common.list_of(common.parse_choice_list,
+                                           '--optimizers', ZOO_OPTIMIZERS),
                        help='SGD without momentum, with momentum 0.9, with '
                             'Nesterov momentum 0.9; drawn uniformly '
                             '(default: %(default)s)')
     space.add_argument('--batch-sizes', default='32',
+                       type=common.list_of(common.parse_int_list,
+                                           '--batch-sizes'),
                        help='drawn uniformly (default: %(default)s)')
     runtime = parser.add_argument_group('runtime')
     runtime.add_argument('--seed', type=int, default=0,
@@ -87,35 +101,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     runtime.add_argument('--workers', type=int, default=os.cpu_count() or 1,
                          help='processes training at once, one torch thread '
                               'each (default: the CPU count, %(default)s)')
-    runtime.add_argument('--progress',
-                         action=argparse.BooleanOptionalAction, default=None,
-                         help='a progress bar on stderr (default: when '
-                              'stderr is a terminal)')
+    common.add_progress_argument(runtime)
     return parser
 
 
-def _floats(text: str, option: str, count: int = 0) -> List[float]:
-    try:
-        values = [float(t) for t in str(text).split(',')]
-    except ValueError:
-        raise CLIError(f"{option} must be comma-separated numbers "
-                       f"(got {text!r})") from None
-    if count and len(values) != count:
-        raise CLIError(f"{option} must be {count} comma-separated numbers "
-                       f"(got {text!r})")
-    return values
-
-
-def _words(text: str) -> List[str]:
-    return [t.strip() for t in str(text).split(',') if t.strip()]
+def _pair(option: str) -> Callable[[str], List[float]]:
+    return common.list_of(common.parse_float_list, option, 2)
 
 
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from pyg_dnnmod.io import atomic_write
     from pyg_dnnmod.weights.zoo import (
-        ZOO_ARCHITECTURES,
-        ZOO_OPTIMIZERS,
         ZooSpace,
         finished_networks,
         generate_zoo,
@@ -123,28 +121,17 @@ def run(args: argparse.Namespace) -> int:
     timer = common.Timer()
     common.check_positive(args.num_networks, '--num-networks')
     common.check_positive(args.workers, '--workers')
-    architectures = common.parse_choice_list(args.architectures,
-                                             '--architectures',
-                                             ZOO_ARCHITECTURES)
-    optimizers = common.parse_choice_list(args.optimizers, '--optimizers',
-                                          ZOO_OPTIMIZERS)
     space = ZooSpace(
-        architectures=architectures,
-        widths=_floats(args.widths, '--widths'),
-        lr=_floats(args.lr, '--lr', 2),
-        dropout=_floats(args.dropout, '--dropout', 2),
-        weight_decay=_floats(args.weight_decay, '--weight-decay', 2),
-        optimizers=optimizers,
-        batch_sizes=common.parse_int_list(args.batch_sizes, '--batch-sizes'))
-    milestones = None if args.milestones is None else \
-        common.parse_int_list(args.milestones, '--milestones')
+        architectures=args.architectures, widths=args.widths, lr=args.lr,
+        dropout=args.dropout, weight_decay=args.weight_decay,
+        optimizers=args.optimizers, batch_sizes=args.batch_sizes)
     root = Path(args.root).expanduser()
     common.check_writable(root, '--root', replace=False)
     before = len(finished_networks(root))
     with timer('train'):
         summary = generate_zoo(
             root, args.num_networks, epochs=args.epochs,
-            snapshot_epochs=args.snapshot_epochs, milestones=milestones,
+            snapshot_epochs=args.snapshot_epochs, milestones=args.milestones,
             space=space, seed=args.seed,
             max_train_samples=args.max_train_samples, data=args.data,
             num_workers=args.workers, progress=common.show_progress(args))
@@ -161,17 +148,9 @@ def run(args: argparse.Namespace) -> int:
                             above_chance=int((acc > chance + 0.05).sum())),
         train_seconds_sum=float(summary['train_seconds'].sum()))
     csv, run_json = root / 'zoo.csv', root / common.RUN_JSON
-    for path, write in ((csv, lambda p: summary.to_csv(p, index=False)),
-                        (run_json, lambda p: common.write_json(
-                            common.run_record(NAME, args, timer.total(),
-                                              'cpu', **record), p))):
-        tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-        try:
-            write(tmp)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+    atomic_write(csv, lambda p: summary.to_csv(p, index=False))
+    common.write_json(common.run_record(NAME, args, timer.total(), 'cpu',
+                                        **record), run_json)
 
     by_arch = summary.groupby('architecture')['final_test_acc'].describe()
     print(f"zoo '{root}': {len(summary)} networks ({trained} trained now, "

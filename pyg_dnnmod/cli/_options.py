@@ -1,0 +1,401 @@
+r"""The options the ``pyg-dnnmod`` commands share (model, data, graphs,
+training recipe, runtime, output) and the parsers of their values.
+
+A value is parsed once, where the option is declared (``type=``), so that
+the command and ``run.json`` see it with its real type: :obj:`"3"` becomes
+:obj:`3`, :obj:`"3,5"` becomes :obj:`[3, 5]`. A bad value raises
+:class:`~pyg_dnnmod.cli._errors.CLIError` (one line naming the option),
+which :func:`pyg_dnnmod.cli.main` prints like any other.
+"""
+import argparse
+import re
+import sys
+from typing import Any, Callable, List, Optional, Sequence, Union
+
+from pyg_dnnmod.cli._errors import CLIError
+from pyg_dnnmod.datasets import DEFAULT_DATASET, list_datasets
+from pyg_dnnmod.pretrained import DEFAULT_MODEL
+
+#: The similarities ``--metric`` accepts.
+METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
+#: The names ``--dataset`` accepts.
+DATASETS = tuple(list_datasets())
+#: Where outputs go without ``--out``: ``./pyg_dnnmod_out/<run-name>/``.
+OUTPUT_ROOT = 'pyg_dnnmod_out'
+#: The training recipes ``--recipe`` of ``train`` and ``dynamics`` accepts:
+#: the paper's CIFAR recipe (:class:`~pyg_dnnmod.training.TrainConfig`
+#: defaults) and the default model's
+#: (:data:`pyg_dnnmod.pretrained.DIGITS_RECIPE`).
+RECIPES = ('paper', 'digits')
+_LAYERS_HELP = (
+    "default: the paper's layers (every conv of a VGG, stem and residual "
+    "blocks of a ResNet); an integer n: the last n of them; comma-separated "
+    "integers: indices into them; otherwise comma-separated module names "
+    "('pyg-dnnmod layers' lists them)")
+
+
+# -- values ------------------------------------------------------------------
+
+def parse_int_list(text: Union[str, int], option: str,
+                   minimum: int = 1) -> List[int]:
+    r"""Parses :obj:`"3,5,7"` into :obj:`[3, 5, 7]`, every value at least
+    :obj:`minimum`.
+
+    Example:
+        >>> parse_int_list('3, 5,7', '--k')
+        [3, 5, 7]
+        >>> parse_int_list('3,x', '--k')  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        pyg_dnnmod.cli._errors.CLIError: --k must be an integer or a ...
+    """
+    items = [t.strip() for t in str(text).split(',')]
+    try:
+        values = [int(t) for t in items]
+    except ValueError:
+        raise CLIError(f"{option} must be an integer or a comma-separated "
+                       f"list of integers (got {str(text)!r})") from None
+    for v in values:
+        if v < minimum:
+            raise CLIError(f"{option} must be >= {minimum} (got {v})")
+    _check_unique(values, text, option)
+    return values
+
+
+def parse_choice_list(text: str, option: str,
+                      choices: Sequence[str]) -> List[str]:
+    r"""Parses :obj:`"cosine,pearson"`, every value one of :obj:`choices`.
+
+    Example:
+        >>> parse_choice_list('cosine,pearson', '--metric', METRICS)
+        ['cosine', 'pearson']
+    """
+    values = [t.strip() for t in str(text).split(',')]
+    if any(v not in choices for v in values):
+        raise CLIError(f"{option} must be one or more of "
+                       f"{', '.join(choices)} separated by commas "
+                       f"(got {str(text)!r})")
+    _check_unique(values, text, option)
+    return values
+
+
+def _check_unique(values: List[Any], text: Any, option: str) -> None:
+    if len(set(values)) != len(values):
+        raise CLIError(f"{option} lists a value more than once "
+                       f"(got {str(text)!r})")
+
+
+def parse_float_list(text: str, option: str, count: int = 0) -> List[float]:
+    r"""Parses :obj:`"0.5,1"`; exactly :obj:`count` values unless 0.
+
+    Example:
+        >>> parse_float_list('1e-5,0.01', '--lr', count=2)
+        [1e-05, 0.01]
+    """
+    try:
+        values = [float(t) for t in str(text).split(',')]
+    except ValueError:
+        raise CLIError(f"{option} must be comma-separated numbers "
+                       f"(got {text!r})") from None
+    if count and len(values) != count:
+        raise CLIError(f"{option} must be {count} comma-separated numbers "
+                       f"(got {text!r})")
+    return values
+
+
+def parse_layers(text: Optional[str]) -> Any:
+    r"""Parses ``--layers``: nothing or :obj:`"all"` for the default layers,
+    one integer :math:`n` for the last :math:`n` of them, comma-separated
+    integers for indices into them (negative from the end), otherwise
+    comma-separated module names.
+
+    Example:
+        >>> parse_layers('2'), parse_layers('0,-1'), parse_layers('a.0,b')
+        (2, [0, -1], ['a.0', 'b'])
+    """
+    if text is None or text.strip() in ('', 'all'):
+        return None
+    items = parse_names(text)
+    try:
+        numbers = [int(t) for t in items]
+    except ValueError:
+        return items
+    return numbers[0] if len(items) == 1 and ',' not in text else numbers
+
+
+def layers_text(layers: Any) -> str:
+    r"""``--layers`` as it is written, from its parsed value.
+
+    Example:
+        >>> layers_text(None), layers_text(2), layers_text(['a.0', 'b'])
+        ('all', '2', 'a.0,b')
+    """
+    if layers is None:
+        return 'all'
+    if isinstance(layers, (list, tuple)):
+        return ','.join(map(str, layers))
+    return str(layers)
+
+
+def parse_names(text: str) -> List[str]:
+    r"""Comma-separated names, blanks dropped.
+
+    Example:
+        >>> parse_names('a, b,,c')
+        ['a', 'b', 'c']
+    """
+    return [t.strip() for t in str(text).split(',') if t.strip()]
+
+
+def int_values(option: str, minimum: int = 1) -> Callable[[str], Any]:
+    r"""An option type: one integer, or a list of several.
+
+    Example:
+        >>> parse = int_values('--k')
+        >>> parse('3'), parse('3,5')
+        (3, [3, 5])
+    """
+    def parse(text: str) -> Any:
+        values = parse_int_list(text, option, minimum)
+        return values[0] if len(values) == 1 else values
+    return parse
+
+
+def choice_values(option: str, choices: Sequence[str],
+                  lists: bool = True) -> Callable[[str], Any]:
+    r"""An option type: one of :obj:`choices`, or a list of several
+    (always a list with :obj:`lists`).
+
+    Example:
+        >>> choice_values('--metric', METRICS, lists=False)('cosine')
+        'cosine'
+    """
+    def parse(text: str) -> Any:
+        values = parse_choice_list(text, option, choices)
+        return values if lists or len(values) > 1 else values[0]
+    return parse
+
+
+def list_of(parse: Callable[..., List[Any]], option: str,
+            *args: Any) -> Callable[[str], List[Any]]:
+    r"""An option type from a list parser such as :func:`parse_int_list`.
+
+    Example:
+        >>> list_of(parse_float_list, '--lr', 2)('0.1,1')
+        [0.1, 1.0]
+    """
+    return lambda text: parse(text, option, *args)
+
+
+def milestones(text: str) -> List[int]:
+    r"""``--milestones``: increasing epochs, or :obj:`"none"`.
+
+    Example:
+        >>> milestones('50,100'), milestones('none')
+        ([50, 100], [])
+    """
+    if text.strip() in ('', 'none'):
+        return []
+    return parse_int_list(text, '--milestones', 1)
+
+
+def check_positive(value: Optional[int], option: str,
+                   minimum: int = 1) -> Optional[int]:
+    r"""Raises :class:`CLIError` unless :obj:`value >= minimum`."""
+    if value is not None and value < minimum:
+        raise CLIError(f"{option} must be >= {minimum} (got {value})")
+    return value
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    r"""Whether to draw progress bars: ``--progress`` / ``--no-progress``,
+    by default when stderr is a terminal."""
+    if getattr(args, 'progress', None) is not None:
+        return bool(args.progress)
+    return sys.stderr.isatty()
+
+
+def slug(text: Any) -> str:
+    r"""A file-name-safe form of :obj:`text`.
+
+    Example:
+        >>> slug('torchvision:resnet18'), slug('my.models:build')
+        ('torchvision-resnet18', 'my.models-build')
+    """
+    return re.sub(r'[^A-Za-z0-9_.-]+', '-', str(text)).strip('-.') or 'run'
+
+
+def values_slug(values: Any) -> str:
+    r"""Example:
+        >>> values_slug([100, 300]), values_slug(3)
+        ('100-300', '3')
+    """
+    if not isinstance(values, (list, tuple)):
+        values = [values]
+    return '-'.join(slug(v) for v in values)
+
+
+# -- option groups -----------------------------------------------------------
+
+def add_model_arguments(parser: argparse.ArgumentParser,
+                        checkpoint: bool = True,
+                        random_init: bool = True) -> Any:
+    r"""Adds ``--model``, ``--checkpoint``, ``--random-init`` and
+    ``--num-classes``; returns their argument group."""
+    group = parser.add_argument_group('model')
+    group.add_argument(
+        '--model', default=DEFAULT_MODEL, metavar='NAME',
+        help="this project's model by name (e.g. digits_cnn, vgg16, "
+             "resnet56; see pyg_dnnmod.models.list_models()), "
+             "'torchvision:<name>' or 'timm:<name>' (built without "
+             "pretrained weights, nothing is downloaded, normalisation of "
+             "--dataset inside) or 'package.module:factory' (an importable "
+             "function called with no arguments that returns the model, "
+             "inputs in [0, 1]) (default: %(default)s)")
+    if checkpoint:
+        group.add_argument(
+            '--checkpoint', metavar='FILE',
+            help="weights to load: an epoch_XXX.pt of 'pyg-dnnmod train' or "
+                 "a state_dict file (loaded with weights_only=True). Without "
+                 "it, only the default (digits_cnn on translated-digits, "
+                 "trained once and cached) has trained weights")
+    if random_init:
+        group.add_argument(
+            '--random-init', action='store_true',
+            help='use the model at random initialisation (seeded by --seed)')
+    group.add_argument(
+        '--num-classes', type=int, metavar='C',
+        help="the model's number of outputs (default: the dataset's)")
+    return group
+
+
+def add_data_arguments(parser: argparse.ArgumentParser,
+                       split: Optional[str] = 'test') -> None:
+    r"""Adds ``--dataset``, ``--data-root`` and (if :obj:`split`)
+    ``--split``."""
+    group = parser.add_argument_group('data')
+    group.add_argument(
+        '--dataset', default=DEFAULT_DATASET, choices=DATASETS,
+        help="translated-digits: scikit-learn's digits at random offsets in "
+             "16x16 (offline); digits: the plain 8x8 digits; cifar10, "
+             "cifar100: the python pickles under --data-root; imagenet50: "
+             "the paper's 50 classes from an ImageNet folder under "
+             "--data-root; synthetic: Gaussian class clusters shaped as the "
+             "model's input, for quick runs without data "
+             "(default: %(default)s)")
+    group.add_argument(
+        '--data-root', metavar='DIR',
+        help="the folder holding cifar-10-batches-py/, cifar-100-python/ or "
+             "the ImageNet split folders (val/<wnid>/...); nothing is "
+             "downloaded")
+    if split is not None:
+        group.add_argument(
+            '--split', default=split, choices=('train', 'test'),
+            help="which half of the data to read (ImageNet50: test is the "
+                 "'val' folder) (default: %(default)s)")
+
+
+def add_graph_arguments(parser: argparse.ArgumentParser,
+                        num_samples: int = 500) -> Any:
+    r"""``--num-samples``, ``--k``, ``--metric``, ``--layers``,
+    ``--post-activation`` and ``--unbalanced`` (one value each), shared by
+    ``cka``, ``attack``, ``dynamics`` and ``probe``; returns their group."""
+    group = parser.add_argument_group('graphs')
+    group.add_argument('--num-samples', type=int, default=num_samples,
+                       metavar='N',
+                       help='samples drawn, N (default: %(default)s)')
+    group.add_argument('--k', type=int, default=3,
+                       help='neighbours per sample (default: %(default)s)')
+    group.add_argument('--metric', default='cosine', choices=METRICS,
+                       help='similarity of the k-NN graph '
+                            '(default: %(default)s)')
+    add_layer_arguments(group)
+    group.add_argument('--unbalanced', action='store_true',
+                       help='draw samples uniformly instead of N / classes '
+                            'per class')
+    return group
+
+
+def add_layer_arguments(group: Any) -> None:
+    r"""Adds ``--layers`` and ``--post-activation`` to :obj:`group`."""
+    group.add_argument('--layers', metavar='SPEC', type=parse_layers,
+                       help=_LAYERS_HELP)
+    group.add_argument('--post-activation', action='store_true',
+                       help='read each layer after its activation')
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser,
+                         description: Optional[str] = None) -> Any:
+    r"""Adds ``--recipe`` and the fields of
+    :class:`~pyg_dnnmod.training.TrainConfig` every training command sets
+    (``--epochs``, ``--lr``, ``--momentum``, ``--weight-decay``,
+    ``--milestones``, ``--gamma``); returns their group."""
+    group = parser.add_argument_group('recipe', description)
+    group.add_argument(
+        '--recipe', choices=RECIPES,
+        help="the starting recipe (default: digits for translated-digits, "
+             "digits and synthetic, paper otherwise)")
+    group.add_argument('--epochs', type=int)
+    group.add_argument('--lr', type=float, help='initial learning rate')
+    group.add_argument('--momentum', type=float)
+    group.add_argument('--weight-decay', type=float)
+    group.add_argument('--milestones', metavar='E[,E...]', type=milestones,
+                       help="epochs after which lr is multiplied by "
+                            "--gamma; 'none' for a constant rate")
+    group.add_argument('--gamma', type=float)
+    return group
+
+
+def add_runtime_arguments(
+    parser: argparse.ArgumentParser,
+    batch_size: Optional[int] = 256,
+    batch_help: str = 'samples per forward pass (default: %(default)s)',
+    seed: Optional[int] = 0,
+    seed_help: str = ('the seed of the sample draws (repeat r uses seed + '
+                      'r) and of a random init (default: %(default)s)'),
+) -> Any:
+    r"""Adds ``--seed``, ``--device``, ``--batch-size`` and
+    ``--progress``; returns their argument group."""
+    group = parser.add_argument_group('runtime')
+    group.add_argument('--seed', type=int, default=seed, help=seed_help)
+    group.add_argument('--device', default='auto',
+                       help="'auto' (CUDA if available), 'cpu', 'cuda' or "
+                            "'cuda:N' (default: %(default)s)")
+    group.add_argument('--batch-size', type=int, default=batch_size,
+                       metavar='B', help=batch_help)
+    add_progress_argument(group)
+    return group
+
+
+def add_progress_argument(group: Any) -> None:
+    r"""Adds ``--progress`` / ``--no-progress`` to :obj:`group`."""
+    group.add_argument('--progress', action=argparse.BooleanOptionalAction,
+                       default=None,
+                       help='progress bars on stderr (default: when stderr '
+                            'is a terminal)')
+
+
+def add_snapshot_arguments(parser: argparse.ArgumentParser,
+                           seed_help: str) -> Any:
+    r"""The options of a command that reads a model's snapshots on a data
+    set: model, data, graphs, runtime (:obj:`seed_help` says what the seed
+    draws) and output; returns the graphs group, for more options."""
+    add_model_arguments(parser)
+    add_data_arguments(parser)
+    graphs = add_graph_arguments(parser)
+    add_runtime_arguments(parser, seed_help=seed_help)
+    add_output_arguments(parser)
+    return graphs
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    r"""Adds ``--out`` and ``--overwrite``."""
+    group = parser.add_argument_group('output')
+    group.add_argument(
+        '--out', metavar='DIR',
+        help=f"the output folder (default: ./{OUTPUT_ROOT}/<run-name>/, "
+             f"with -2, -3, ... appended when that folder is taken)")
+    group.add_argument(
+        '--overwrite', action='store_true',
+        help='replace the output folder if it exists (only a folder this '
+             'tool wrote, i.e. one holding run.json)')

@@ -268,15 +268,43 @@ def read_model(args: argparse.Namespace, data: DataSource, timer: Timer,
     return model, info, names
 
 
+#: The options of the fields of a SnapshotConfig, for error messages.
+SNAPSHOT_OPTIONS = dict(k='--k', num_samples='--num-samples',
+                        metric='--metric', layers='--layers', seed='--seed',
+                        batch_size='--batch-size')
+
+
+def snapshot_config(args: argparse.Namespace, **changes: Any) -> Any:
+    r"""The :class:`~pyg_dnnmod.SnapshotConfig` of a command's options,
+    built once (:obj:`changes` on top, e.g. the first value of an
+    ablation); a bad value is a :class:`CLIError` naming the option."""
+    from pyg_dnnmod.snapshots import SnapshotConfig
+
+    values: Dict[str, Any] = {}
+    for name in ('k', 'num_samples', 'metric', 'layers', 'seed',
+                 'post_activation', 'batch_size'):
+        if getattr(args, name, None) is not None:
+            values[name] = getattr(args, name)
+    if hasattr(args, 'unbalanced'):
+        values['balanced'] = not args.unbalanced
+    values.update(changes)
+    with options_named(**SNAPSHOT_OPTIONS):
+        return SnapshotConfig(**values)
+
+
 def check_graph_arguments(args: argparse.Namespace) -> None:
     r"""The checks of :func:`add_graph_arguments`' options that need no
-    data."""
+    data: those of :class:`~pyg_dnnmod.SnapshotConfig`, and its
+    :math:`k < N` rule for :obj:`--num-samples` samples."""
     check_positive(args.num_samples, '--num-samples', 2)
-    check_positive(args.k, '--k', 1)
-    if args.k >= args.num_samples:
+    config = snapshot_config(args)
+    try:
+        config.validate(args.num_samples)
+    except ValueError:
         raise CLIError(f"--k {args.k} must be smaller than --num-samples "
                        f"{args.num_samples} (every sample needs k other "
-                       f"samples); lower --k or raise --num-samples")
+                       f"samples); lower --k or raise --num-samples"
+                       ) from None
 
 
 def model_title(args: argparse.Namespace, info: Dict[str, Any]) -> str:

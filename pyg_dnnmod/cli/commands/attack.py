@@ -155,14 +155,10 @@ def run(args: argparse.Namespace) -> int:
 
     with timer('attacks_and_graphs'):
         curves, summary = adversarial_curves(
-            model, data.inputs, data.labels, attacks=attacks,
-            num_samples=args.num_samples, k=args.k, metric=args.metric,
-            layers=args.layers, seed=args.seed, device=device,
-            params=params, cache_dir=cache,
-            attack_batch_size=args.attack_batch_size, progress=progress,
-            balanced=not args.unbalanced,
-            post_activation=args.post_activation,
-            batch_size=args.batch_size)
+            model, data.inputs, data.labels, attacks,
+            common.snapshot_config(args), device=device, params=params,
+            cache_dir=cache, attack_batch_size=args.attack_batch_size,
+            progress=progress)
     for _, row in summary.iterrows():
         if row['set'] != 'clean':
             timer.timings[f"attack_{row['set']}"] = float(row['seconds'])

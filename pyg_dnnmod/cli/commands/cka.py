@@ -56,13 +56,8 @@ def run(args: argparse.Namespace) -> int:
                        f"layers needs at least 2")
 
     with timer('graphs_and_cka'):
-        df = cka_comparison(
-            model, data.inputs, data.labels, k=args.k,
-            num_samples=args.num_samples, metric=args.metric,
-            layers=args.layers, seed=args.seed, device=device,
-            balanced=not args.unbalanced,
-            post_activation=args.post_activation,
-            batch_size=args.batch_size)
+        df = cka_comparison(model, data.inputs, data.labels,
+                            common.snapshot_config(args), device=device)
 
     with timer('plot'):
         from pyg_dnnmod.plotting import plot_cka_comparison

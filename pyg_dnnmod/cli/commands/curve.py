@@ -132,13 +132,15 @@ def run(args: argparse.Namespace) -> int:
                                                        random_init=True)
 
     with timer('curves'):
-        df = modularity_curves(
-            models, data.inputs, data.labels, k=args.k,
-            num_samples=args.num_samples, metric=args.metric,
-            layers=args.layers, repeats=args.repeats, seed=args.seed,
-            device=device, balanced=not args.unbalanced,
-            post_activation=args.post_activation,
-            batch_size=args.batch_size, progress=progress)
+        # One config; an ablated option (a list) varies on top of it.
+        axes = {name: getattr(args, name) for name in
+                ('k', 'num_samples', 'metric')
+                if isinstance(getattr(args, name), list)}
+        config = common.snapshot_config(
+            args, progress=progress,
+            **{name: values[0] for name, values in axes.items()})
+        df = modularity_curves(models, data.inputs, data.labels, config,
+                               repeats=args.repeats, device=device, **axes)
         summary = summarize(df)
 
     with timer('plot'):

@@ -121,25 +121,24 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"--show-layers names {unknown}, which are not "
                            f"among the selected layers {names}")
 
-    snapshot_args = dict(k=args.k, num_samples=args.num_samples,
-                         metric=args.metric, layers=args.layers, seed=seed,
-                         balanced=balanced,
-                         post_activation=args.post_activation)
+    # --batch-size is the training batch here; the snapshots keep theirs.
+    snapshots = common.snapshot_config(args, seed=seed, balanced=balanced,
+                                       batch_size=256)
     if args.checkpoints is not None:
         with timer('snapshots'):
             chosen = dict(pairs[::args.every])
             chosen.setdefault(*pairs[-1])  # the last epoch is always read
             df = dynamics_from_checkpoints(
                 model, chosen, test_data.inputs, test_data.labels,
-                device=device, **snapshot_args)
+                snapshots, device=device)
         source: Dict[str, Any] = dict(checkpoints=str(args.checkpoints),
                                       epochs=[e for e, _ in pairs])
     else:
         with timer('train_and_snapshots'):
             df = training_dynamics(
                 model, train_data.as_data(), test_data.as_data(), config,
-                every=args.every, device=device, progress=progress,
-                **snapshot_args)
+                snapshot_config=snapshots, every=args.every, device=device,
+                progress=progress)
         timer.timings['train'] = df.attrs['train_seconds']
         timer.timings['snapshots'] = df.attrs['snapshot_seconds']
         source = dict(recipe=recipe, config=config.to_dict())

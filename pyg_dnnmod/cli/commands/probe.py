@@ -72,13 +72,10 @@ def run(args: argparse.Namespace) -> int:
     with timer('graphs_and_probes'):
         try:
             df = linear_probes(
-                model, data.inputs, data.labels, k=args.k,
-                num_samples=args.num_samples, metric=args.metric,
-                layers=args.layers, seed=args.seed, device=device,
+                model, data.inputs, data.labels,
+                common.snapshot_config(args), device=device,
                 test_fraction=args.test_fraction, C=args.C,
-                max_iter=args.max_iter, balanced=not args.unbalanced,
-                post_activation=args.post_activation,
-                batch_size=args.batch_size)
+                max_iter=args.max_iter)
         except ValueError as e:
             if 'stratified split' not in str(e):
                 raise

@@ -60,13 +60,9 @@ def run(args: argparse.Namespace) -> int:
 
     with timer('tsne'):
         points = tsne_panels(
-            model, data.inputs, data.labels, num_samples=args.num_samples,
-            k=args.k, metric=args.metric, layers=args.layers, seed=args.seed,
-            device=device, perplexity=args.perplexity,
-            include_input=args.include_input,
-            balanced=not args.unbalanced,
-            post_activation=args.post_activation,
-            batch_size=args.batch_size, progress=progress)
+            model, data.inputs, data.labels,
+            common.snapshot_config(args, progress=progress), device=device,
+            perplexity=args.perplexity, include_input=args.include_input)
         per_layer = (points.groupby(['layer_index', 'layer'], sort=False)
                      ['modularity'].first().reset_index())
 

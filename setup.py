@@ -50,7 +50,7 @@ setup(
     license='MIT',
     python_requires='>=3.9',
     packages=find_packages(include=['pyg_dnnmod', 'pyg_dnnmod.*']),
-    package_data={'pyg_dnnmod': ['py.typed', 'datasets/*.txt']},
+    package_data={'pyg_dnnmod': ['py.typed', 'datasets/images/*.txt']},
     install_requires=install_requires,
     extras_require={
         'vision': vision,

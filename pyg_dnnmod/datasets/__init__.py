@@ -1,9 +1,11 @@
-r"""Data: offline sources of labelled images (scikit-learn's digits, CIFAR
-pickles, an ImageNet50 folder, synthetic clusters), samplers, the same
-sources by name (:func:`load_dataset`), and the on-disk dataset of a
-model's layer snapshots."""
-from pyg_dnnmod.datasets.sources import *  # noqa: F401,F403
-from pyg_dnnmod.datasets.sources import __all__ as _sources_all
+r"""Data: where a dataset is loaded by name (:func:`load_dataset`,
+:mod:`~pyg_dnnmod.datasets.registry`), the offline sources of labelled
+images behind it (:mod:`pyg_dnnmod.datasets.images`: scikit-learn's digits,
+CIFAR pickles, an ImageNet50 folder, synthetic clusters), and the graph
+dataset of a model's layer snapshots (:class:`LayerGraphDataset`; a zoo's
+weight graphs are :class:`pyg_dnnmod.weights.WeightGraphDataset`)."""
+from pyg_dnnmod.datasets.images import *  # noqa: F401,F403
+from pyg_dnnmod.datasets.images import __all__ as _images_all
 from pyg_dnnmod.datasets.registry import (
     DEFAULT_DATASET,
     TRANSLATED_DIGITS,
@@ -16,7 +18,7 @@ from pyg_dnnmod.datasets.layer_graph_dataset import (
     cache_key,
 )
 
-__all__ = list(_sources_all) + [
+__all__ = list(_images_all) + [
     'DataSource',
     'load_dataset',
     'list_datasets',

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from pyg_dnnmod.datasets.sources import (
+from pyg_dnnmod.datasets.images import (
     CIFAR10_MEAN,
     CIFAR10_STD,
     CIFAR100_MEAN,

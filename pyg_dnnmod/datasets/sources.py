@@ -1,68 +1,16 @@
-r"""Offline data sources: labelled images (or features) as tensors.
+r"""Deprecated: the image sources live in :mod:`pyg_dnnmod.datasets.images`
+(and are exported from :mod:`pyg_dnnmod.datasets`)."""
+import warnings
+from typing import Any
 
-Every image source returns a pair :obj:`(x, y)`: images in pixel space
-:obj:`[0, 1]` as a :obj:`torch.float32` tensor :obj:`[N, C, H, W]` and
-:obj:`torch.long` labels :obj:`[N]`. Normalisation belongs to the model; the
-constants the paper normalises with are exported here. Nothing is ever
-downloaded: the digits ship with scikit-learn, CIFAR and ImageNet50 are read
-from local folders, and synthetic clusters are generated.
 
-* :func:`load_digits_images`: scikit-learn's digits, translated in a canvas
-* :func:`load_cifar10`, :func:`load_cifar100`: CIFAR python pickles (or
-  torchvision with :obj:`download=False`)
-* :class:`ImageNet50`, :func:`sample_imagenet50`: the paper's 50-class
-  ImageNet subset from an ImageNet-style folder
-* :func:`make_gaussian_clusters`: synthetic features with a known answer
-* :func:`sample_indices`: balanced or random, reproducible draws
-"""
-from pyg_dnnmod.datasets._cifar import (
-    CIFAR10_MEAN,
-    CIFAR10_STD,
-    CIFAR100_MEAN,
-    CIFAR100_STD,
-    cifar_class_names,
-    load_cifar10,
-    load_cifar100,
-)
-from pyg_dnnmod.datasets._digits import (
-    DIGITS_MEAN,
-    DIGITS_STD,
-    TRANSLATED_DIGITS_MEAN,
-    TRANSLATED_DIGITS_STD,
-    digits_split_indices,
-    load_digits_images,
-)
-from pyg_dnnmod.datasets._imagenet import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    ImageNet50,
-    imagenet50_classes,
-    resize_center_crop,
-    sample_imagenet50,
-)
-from pyg_dnnmod.utils.sampling import sample_indices
-from pyg_dnnmod.datasets._synthetic import make_gaussian_clusters
-
-__all__ = [
-    'load_digits_images',
-    'digits_split_indices',
-    'DIGITS_MEAN',
-    'DIGITS_STD',
-    'TRANSLATED_DIGITS_MEAN',
-    'TRANSLATED_DIGITS_STD',
-    'load_cifar10',
-    'load_cifar100',
-    'cifar_class_names',
-    'CIFAR10_MEAN',
-    'CIFAR10_STD',
-    'CIFAR100_MEAN',
-    'CIFAR100_STD',
-    'ImageNet50',
-    'imagenet50_classes',
-    'resize_center_crop',
-    'sample_imagenet50',
-    'IMAGENET_MEAN',
-    'IMAGENET_STD',
-    'make_gaussian_clusters',
-    'sample_indices',
-]
+def __getattr__(name: str) -> Any:
+    from pyg_dnnmod.datasets import images
+    if name not in images.__all__:
+        raise AttributeError(f"module {__name__!r} has no attribute "
+                             f"{name!r}")
+    warnings.warn(f"'pyg_dnnmod.datasets.sources.{name}' is deprecated; "
+                  f"use 'pyg_dnnmod.datasets.images.{name}' or "
+                  f"'pyg_dnnmod.datasets.{name}'", DeprecationWarning,
+                  stacklevel=2)
+    return getattr(images, name)

@@ -63,14 +63,14 @@ def digits_data(split: str = 'test') -> Tuple[Tensor, Tensor]:
         >>> x.shape, int(y.max())
         (torch.Size([898, 1, 16, 16]), 9)
     """
-    from pyg_dnnmod.datasets import load_digits_images
+    from pyg_dnnmod.datasets.images import load_digits_images
     return load_digits_images(split=split, **DIGITS_DATA)
 
 
 def digits_model(random_init: bool = False, seed: int = 0) -> nn.Module:
     r"""The default architecture with the digits' normalisation inside, at
     random initialisation (seeded)."""
-    from pyg_dnnmod.datasets import (
+    from pyg_dnnmod.datasets.images import (
         TRANSLATED_DIGITS_MEAN,
         TRANSLATED_DIGITS_STD,
     )

@@ -116,7 +116,7 @@ def pretrained_digits_model(
         ...
         ValueError: 'name' must be a model for 1x16x16 inputs ... 3x32x32)
     """
-    from pyg_dnnmod.datasets import (
+    from pyg_dnnmod.datasets.images import (
         TRANSLATED_DIGITS_MEAN,
         TRANSLATED_DIGITS_STD,
     )

@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 from torch import nn
 
-from pyg_dnnmod.datasets import DEFAULT_DATASET, DataSource
+from pyg_dnnmod.datasets.registry import DEFAULT_DATASET, DataSource
 from pyg_dnnmod.models import (
     NormalizedModel,
     build_model,

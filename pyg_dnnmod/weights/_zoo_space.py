@@ -63,7 +63,7 @@ def zoo_model(architecture: str, width: float = 1.0, dropout: float = 0.0,
         ...
         ValueError: 'architecture' must be one of (...) (got 'resnet')
     """
-    from pyg_dnnmod.datasets import (
+    from pyg_dnnmod.datasets.images import (
         TRANSLATED_DIGITS_MEAN,
         TRANSLATED_DIGITS_STD,
     )

@@ -127,7 +127,7 @@ def _zoo_data(data: str, max_train_samples: Optional[int]
         else:
             import torch.nn.functional as F
 
-            from pyg_dnnmod.datasets import load_digits_images
+            from pyg_dnnmod.datasets.images import load_digits_images
             split = dict(translated=False, seed=DIGITS_DATA['seed'],
                          test_fraction=DIGITS_DATA['test_fraction'])
             pad = (16 - 8) // 2

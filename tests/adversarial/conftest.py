@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pyg_dnnmod.datasets import load_digits_images
-from pyg_dnnmod.datasets._digits import (
+from pyg_dnnmod.datasets.images import (
     TRANSLATED_DIGITS_MEAN,
     TRANSLATED_DIGITS_STD,
 )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyg_dnnmod.datasets.sources import (
+from pyg_dnnmod.datasets.images import (
     CIFAR10_MEAN,
     CIFAR10_STD,
     CIFAR100_MEAN,

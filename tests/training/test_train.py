@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from pyg_dnnmod.datasets.sources import make_gaussian_clusters
+from pyg_dnnmod.datasets.images import make_gaussian_clusters
 from pyg_dnnmod.training import (
     TrainConfig,
     checkpoint_path,

@@ -44,6 +44,12 @@ import torch
 from torch import nn
 
 from pyg_dnnmod.experiments._curves import modularity_curves
+from pyg_dnnmod.experiments._pruning_args import (
+    _check_bool,
+    _check_names,
+    _check_seeds,
+    _renamed_remove,
+)
 from pyg_dnnmod.experiments.pruning_report import (
     FINETUNED_ORIGINAL,
     ORIGINAL,
@@ -96,42 +102,6 @@ def __getattr__(name: str) -> Any:
                       DeprecationWarning, stacklevel=2)
         return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _check_bool(value: Any, name: str) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"'{name}' must be a bool (got {value!r})")
-
-
-def _check_seeds(seeds: Any, config: TrainConfig) -> List[int]:
-    if seeds is None:
-        return [config.seed]
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        seeds = [seeds]
-    if not isinstance(seeds, Sequence) or isinstance(seeds, str) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0
-            for v in seeds) or len(seeds) == 0:
-        raise ValueError(f"'finetune_seeds' must be a non-empty list of "
-                         f"integers >= 0 (got {seeds!r})")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"'finetune_seeds' repeats a seed (got {seeds!r})")
-    return list(seeds)
-
-
-def _check_names(layers: Any, removable: List[str],
-                 names: List[str]) -> List[str]:
-    r"""The given layer names, in curve order."""
-    if isinstance(layers, str):
-        layers = [layers]
-    if not isinstance(layers, Sequence) or not all(
-            isinstance(n, str) for n in layers) or len(layers) == 0:
-        raise TypeError(f"'remove' must be a non-empty list of layer names "
-                        f"(got {layers!r})")
-    unknown = [n for n in layers if n not in names]
-    if unknown:
-        raise ValueError(f"unknown layer name(s) {unknown!r} in 'remove'; "
-                         f"the removable layers are {removable!r}")
-    return [n for n in names if n in set(layers)]
 
 
 def _in_fixed_threads(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -477,22 +447,6 @@ def pruning_experiment(
         plans.append(('largest_gain', f'largest gain (m={len(chosen)})',
                       [run.names[i] for i in picked]))
     return run.report(plans, keep_models=True, pruned_curves=pruned_curves)
-
-
-def _renamed_remove(remove: Any, snapshot_kwargs: Dict[str, Any]) -> Any:
-    r"""The layers to remove, also from the deprecated keyword
-    :obj:`layers` (which now names the layers a snapshot reads)."""
-    if 'layers' in snapshot_kwargs:
-        import warnings
-        warnings.warn("the keyword 'layers' of the pruning experiments is "
-                      "deprecated: it names the layers to remove, now "
-                      "'remove'", DeprecationWarning, stacklevel=4)
-        old = snapshot_kwargs.pop('layers')
-        if remove is not None:
-            raise TypeError("pass the layers to remove once, as 'remove' "
-                            "(got 'remove' and the deprecated 'layers')")
-        remove = old
-    return remove
 
 
 def _shared_options(caller: str, options: Dict[str, Any]) -> Dict[str, Any]:

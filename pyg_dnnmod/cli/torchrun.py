@@ -1,7 +1,7 @@
 r"""Modularity curve of the default model with the samples split over the
 processes of ``torchrun``.
 
-``torchrun --nproc_per_node 2 -m pyg_dnnmod.distributed --num-samples 500``
+``torchrun --nproc_per_node 2 -m pyg_dnnmod.cli.torchrun --num-samples 500``
 (gloo on CPUs; NCCL when every process has a GPU). Rank 0 prints the curve
 and checks it against the single-process one.
 """

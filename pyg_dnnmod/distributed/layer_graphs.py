@@ -51,7 +51,7 @@ def distributed_layer_graphs(
     samples (:obj:`num_samples` must be :obj:`None`).
 
     Run it under :obj:`torchrun`, e.g. ``torchrun --nproc_per_node 2 -m
-    pyg_dnnmod.distributed``.
+    pyg_dnnmod.cli.torchrun``.
     """
     from pyg_dnnmod.features import iter_layer_features
     from torch_geometric.data import Data

@@ -1,10 +1,10 @@
 r"""A PyG :class:`~torch_geometric.data.InMemoryDataset` whose files cannot
 run code and whose damaged files are rebuilt.
 
-PyG's own dataset code unpickles :obj:`processed/pre_transform.pt` and
-:obj:`processed/pre_filter.pt` with :obj:`weights_only=False`, and retries a
-processed data file with :obj:`weights_only=False` when the safe load fails:
-a file planted in a folder a user points the dataset at could run code.
+PyG's own dataset code fully unpickles :obj:`processed/pre_transform.pt`
+and :obj:`processed/pre_filter.pt`, and retries a processed data file with
+full unpickling when the safe load fails: a file planted in a folder a user
+points the dataset at could run code.
 :class:`SafeInMemoryDataset` takes none of those paths: it never reads (nor
 writes) the two :obj:`pre_*.pt` files, stores a processed file as plain
 dictionaries of tensors, and reads it back with
@@ -95,8 +95,8 @@ class SafeInMemoryDataset(InMemoryDataset):
     def process(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    # PyG's ``_process`` unpickles ``pre_transform.pt`` / ``pre_filter.pt``
-    # with ``weights_only=False``; this one never touches them.
+    # PyG's ``_process`` fully unpickles ``pre_transform.pt`` and
+    # ``pre_filter.pt``; this one never touches them.
     def _process(self) -> None:
         paths = self.processed_paths
         if not self.force_reload and all(os.path.exists(p) for p in paths):
@@ -147,6 +147,8 @@ class SafeInMemoryDataset(InMemoryDataset):
 
     def check_processed(self) -> None:
         r"""Raises if the files just read do not fit this dataset; the
-        base checks that every item can be taken out."""
-        for i in range(len(self)):
+        base takes out the first and the last item (slices that do not fit
+        the stored tensors fail there), without materialising the rest."""
+        for i in {0, len(self) - 1} if len(self) > 0 else ():
             self.get(i)
+        self._data_list = None

@@ -355,8 +355,9 @@ class WeightGraphDataset(SafeInMemoryDataset):
     renamed into place. Every file is read so that it cannot run code
     (:obj:`weights_only=True`, see
     :class:`~pyg_dnnmod.datasets.in_memory.SafeInMemoryDataset`); a damaged
-    processed file is rebuilt, and a damaged record (truncated, random
-    bytes, empty, or hostile) is reported and its network trained again
+    processed file is rebuilt, and when the processed file must be built, a
+    damaged record (truncated, random bytes, empty, or hostile) is reported
+    and its network trained again
     (:func:`~pyg_dnnmod.weights.zoo.repair_records`), with a warning.
 
     Args:
@@ -408,10 +409,22 @@ class WeightGraphDataset(SafeInMemoryDataset):
         if conv not in ('rolled', 'unrolled'):
             raise ValueError(f"'conv' must be 'rolled' or 'unrolled' "
                              f"(got {conv!r})")
-        from pyg_dnnmod.weights.zoo import finished_networks, repair_records
-        repair_records(root, stacklevel=3)
-        self.indices_in_zoo = finished_networks(root)
+        from pyg_dnnmod.weights.zoo import repair_records
         self.params = dict(epochs=epochs, conv=conv, signed=signed, bn=bn)
+        self.key = self._records_key(root)
+        built = Path(root) / 'processed' / f'weight_graphs_{self.key}.pt'
+        # A processed file of this key was built from these very records,
+        # so they are read (and repaired) only when it must be built.
+        if (force_reload or not built.exists()) and \
+                repair_records(root, stacklevel=3):
+            self.key = self._records_key(root)
+        super().__init__(root, transform, force_reload=force_reload)
+
+    def _records_key(self, root: str) -> str:
+        r"""A hash of the settings, the build parameters, the version and
+        the bytes of every finished record; sets :obj:`indices_in_zoo`."""
+        from pyg_dnnmod.weights.zoo import finished_networks
+        self.indices_in_zoo = finished_networks(root)
         h = hashlib.sha256()
         h.update(json.dumps(dict(self.params, version=__version__,
                                  spec=self.spec), sort_keys=True).encode())
@@ -419,8 +432,7 @@ class WeightGraphDataset(SafeInMemoryDataset):
             path = Path(root) / 'raw' / f'net_{i:05d}.pt'
             h.update(path.name.encode())
             h.update(file_digest(path).encode())
-        self.key = h.hexdigest()[:16]
-        super().__init__(root, transform, force_reload=force_reload)
+        return h.hexdigest()[:16]
 
     @property
     def raw_file_names(self) -> List[str]:

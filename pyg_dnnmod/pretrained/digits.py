@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from pyg_dnnmod._version import __version__
+from pyg_dnnmod.datasets.registry import TRANSLATED_DIGITS
 from pyg_dnnmod.io import DamagedFileError, atomic_save, load_tensors
 from pyg_dnnmod.training import check_threads, fixed_threads
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from pyg_dnnmod.training import TrainConfig
 
 #: The default data: translated digits, half of every class for training.
-DIGITS_DATA = dict(translated=True, canvas=16, seed=0, test_fraction=0.5)
+DIGITS_DATA = TRANSLATED_DIGITS
 
 #: The recipe of the default model (SGD; 12 epochs of batch 32 take about
 #: 20 s on one CPU thread and reach about 95 % test accuracy).

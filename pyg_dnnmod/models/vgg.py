@@ -61,6 +61,7 @@ def make_vgg_features(
     cfg: Sequence[Sequence[int]],
     in_channels: int = 3,
     batch_norm: bool = True,
+    ceil_mode: bool = False,
 ) -> nn.Sequential:
     r"""Builds the flat :obj:`features` stack of a VGG from its per-block
     output channels.
@@ -76,6 +77,9 @@ def make_vgg_features(
         in_channels (int, optional): Input channels. (default: :obj:`3`)
         batch_norm (bool, optional): Whether to put a BatchNorm2d after every
             convolution. (default: :obj:`True`)
+        ceil_mode (bool, optional): Whether the max-poolings round odd sizes
+            up (e.g. :math:`7 \to 4`), for inputs not divisible by
+            :math:`2^{\text{blocks}}`. (default: :obj:`False`)
 
     Returns:
         torch.nn.Sequential: The feature stack.
@@ -102,7 +106,8 @@ def make_vgg_features(
                 layers.append(nn.BatchNorm2d(c))
             layers.append(nn.ReLU())
             in_channels = c
-        layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        layers.append(nn.MaxPool2d(kernel_size=2, stride=2,
+                                   ceil_mode=ceil_mode))
     return nn.Sequential(*layers)
 
 
@@ -127,8 +132,10 @@ class VGG(nn.Module):
         width (float, optional): Multiplier of every channel count and of
             the hidden FC size. (default: :obj:`1.0`)
         in_channels (int, optional): Input channels. (default: :obj:`3`)
-        input_size (int, optional): Height and width of the input; must be
-            divisible by :math:`2^{\text{blocks}}`. (default: :obj:`32`)
+        input_size (int, optional): Height and width of the input; when it is
+            not divisible by :math:`2^{\text{blocks}}` the max-poolings
+            round up (e.g. :math:`28 \to 14 \to 7 \to 4 \to 2 \to 1`
+            for Fashion-MNIST). (default: :obj:`32`)
         batch_norm (bool, optional): Whether to use BatchNorm2d after every
             convolution. (default: :obj:`True`)
         dropout (float, optional): Dropout probability before both hidden FC
@@ -168,20 +175,19 @@ class VGG(nn.Module):
         width = check_width(width)
         dropout = check_dropout(dropout)
         convs_per_block = check_convs_per_block(convs_per_block, channels)
-        reduction = 2**len(convs_per_block)
-        if input_size % reduction != 0:
-            raise ValueError(f"'input_size' must be divisible by {reduction} "
-                             f"for {len(convs_per_block)} blocks "
-                             f"(got {input_size})")
+        ceil_mode = input_size % 2**len(convs_per_block) != 0
+        spatial = input_size
+        for _ in convs_per_block:
+            spatial = -(-spatial // 2) if ceil_mode else spatial // 2
 
         cfg = [[scale_channels(c, width)] * n
                for n, c in zip(convs_per_block, channels)]
         hidden = scale_channels(hidden_channels, width)
-        spatial = input_size // reduction
         self.input_size = input_size
 
         self.normalize = Normalize(mean, std)
-        self.features = make_vgg_features(cfg, in_channels, batch_norm)
+        self.features = make_vgg_features(cfg, in_channels, batch_norm,
+                                          ceil_mode)
         self.classifier = dropout_mlp(cfg[-1][-1] * spatial * spatial,
                                       hidden, num_classes, dropout)
         self.reset_parameters()

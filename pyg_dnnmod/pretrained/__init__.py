@@ -8,8 +8,9 @@ r"""Trained models and the recipes that reproduce them.
   (:func:`pretrained_digits_model`).
 * :mod:`pyg_dnnmod.pretrained.load`: a model by spec with its weights (a
   checkpoint, the embedded default, a random init) (:func:`load_model`).
-* :mod:`pyg_dnnmod.pretrained.recipes`: fine-tuning recipes by name
-  (:data:`FINETUNE_RECIPES`, :func:`finetune_config`).
+* :mod:`pyg_dnnmod.pretrained.recipes`: training and fine-tuning recipes
+  by name (:data:`TRAIN_RECIPES`, :func:`train_config`,
+  :data:`FINETUNE_RECIPES`, :func:`finetune_config`).
 """
 from pyg_dnnmod.pretrained.digits import (
     DIGITS_DATA,
@@ -39,10 +40,16 @@ from pyg_dnnmod.pretrained.recipes import (
     DIGITS_FINETUNE,
     DIGITS_FULL_FINETUNE,
     DIGITS_RECIPE_DATASETS,
+    FASHION_RECIPE,
+    FASHION_RECIPE_DATASETS,
     FINETUNE_RECIPES,
+    TRAIN_RECIPES,
+    default_augment,
     default_finetune_recipe,
+    default_train_recipe,
     digits_finetune_config,
     finetune_config,
+    train_config,
 )
 
 __all__ = [
@@ -71,4 +78,10 @@ __all__ = [
     'default_finetune_recipe',
     'digits_finetune_config',
     'finetune_config',
+    'FASHION_RECIPE',
+    'FASHION_RECIPE_DATASETS',
+    'TRAIN_RECIPES',
+    'default_augment',
+    'default_train_recipe',
+    'train_config',
 ]

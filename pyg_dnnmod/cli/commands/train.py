@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pyg_dnnmod.experiments import HISTORY_FILE, train_model
     from pyg_dnnmod.plotting import plot_training_history, save_figure
-    from pyg_dnnmod.pretrained import DIGITS_RECIPE_DATASETS
+    from pyg_dnnmod.pretrained import default_augment
     from pyg_dnnmod.training import fixed_threads, random_crop_flip
 
     timer = common.Timer()
@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
                 isinstance(stored.get('threads'), int):
             threads = stored['threads']
     augment = args.augment if args.augment is not None else \
-        args.dataset not in DIGITS_RECIPE_DATASETS
+        default_augment(args.dataset)
 
     record: Dict[str, Any] = dict(
         recipe=recipe, config=config.to_dict(), augment=augment,

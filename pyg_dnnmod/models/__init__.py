@@ -19,9 +19,11 @@ from pyg_dnnmod.models.vgg import (
 from pyg_dnnmod.models.resnet import (
     RESNET152_BLOCKS,
     RESNET152_REMOVED,
+    SHORTCUTS,
     BasicBlock,
     Bottleneck,
     ResNet,
+    ZeroPadShortcut,
     cifar_resnet,
     resnet18,
     resnet20,
@@ -31,15 +33,26 @@ from pyg_dnnmod.models.resnet import (
     resnet50,
     resnet56,
     resnet101,
+    resnet20a,
+    resnet32a,
+    resnet44a,
+    resnet56a,
     resnet110,
+    resnet110a,
     resnet152,
     resnet152_pruned,
 )
 from pyg_dnnmod.models.lenet import LeNet5, lenet5
+from pyg_dnnmod.models.mnist_lenet import MnistLeNet5, mnist_lenet5
 from pyg_dnnmod.models.alexnet import AlexNet, alexnet
 from pyg_dnnmod.models.digits_cnn import DigitsCNN, digits_cnn
 from pyg_dnnmod.models.digits_deep import DigitsDeepCNN, digits_deep_cnn
-from pyg_dnnmod.models.registry import get_input_shape, get_model, list_models
+from pyg_dnnmod.models.registry import (
+    get_input_shape,
+    get_model,
+    list_models,
+    split_width,
+)
 from pyg_dnnmod.models.build import (
     SPEC_KINDS,
     build_model,
@@ -77,8 +90,17 @@ __all__ = [
     'resnet44',
     'resnet56',
     'resnet110',
+    'resnet20a',
+    'resnet32a',
+    'resnet44a',
+    'resnet56a',
+    'resnet110a',
+    'SHORTCUTS',
+    'ZeroPadShortcut',
     'LeNet5',
     'lenet5',
+    'MnistLeNet5',
+    'mnist_lenet5',
     'AlexNet',
     'alexnet',
     'DigitsCNN',
@@ -88,6 +110,7 @@ __all__ = [
     'get_model',
     'get_input_shape',
     'list_models',
+    'split_width',
     'build_model',
     'model_kind',
     'reinitialize',

@@ -17,6 +17,7 @@ from pyg_dnnmod.models.alexnet import alexnet
 from pyg_dnnmod.models.digits_cnn import digits_cnn
 from pyg_dnnmod.models.digits_deep import digits_deep_cnn, digits_deep_resnet
 from pyg_dnnmod.models.lenet import lenet5
+from pyg_dnnmod.models.mnist_lenet import mnist_lenet5
 from pyg_dnnmod.models.resnet import (
     CIFAR_RESNETS,
     RESNET152_REMOVED,
@@ -51,6 +52,7 @@ for _r in RESNET152_REMOVED:
               partial(resnet152_pruned, _r, imagenet=True), _IMAGENET)
 _register('lenet5', lenet5, _CIFAR)
 _register('alexnet', alexnet, _CIFAR)
+_register('mnist_lenet5', mnist_lenet5, (1, 28, 28))
 _register('digits_cnn', digits_cnn, (1, 16, 16))
 _register('digits_deep_cnn', digits_deep_cnn, (1, 16, 16))
 _register('digits_deep_resnet', digits_deep_resnet, (1, 16, 16))
@@ -118,7 +120,8 @@ def get_model(name: str, num_classes: int = 10, width: float = 1.0,
     .. :obj:`'resnet110'`; the pruned :obj:`'resnet152_r'` for
     :math:`r \in \{5, 11, 16, 21, 26, 30\}` (also with :obj:`'_imagenet'`);
     :obj:`'resnet20a'` .. :obj:`'resnet110a'` (option-A shortcuts, the
-    paper's Table 1); :obj:`'lenet5'`, :obj:`'alexnet'` and
+    paper's Table 1); :obj:`'lenet5'`, AdverTorch's :obj:`'mnist_lenet5'`,
+    :obj:`'alexnet'` and
     :obj:`'digits_cnn'`. See :func:`list_models`. A suffix :obj:`"@w"`
     multiplies the channel widths by :obj:`w` (:obj:`"vgg16@0.25"`).
 

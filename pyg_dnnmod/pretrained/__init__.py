@@ -6,6 +6,9 @@ r"""Trained models and the recipes that reproduce them.
 * :mod:`pyg_dnnmod.pretrained.digits_models`: any registry model that takes
   the digits, trained and cached the same way
   (:func:`pretrained_digits_model`).
+* :mod:`pyg_dnnmod.pretrained.shipped`: the networks shipped with the
+  installation, trained on Fashion-MNIST and MNIST (:func:`list_pretrained`,
+  :func:`load_pretrained`).
 * :mod:`pyg_dnnmod.pretrained.load`: a model by spec with its weights (a
   checkpoint, the embedded default, a random init) (:func:`load_model`).
 * :mod:`pyg_dnnmod.pretrained.recipes`: training and fine-tuning recipes
@@ -29,6 +32,16 @@ from pyg_dnnmod.pretrained.digits_models import (
     DIGITS_MODEL_RECIPES,
     pretrained_digits_model,
     takes_digits,
+)
+from pyg_dnnmod.pretrained.shipped import (
+    PRETRAINED,
+    PretrainedEntry,
+    architecture_of,
+    describe_pretrained,
+    list_pretrained,
+    load_pretrained,
+    pretrained_entry,
+    pretrained_path,
 )
 from pyg_dnnmod.pretrained.load import (
     DEFAULT_MODEL,
@@ -67,6 +80,14 @@ __all__ = [
     'DIGITS_MODEL_RECIPES',
     'pretrained_digits_model',
     'takes_digits',
+    'PRETRAINED',
+    'PretrainedEntry',
+    'architecture_of',
+    'describe_pretrained',
+    'list_pretrained',
+    'load_pretrained',
+    'pretrained_entry',
+    'pretrained_path',
     'DEFAULT_MODEL',
     'is_default_model',
     'load_model',

@@ -4,7 +4,8 @@ factory's own, or a seeded random init (what ``pyg-dnnmod --model``,
 
 The rule of :func:`load_model`: without a checkpoint, only the embedded
 default (:data:`DEFAULT_MODEL` on the translated digits, see
-:func:`~pyg_dnnmod.pretrained.pretrained_digits_cnn`) and a factory's model
+:func:`~pyg_dnnmod.pretrained.pretrained_digits_cnn`), the shipped networks
+(:func:`~pyg_dnnmod.pretrained.list_pretrained`) and a factory's model
 have trained weights; any other model asks for a checkpoint or an explicit
 random init, so that an untrained network is never analysed by accident.
 """
@@ -22,6 +23,11 @@ from pyg_dnnmod.models import (
     reinitialize,
 )
 from pyg_dnnmod.pretrained.digits import DIGITS_RECIPE, pretrained_digits_cnn
+from pyg_dnnmod.pretrained.shipped import (
+    PRETRAINED,
+    architecture_of,
+    load_pretrained,
+)
 from pyg_dnnmod.training import load_checkpoint
 
 __all__ = ['DEFAULT_MODEL', 'is_default_model', 'load_weights', 'load_model']
@@ -115,6 +121,10 @@ def load_model(
     * a :obj:`checkpoint`: its weights (:func:`load_weights`);
     * the embedded default (:func:`is_default_model`): trained once on the
       CPU (a progress bar with :obj:`progress`) and cached;
+    * a shipped network (:func:`~pyg_dnnmod.pretrained.list_pretrained`):
+      its checked weights (:func:`~pyg_dnnmod.pretrained.load_pretrained`),
+      on the data it was trained for; with :obj:`random_init` or a
+      checkpoint, its architecture;
     * a factory: the model as the factory returns it.
 
     Any other model has no trained weights here: a :class:`ValueError`
@@ -160,8 +170,11 @@ def load_model(
                         f"{type(data).__name__})")
     info: Dict[str, Any] = dict(spec=spec, kind=kind)
 
+    shipped = spec.lower() in PRETRAINED
+
     def build() -> nn.Module:
-        return build_model(spec, num_classes, data=data, seed=seed)
+        return build_model(architecture_of(spec), num_classes, data=data,
+                           seed=seed)
 
     if random_init:
         model = build()
@@ -177,6 +190,13 @@ def load_model(
                              f"'data' or 'num_classes') it was trained with "
                              f"(spec={spec})") from e
         info.update(init='trained', weights='checkpoint')
+    elif shipped:
+        if num_classes not in (None, 10):
+            raise ValueError(f"spec={spec} has 10 outputs (got "
+                             f"num_classes={num_classes})")
+        model, stored = load_pretrained(spec, data)
+        info.update(init='trained', weights='shipped',
+                    **{k: v for k, v in stored.items() if k != 'name'})
     elif is_default_model(spec, data, num_classes):
         model, stored = pretrained_digits_cnn(progress=progress)
         info.update(init='trained', weights='pretrained default',

@@ -1,0 +1,264 @@
+r"""Trained networks that ship with the installation, by name: the models a
+researcher can analyse on real data without training anything
+(``pyg-dnnmod curve --dataset fashion-mnist --model
+resnet20a-fashion-mnist``).
+
+* :obj:`"resnet20a-fashion-mnist"`: the paper's CIFAR ResNet20 with
+  option-A shortcuts and a one-channel stem
+  (:func:`~pyg_dnnmod.models.resnet20a`), trained on Fashion-MNIST;
+* :obj:`"vgg16-fashion-mnist"`: a plain VGG16 with batch normalisation at a
+  quarter of the channels (:obj:`"vgg16@0.25"`), trained on Fashion-MNIST;
+* :obj:`"lenet5-mnist-clean"` / :obj:`"lenet5-mnist-advtrained"`:
+  AdverTorch's MNIST LeNet-5 (:class:`~pyg_dnnmod.models.MnistLeNet5`),
+  trained on clean images and adversarially (PGD), read from the package
+  ``advertorch``.
+
+Every file's SHA-256 is checked before it is read (with
+:obj:`weights_only=True`); a damaged file raises
+:class:`~pyg_dnnmod.io.DamagedFileError` naming it. Every model takes
+images as the data source yields them (pixels in :math:`[0, 1]`, shape
+:obj:`[N, 1, 28, 28]`) and normalises them itself. The Fashion-MNIST
+models are reproduced by the command in their :obj:`command` field (the
+recipe :data:`~pyg_dnnmod.pretrained.FASHION_RECIPE` on one CPU thread).
+"""
+import importlib.util
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from torch import nn
+
+from pyg_dnnmod.datasets.registry import DataSource
+from pyg_dnnmod.io import DamagedFileError, file_digest, load_tensors
+from pyg_dnnmod.models import build_model
+
+__all__ = ['PretrainedEntry', 'PRETRAINED', 'list_pretrained',
+           'describe_pretrained', 'pretrained_entry', 'pretrained_path',
+           'load_pretrained', 'architecture_of']
+
+_WEIGHTS = Path(__file__).with_name('weights')
+_FASHION = ((0.2860, ), (0.3530, ))
+
+
+@dataclass(frozen=True)
+class PretrainedEntry:
+    r"""One shipped network: what it is, where its weights are, and how it
+    was made.
+
+    Args:
+        name (str): The name :func:`load_pretrained` takes.
+        architecture (str): The spec of
+            :func:`~pyg_dnnmod.models.build_model` it is built from.
+        dataset (str): The data set (a name of
+            :func:`~pyg_dnnmod.datasets.list_datasets`) it was trained on.
+        datasets (tuple): The data sets it reads (the same images).
+        source (str): :obj:`"pyg_dnnmod"` (a file of this package) or
+            :obj:`"advertorch"` (a file of the package ``advertorch``).
+        file (str): The file name.
+        sha256 (str): The SHA-256 of the file.
+        test_acc (float): Its test accuracy as measured when it was made (on
+            the test split of :obj:`dataset`; the tests measure it again).
+        command (str): The command that reproduces it (empty for a foreign
+            file).
+        mean (tuple): The normalisation mean inside the model.
+        std (tuple): The normalisation standard deviation.
+        description (str): One line for tables.
+    """
+    name: str
+    architecture: str
+    dataset: str
+    datasets: Tuple[str, ...]
+    source: str
+    file: str
+    sha256: str
+    test_acc: float
+    command: str
+    mean: Optional[Tuple[float, ...]]
+    std: Optional[Tuple[float, ...]]
+    description: str
+
+
+def _fashion(name: str, architecture: str, sha256: str, test_acc: float,
+             description: str) -> PretrainedEntry:
+    command = (f"pyg-dnnmod train --model {architecture} --dataset "
+               f"fashion-mnist --recipe fashion --threads 1 --seed 0")
+    return PretrainedEntry(name, architecture, 'fashion-mnist',
+                           ('fashion-mnist', ), 'pyg_dnnmod', f'{name}.pt',
+                           sha256, test_acc, command, *_FASHION, description)
+
+
+def _advertorch(kind: str, sha256: str, test_acc: float,
+                description: str) -> PretrainedEntry:
+    file = f"mnist_lenet5_{'clntrained' if kind == 'clean' else kind}.pt"
+    return PretrainedEntry(f'lenet5-mnist-{kind}', 'mnist_lenet5', 'mnist',
+                           ('mnist', 'mnist-5k'), 'advertorch', file, sha256,
+                           test_acc, '', None, None, description)
+
+
+#: The shipped networks by name.
+PRETRAINED: Dict[str, PretrainedEntry] = {e.name: e for e in (
+    _fashion('resnet20a-fashion-mnist', 'resnet20a', '', 0.0,
+             "the paper's CIFAR ResNet20 (option A), one-channel stem"),
+    _fashion('vgg16-fashion-mnist', 'vgg16@0.25', '', 0.0,
+             'VGG16 with batch norm, a quarter of the channels'),
+    _advertorch('clean',
+                '551a11267982991fb0c9f74e9094de19e54b51455eff9bd1c19c77a69d85156a',
+                0.0, "AdverTorch's LeNet-5, trained on clean MNIST"),
+    _advertorch('advtrained',
+                'b89abfcfe8b33235fe8f8e964188d82a97c56a12ffe25132eaba197e40ac7658',
+                0.0, "AdverTorch's LeNet-5, trained on PGD examples"),
+)}
+
+
+def list_pretrained() -> List[str]:
+    r"""The names :func:`load_pretrained` takes.
+
+    Example:
+        >>> list_pretrained()  # doctest: +NORMALIZE_WHITESPACE
+        ['resnet20a-fashion-mnist', 'vgg16-fashion-mnist',
+         'lenet5-mnist-clean', 'lenet5-mnist-advtrained']
+    """
+    return list(PRETRAINED)
+
+
+def pretrained_entry(name: str) -> PretrainedEntry:
+    r"""The :class:`PretrainedEntry` of :obj:`name`.
+
+    Example:
+        >>> pretrained_entry('lenet5-mnist-clean').architecture
+        'mnist_lenet5'
+        >>> pretrained_entry('resnet20')  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: 'name' must be one of resnet20a-fashion-mnist, ...
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"'name' must be a str (got {type(name).__name__})")
+    key = name.strip().lower()
+    if key not in PRETRAINED:
+        raise ValueError(f"'name' must be one of {', '.join(PRETRAINED)} "
+                         f"(got {name!r})")
+    return PRETRAINED[key]
+
+
+def architecture_of(spec: str) -> str:
+    r"""The model spec to build for :obj:`spec`: the architecture of a
+    shipped network, any other spec as it is.
+
+    Example:
+        >>> architecture_of('vgg16-fashion-mnist'), architecture_of('vgg16')
+        ('vgg16@0.25', 'vgg16')
+    """
+    key = spec.strip().lower() if isinstance(spec, str) else spec
+    return PRETRAINED[key].architecture if key in PRETRAINED else spec
+
+
+def pretrained_path(name: str) -> Path:
+    r"""Where the weights of :obj:`name` are.
+
+    Raises:
+        FileNotFoundError: If the file is not installed (the message says
+            how to get it).
+
+    Example:
+        >>> pretrained_path('lenet5-mnist-clean').name
+        'mnist_lenet5_clntrained.pt'
+    """
+    entry = pretrained_entry(name)
+    if entry.source == 'advertorch':
+        spec = importlib.util.find_spec('advertorch_examples')
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(
+                f"name={entry.name} reads its weights from the package "
+                f"advertorch: pip install advertorch (the 'attacks' extra of "
+                f"pyg_dnnmod)")
+        path = Path(list(spec.submodule_search_locations)[0]) / \
+            'trained_models' / entry.file
+    else:
+        path = _WEIGHTS / entry.file
+    if not path.is_file():
+        raise FileNotFoundError(f"name={entry.name}: its weights '{path}' "
+                                f"are not installed; reinstall "
+                                f"{entry.source}")
+    return path
+
+
+def describe_pretrained() -> Any:
+    r"""The shipped networks as a :class:`pandas.DataFrame`, one row each:
+    name, architecture, data, test accuracy when made, source, parameters
+    and the reproducing command.
+
+    Example:
+        >>> table = describe_pretrained()
+        >>> table.loc['lenet5-mnist-clean', ['architecture', 'parameters']]
+        ... # doctest: +NORMALIZE_WHITESPACE
+        architecture    mnist_lenet5
+        parameters            648226
+        Name: lenet5-mnist-clean, dtype: object
+    """
+    import pandas as pd
+
+    rows = []
+    for entry in PRETRAINED.values():
+        row = asdict(entry)
+        model = build_model(entry.architecture, 10, input_shape=(1, 28, 28))
+        row['parameters'] = sum(p.numel() for p in model.parameters())
+        row['datasets'] = ', '.join(entry.datasets)
+        rows.append(row)
+    columns = ['name', 'architecture', 'dataset', 'test_acc', 'parameters',
+               'source', 'description', 'command']
+    return pd.DataFrame(rows)[columns].set_index('name')
+
+
+def load_pretrained(name: str,
+                    data: Optional[DataSource] = None
+                    ) -> Tuple[nn.Module, Dict[str, Any]]:
+    r"""A shipped network with its weights, in eval mode, after its file's
+    SHA-256 is checked; and what it is.
+
+    Args:
+        name (str): One of :func:`list_pretrained`.
+        data (DataSource, optional): The data it will read; must be one of
+            the entry's :obj:`datasets` (a :class:`ValueError` says which
+            it takes). (default: :obj:`None`)
+
+    Returns:
+        (torch.nn.Module, dict): The model, and :obj:`name`,
+        :obj:`architecture`, :obj:`dataset`, :obj:`path`, :obj:`sha256`,
+        :obj:`test_acc` and :obj:`command`.
+
+    Raises:
+        DamagedFileError: If the file's SHA-256 is not the recorded one or
+            it cannot be read safely.
+
+    Example:
+        >>> import torch
+        >>> model, info = load_pretrained('lenet5-mnist-clean')
+        >>> model(torch.zeros(1, 1, 28, 28)).shape, info['dataset']
+        (torch.Size([1, 10]), 'mnist')
+    """
+    entry = pretrained_entry(name)
+    if data is not None and data.name not in entry.datasets:
+        raise ValueError(
+            f"name={entry.name} was trained on {entry.dataset}; it reads "
+            f"data={' or '.join(entry.datasets)} (got data={data.name}; "
+            f"--dataset {entry.datasets[0]} on the command line)")
+    path = pretrained_path(entry.name)
+    digest = file_digest(path)
+    if digest != entry.sha256:
+        raise DamagedFileError(
+            f"pretrained weights '{path}' of {entry.name} are damaged: their "
+            f"SHA-256 is {digest}, expected {entry.sha256}; reinstall "
+            f"{entry.source}")
+    state = load_tensors(path, what='pretrained weights')
+    model = build_model(entry.architecture, 10, input_shape=(1, 28, 28),
+                        mean=entry.mean, std=entry.std)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise DamagedFileError(f"pretrained weights '{path}' do not fit "
+                               f"{entry.architecture} ({e})") from e
+    info = dict(name=entry.name, architecture=entry.architecture,
+                dataset=entry.dataset, path=str(path), sha256=digest,
+                test_acc=entry.test_acc, command=entry.command)
+    return model.eval(), info

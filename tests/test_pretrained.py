@@ -143,9 +143,9 @@ def test_load_model_of_a_factory(tmp_path, monkeypatch):
      r"^'checkpoint': checkpoint '.*linear.pt' does not fit the model: "
      r"missing keys: .* Pass the 'spec' \(and 'data' or 'num_classes'\) it "
      r"was trained with \(spec=digits_cnn\)$"),
-    (dict(spec='vgg11', data='synthetic', random_init=True,
+    (dict(spec='lenet5', data='synthetic', random_init=True,
           num_classes=3, shape=(1, 8, 8)), ValueError,
-     r"^spec=vgg11: 'input_size' must be divisible by 32"),
+     r"^spec=lenet5: 'input_size' must be >= 12 \(got 8\)"),
 ])
 def test_load_model_errors(tmp_path, kwargs, error, message):
     from pyg_dnnmod.datasets import load_dataset

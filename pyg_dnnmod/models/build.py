@@ -146,7 +146,7 @@ def _build_named(spec: str, num_classes: int,
                     raise
         return get_model(spec, **kwargs)
     except ValueError as e:
-        if str(e).startswith('Unknown model'):
+        if str(e).startswith(('Unknown model', 'The width after')):
             raise ValueError(f"'spec': {e}; or use 'torchvision:<name>', "
                              f"'timm:<name>' or 'package.module:factory'"
                              ) from e

@@ -136,8 +136,8 @@ ERRORS = [
      "--model digits_cnn has no trained weights here (the default digits_cnn "
      "is trained only for --dataset translated-digits): pass --checkpoint "
      "FILE"),
-    (['--model', 'vgg16', '--random-init'],
-     "--model vgg16: 'input_size' must be divisible by 32"),
+    (['--model', 'lenet5', '--random-init', '--dataset', 'digits'],
+     "--model lenet5: 'input_size' must be >= 12 (got 8)"),
     (['--model', 'torchvision:resnet18', '--random-init'],
      "--model torchvision:resnet18 cannot take the translated digits inputs "
      "of shape [1, 16, 16]"),

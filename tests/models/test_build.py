@@ -109,9 +109,8 @@ def test_factory_spec(factory):
     ('vgg99', ValueError, r"^'spec': Unknown model 'vgg99'.* or use "
                           r"'torchvision:<name>', 'timm:<name>' or "
                           r"'package.module:factory'$"),
-    ('vgg16', ValueError, r"^spec=vgg16: 'input_size' must be divisible by "
-                          r"32 .*; choose a model made for the translated "
-                          r"digits inputs \[1, 16, 16\]$"),
+    ('vgg16@0', ValueError, r"^'spec': The width after '@' must be a "
+                            r"positive number \(got 'vgg16@0'"),
     ('nets:', ValueError, r"^'spec' must be a registered name, "
                           r"'torchvision:<name>', 'timm:<name>' or "
                           r"'package.module:factory' \(got 'nets:'\)$"),
@@ -178,3 +177,11 @@ def test_check_model_input(digits):
         check_model_input(nn.Linear(2, 2), torch.ones(4, 3), spec='lin')
     with pytest.raises(TypeError, match=r"'data' must be a DataSource"):
         check_model_input(model, [1, 2])
+
+
+def test_model_that_cannot_take_the_data_names_spec_and_data():
+    from pyg_dnnmod.datasets import load_dataset
+    with pytest.raises(ValueError, match=r"^spec=lenet5: 'input_size' must "
+                       r"be >= 12 \(got 8\); choose a model made for the "
+                       r"digits inputs \[1, 8, 8\]$"):
+        build_model('lenet5', data=load_dataset('digits'))

@@ -48,7 +48,8 @@ def test_named_constructors_build_the_registered_models():
     assert [fn.__name__ for fn in RESNETS] == [
         f'resnet{depth}' for depth in RESNET_LAYOUTS]
     assert [fn.__name__ for fn in CIFAR_RESNETS] == [
-        'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110']
+        'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110',
+        'resnet20a', 'resnet32a', 'resnet44a', 'resnet56a', 'resnet110a']
     for fn in RESNETS + CIFAR_RESNETS + (vgg11, vgg19):
         torch.manual_seed(0)
         a = fn(num_classes=3, width=0.125)

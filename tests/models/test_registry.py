@@ -19,8 +19,9 @@ EXPECTED = sorted(
     [f'vgg19_{i}' for i in range(1, 7)] + [f'vgg11_{i}' for i in range(1, 4)]
     + [f'resnet{d}' for d in (18, 34, 50, 101)] + CIFAR_RESNET152 +
     [f'resnet{d}' for d in (20, 32, 44, 56, 110)] + IMAGENET +
+    [f'resnet{d}a' for d in (20, 32, 44, 56, 110)] +
     ['lenet5', 'alexnet', 'digits_cnn', 'digits_deep_cnn',
-     'digits_deep_resnet'])
+     'digits_deep_resnet', 'mnist_lenet5'])
 
 
 @pytest.fixture
@@ -119,3 +120,12 @@ def test_forward_on_device(name, device):
     with torch.no_grad():
         out = model(torch.rand(2, *shape, device=device))
     assert out.shape == (2, 10) and out.device.type == device
+
+
+def test_width_suffix_scales_the_channels():
+    assert get_model('vgg16@0.25').cfg == get_model('vgg16', width=0.25).cfg
+    assert get_model('resnet20a@2', width=0.5).conv1.out_channels == 16
+    for bad in ('vgg16@', 'vgg16@0', 'vgg16@-1', 'vgg16@nan', 'vgg16@x'):
+        with pytest.raises(ValueError, match="The width after '@' must be a "
+                           "positive number"):
+            get_model(bad)

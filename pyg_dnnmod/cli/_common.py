@@ -19,7 +19,7 @@ import dataclasses
 import os
 import re
 import sys
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pyg_dnnmod.cli._errors import (
     CLIError,
@@ -154,15 +154,26 @@ def synthetic_shape(model_spec: str) -> Tuple[int, ...]:
 
 
 def load_data(name: str, root: Any = None, split: str = 'test',
-              model_spec: str = DEFAULT_MODEL) -> DataSource:
+              model_spec: str = DEFAULT_MODEL,
+              image_size: Optional[int] = None) -> DataSource:
     r""":func:`~pyg_dnnmod.datasets.load_dataset` of ``--dataset``,
-    ``--data-root`` and ``--split`` (synthetic data shaped as the input of
-    ``--model``)."""
+    ``--data-root``, ``--split`` and ``--image-size`` (synthetic data shaped
+    as the input of ``--model``).
+
+    Example:
+        >>> load_data('digits', image_size=32).input_shape
+        (1, 32, 32)
+        >>> load_data('folder')  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        pyg_dnnmod.cli._errors.CLIError: --dataset folder reads a folder of ...
+    """
     shape = synthetic_shape(model_spec) if name == 'synthetic' else None
     with options_named(name='--dataset', root='--data-root',
-                       split='--split'):
+                       split='--split', image_size='--image-size'):
         try:
-            return load_dataset(name, root, split, shape=shape)
+            return load_dataset(name, root, split, shape=shape,
+                                image_size=image_size)
         except FileNotFoundError as e:  # the loader names what is missing
             raise CLIError(f"--data-root: {one_line(e)}") from e
 
@@ -179,10 +190,12 @@ def build_model(spec: str, data: DataSource, num_classes: Any = None,
     r""":func:`~pyg_dnnmod.models.build_model` of ``--model`` for the
     data (``--num-classes``), seeded by :obj:`seed`."""
     from pyg_dnnmod import models
+    from pyg_dnnmod.pretrained import architecture_of
 
     _cwd_on_path()
     with options_named(**_MODEL_OPTIONS):
-        return models.build_model(spec, num_classes, data=data, seed=seed)
+        return models.build_model(architecture_of(spec), num_classes,
+                                  data=data, seed=seed)
 
 
 def resolve_model(args: argparse.Namespace, data: DataSource,
@@ -251,7 +264,7 @@ def read_data(args: argparse.Namespace, timer: Timer,
     for the draws of ``--num-samples`` (:obj:`sizes`)."""
     with timer('data'):
         data = load_data(args.dataset, args.data_root, args.split,
-                         args.model)
+                         args.model, getattr(args, 'image_size', None))
     check_samples(data.labels, sizes or [args.num_samples],
                   not args.unbalanced, data)
     return data

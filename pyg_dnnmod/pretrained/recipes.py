@@ -63,12 +63,19 @@ DIGITS_FULL_FINETUNE = dict(epochs=12, batch_size=32, lr=0.01, momentum=0.9,
                             weight_decay=5e-4, milestones=(8, ), gamma=0.1,
                             seed=0)
 
+#: The fine-tuning recipe of the pruned Fashion-MNIST models: their
+#: training recipe (:data:`FASHION_RECIPE`) continued at its final learning
+#: rate (0.05 / 100) for one epoch of batch 128, no schedule.
+FASHION_FINETUNE = dict(epochs=1, batch_size=128, lr=0.0005, momentum=0.9,
+                        weight_decay=5e-4, milestones=(), gamma=0.1, seed=0)
+
 #: The fine-tuning recipes by name, as fields of
 #: :class:`~pyg_dnnmod.training.TrainConfig` (:obj:`"paper"`: its
 #: defaults, 150 epochs of batch 256, lr / 10 after epochs 50 and 100).
 FINETUNE_RECIPES: Dict[str, Dict[str, Any]] = {
     'digits': DIGITS_FINETUNE,
     'digits-full': DIGITS_FULL_FINETUNE,
+    'fashion': FASHION_FINETUNE,
     'paper': {},
 }
 
@@ -79,27 +86,28 @@ DIGITS_RECIPE_DATASETS = ('translated-digits', 'digits', 'synthetic')
 
 def default_finetune_recipe(dataset: str) -> str:
     r"""The name of the fine-tuning recipe for :obj:`dataset`:
-    :obj:`"digits"` for :data:`DIGITS_RECIPE_DATASETS`, :obj:`"paper"`
-    otherwise.
+    :obj:`"digits"` for :data:`DIGITS_RECIPE_DATASETS`, :obj:`"fashion"`
+    for :data:`FASHION_RECIPE_DATASETS`, :obj:`"paper"` otherwise.
 
     Example:
         >>> [default_finetune_recipe(d) for d in ('digits', 'cifar10')]
         ['digits', 'paper']
+        >>> default_finetune_recipe('fashion-mnist')
+        'fashion'
     """
+    if dataset in FASHION_RECIPE_DATASETS:
+        return 'fashion'
     return 'digits' if dataset in DIGITS_RECIPE_DATASETS else 'paper'
 
 
 def default_train_recipe(dataset: str) -> str:
-    r"""The name of the training recipe for :obj:`dataset`:
-    :obj:`"digits"` for :data:`DIGITS_RECIPE_DATASETS`, :obj:`"fashion"`
-    for :data:`FASHION_RECIPE_DATASETS`, :obj:`"paper"` otherwise.
+    r"""The name of the training recipe for :obj:`dataset`, the same as its
+    fine-tuning recipe's (:func:`default_finetune_recipe`).
 
     Example:
         >>> [default_train_recipe(d) for d in ('digits', 'mnist', 'cifar10')]
         ['digits', 'fashion', 'paper']
     """
-    if dataset in FASHION_RECIPE_DATASETS:
-        return 'fashion'
     return default_finetune_recipe(dataset)
 
 

@@ -56,8 +56,9 @@ class PretrainedEntry:
             :obj:`"advertorch"` (a file of the package ``advertorch``).
         file (str): The file name.
         sha256 (str): The SHA-256 of the file.
-        test_acc (float): Its test accuracy as measured when it was made (on
-            the test split of :obj:`dataset`; the tests measure it again).
+        test_acc (float): Its test accuracy as measured when it was made, on
+            the test split of :obj:`test_data` (the tests measure it again).
+        test_data (str): The data set :obj:`test_acc` is measured on.
         command (str): The command that reproduces it (empty for a foreign
             file).
         mean (tuple): The normalisation mean inside the model.
@@ -72,6 +73,7 @@ class PretrainedEntry:
     file: str
     sha256: str
     test_acc: float
+    test_data: str
     command: str
     mean: Optional[Tuple[float, ...]]
     std: Optional[Tuple[float, ...]]
@@ -84,7 +86,8 @@ def _fashion(name: str, architecture: str, sha256: str, test_acc: float,
                f"fashion-mnist --recipe fashion --threads 1 --seed 0")
     return PretrainedEntry(name, architecture, 'fashion-mnist',
                            ('fashion-mnist', ), 'pyg_dnnmod', f'{name}.pt',
-                           sha256, test_acc, command, *_FASHION, description)
+                           sha256, test_acc, 'fashion-mnist', command,
+                           *_FASHION, description)
 
 
 def _advertorch(kind: str, sha256: str, test_acc: float,
@@ -92,7 +95,7 @@ def _advertorch(kind: str, sha256: str, test_acc: float,
     file = f"mnist_lenet5_{'clntrained' if kind == 'clean' else kind}.pt"
     return PretrainedEntry(f'lenet5-mnist-{kind}', 'mnist_lenet5', 'mnist',
                            ('mnist', 'mnist-5k'), 'advertorch', file, sha256,
-                           test_acc, '', None, None, description)
+                           test_acc, 'mnist-5k', '', None, None, description)
 
 
 #: The shipped networks by name.
@@ -101,12 +104,10 @@ PRETRAINED: Dict[str, PretrainedEntry] = {e.name: e for e in (
              "the paper's CIFAR ResNet20 (option A), one-channel stem"),
     _fashion('vgg16-fashion-mnist', 'vgg16@0.25', '', 0.0,
              'VGG16 with batch norm, a quarter of the channels'),
-    _advertorch('clean',
-                '551a11267982991fb0c9f74e9094de19e54b51455eff9bd1c19c77a69d85156a',
-                0.0, "AdverTorch's LeNet-5, trained on clean MNIST"),
-    _advertorch('advtrained',
-                'b89abfcfe8b33235fe8f8e964188d82a97c56a12ffe25132eaba197e40ac7658',
-                0.0, "AdverTorch's LeNet-5, trained on PGD examples"),
+    _advertorch('clean', '551a11267982991fb0c9f74e9094de19'
+                'e54b51455eff9bd1c19c77a69d85156a', 0.9948, "AdverTorch's LeNet-5, trained on clean MNIST"),
+    _advertorch('advtrained', 'b89abfcfe8b33235fe8f8e964188d82a'
+                '97c56a12ffe25132eaba197e40ac7658', 0.992, "AdverTorch's LeNet-5, trained on PGD examples"),
 )}
 
 
@@ -205,8 +206,8 @@ def describe_pretrained() -> Any:
         row['parameters'] = sum(p.numel() for p in model.parameters())
         row['datasets'] = ', '.join(entry.datasets)
         rows.append(row)
-    columns = ['name', 'architecture', 'dataset', 'test_acc', 'parameters',
-               'source', 'description', 'command']
+    columns = ['name', 'architecture', 'dataset', 'test_acc', 'test_data',
+               'parameters', 'source', 'description', 'command']
     return pd.DataFrame(rows)[columns].set_index('name')
 
 
@@ -260,5 +261,6 @@ def load_pretrained(name: str,
                                f"{entry.architecture} ({e})") from e
     info = dict(name=entry.name, architecture=entry.architecture,
                 dataset=entry.dataset, path=str(path), sha256=digest,
-                test_acc=entry.test_acc, command=entry.command)
+                test_acc=entry.test_acc, test_data=entry.test_data,
+                command=entry.command)
     return model.eval(), info

@@ -16,7 +16,8 @@ from pyg_dnnmod.datasets import (
 
 def test_list_datasets():
     assert list_datasets() == ['translated-digits', 'digits', 'cifar10',
-                               'cifar100', 'imagenet50', 'synthetic']
+                               'cifar100', 'imagenet50', 'fashion-mnist',
+                               'mnist', 'mnist-5k', 'synthetic', 'folder']
     assert DEFAULT_DATASET in list_datasets()
 
 

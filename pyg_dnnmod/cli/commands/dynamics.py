@@ -43,7 +43,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         '--checkpoints', metavar='DIR',
         help="read the epochs from this folder of epoch_XXX.pt files "
              "(written by 'pyg-dnnmod train') instead of training")
-    common.add_data_arguments(parser, split=None)
+    common.add_data_arguments(parser, split=None, image_size=True)
     graphs = common.add_graph_arguments(parser)
     graphs.add_argument('--every', type=int, default=1, metavar='E',
                         help='record every E-th epoch (and epoch 0) '
@@ -96,10 +96,12 @@ def run(args: argparse.Namespace) -> int:
 
     with timer('data'):
         test_data = common.load_data(args.dataset, args.data_root, 'test',
-                                     args.model)
+                                     args.model,
+                                     image_size=args.image_size)
         train_data = None if args.checkpoints is not None else \
             common.load_data(args.dataset, args.data_root, 'train',
-                             args.model)
+                             args.model,
+                             image_size=args.image_size)
     balanced = not args.unbalanced
     common.check_samples(test_data.labels, [args.num_samples], balanced,
                          test_data)

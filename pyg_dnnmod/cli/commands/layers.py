@@ -21,7 +21,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "and the residual blocks of a ResNet); 'index' is its position "
             "among those, as --layers takes it."))
     common.add_model_arguments(parser, checkpoint=False, random_init=False)
-    common.add_data_arguments(parser, split=None)
+    common.add_data_arguments(parser, split=None, image_size=True)
     parser.add_argument('--all', action='store_true',
                         help='list every module, not only those with a '
                              'tensor output')
@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     from pyg_dnnmod.features import list_layers
 
-    data = common.load_data(args.dataset, args.data_root, 'test', args.model)
+    data = common.load_data(args.dataset, args.data_root, 'test', args.model,
+                            image_size=args.image_size)
     model = common.build_model(args.model, data, args.num_classes)
     common.check_model_input(model, data, args.model)
     example = data.take(torch.arange(1))

@@ -77,7 +77,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         '--adapt', action='store_true',
         help='also allow removing convolutions that change the channel '
              'count (the next convolution is re-initialised)')
-    common.add_data_arguments(parser, split=None)
+    common.add_data_arguments(parser, split=None, image_size=True)
 
     select = parser.add_argument_group('selection')
     select.add_argument(
@@ -141,10 +141,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="digits: the digits training recipe continued at its final "
              "learning rate, 2 epochs, batch 32, lr 0.001, momentum 0.9, "
              "weight decay 5e-4; digits-full: the whole training recipe, 12 "
-             "epochs, lr 0.01 / 10 after epoch 8; paper: the paper's CIFAR "
+             "epochs, lr 0.01 / 10 after epoch 8; fashion: the Fashion-"
+             "MNIST training recipe continued at its final learning rate, "
+             "1 epoch, batch 128, lr 0.0005; paper: the paper's CIFAR "
              "recipe (150 epochs, batch 256, weight decay 5e-3, lr / 10 "
              "after epochs 50 and 100) (default: digits for translated-"
-             "digits, digits and synthetic, paper otherwise)")
+             "digits, digits and synthetic, fashion for fashion-mnist, "
+             "mnist and mnist-5k, paper otherwise)")
     tune.add_argument('--epochs', type=int, help='fine-tuning epochs')
     tune.add_argument('--lr', type=float, help='initial learning rate')
     tune.add_argument('--momentum', type=float)
@@ -343,9 +346,11 @@ def run(args: argparse.Namespace) -> int:
 
     with timer('data'):
         train = common.load_data(args.dataset, args.data_root, 'train',
-                                 args.model)
+                                 args.model,
+                                 image_size=args.image_size)
         test = common.load_data(args.dataset, args.data_root, 'test',
-                                args.model)
+                                args.model,
+                                image_size=args.image_size)
     common.check_samples(test.labels, [args.num_samples], True, test)
     with timer('model'):
         model, model_info = resolve_trained_model(args, test, progress)

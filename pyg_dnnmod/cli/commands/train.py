@@ -35,7 +35,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "default model's (12 epochs, batch 32, weight decay 5e-4, lr / "
             "10 after epoch 8). Every field can be overridden."))
     common.add_model_arguments(parser, checkpoint=False, random_init=False)
-    common.add_data_arguments(parser, split=None)
+    common.add_data_arguments(parser, split=None, image_size=True)
     group = common.add_recipe_arguments(parser)
     group.add_argument('--nesterov', action=argparse.BooleanOptionalAction,
                        default=None)
@@ -145,9 +145,11 @@ def run(args: argparse.Namespace) -> int:
 
     with timer('data'):
         train_data = common.load_data(args.dataset, args.data_root, 'train',
-                                      args.model)
+                                      args.model,
+                                      image_size=args.image_size)
         test_data = common.load_data(args.dataset, args.data_root, 'test',
-                                     args.model)
+                                     args.model,
+                                     image_size=args.image_size)
     with timer('model'):
         model = common.build_model(args.model, train_data,
                                    args.num_classes, seed=config.seed)

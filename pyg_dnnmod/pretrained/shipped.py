@@ -105,9 +105,11 @@ PRETRAINED: Dict[str, PretrainedEntry] = {e.name: e for e in (
     _fashion('vgg16-fashion-mnist', 'vgg16@0.25', '', 0.0,
              'VGG16 with batch norm, a quarter of the channels'),
     _advertorch('clean', '551a11267982991fb0c9f74e9094de19'
-                'e54b51455eff9bd1c19c77a69d85156a', 0.9948, "AdverTorch's LeNet-5, trained on clean MNIST"),
+                'e54b51455eff9bd1c19c77a69d85156a', 0.9948,
+                "AdverTorch's LeNet-5, trained on clean MNIST"),
     _advertorch('advtrained', 'b89abfcfe8b33235fe8f8e964188d82a'
-                '97c56a12ffe25132eaba197e40ac7658', 0.992, "AdverTorch's LeNet-5, trained on PGD examples"),
+                '97c56a12ffe25132eaba197e40ac7658', 0.992,
+                "AdverTorch's LeNet-5, trained on PGD examples"),
 )}
 
 

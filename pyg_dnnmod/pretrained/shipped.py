@@ -102,7 +102,9 @@ def _advertorch(kind: str, sha256: str, test_acc: float,
 PRETRAINED: Dict[str, PretrainedEntry] = {e.name: e for e in (
     _fashion('resnet20a-fashion-mnist', 'resnet20a', '', 0.0,
              "the paper's CIFAR ResNet20 (option A), one-channel stem"),
-    _fashion('vgg16-fashion-mnist', 'vgg16@0.25', '', 0.0,
+    _fashion('vgg16-fashion-mnist', 'vgg16@0.25',
+             '011333b2cf023af9eb7eeecf2c82b52e'
+             '6972853dc8560cdfbb4c34d70afac92c', 0.913,
              'VGG16 with batch norm, a quarter of the channels'),
     _advertorch('clean', '551a11267982991fb0c9f74e9094de19'
                 'e54b51455eff9bd1c19c77a69d85156a', 0.9948,

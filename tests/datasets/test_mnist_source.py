@@ -55,8 +55,8 @@ def test_reads_images_and_labels_exactly(tmp_path, tiny, gz):
     assert y.tolist() == [4, 0, 9] and y.dtype == torch.long
 
 
-def test_search_order_root_env_torchvision_then_system(tmp_path, tiny,
-                                                      monkeypatch):
+def test_search_order_root_env_torchvision_then_system(
+        tmp_path, tiny, monkeypatch):
     images, labels = tiny
     monkeypatch.delenv(DATA_ENV, raising=False)
     env, root = tmp_path / 'env', tmp_path / 'root'
@@ -74,8 +74,8 @@ def test_search_order_root_env_torchvision_then_system(tmp_path, tiny,
     assert str(find_idx_folder('fashion-mnist')) == SYSTEM
 
 
-def test_not_found_says_where_it_looked_and_how_to_get_it(tmp_path,
-                                                         monkeypatch):
+def test_not_found_says_where_it_looked_and_how_to_get_it(
+        tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_ENV, str(tmp_path / 'env'))
     with pytest.raises(FileNotFoundError) as info:
         find_idx_folder('mnist', tmp_path / 'root')

@@ -100,7 +100,9 @@ def _advertorch(kind: str, sha256: str, test_acc: float,
 
 #: The shipped networks by name.
 PRETRAINED: Dict[str, PretrainedEntry] = {e.name: e for e in (
-    _fashion('resnet20a-fashion-mnist', 'resnet20a', '', 0.0,
+    _fashion('resnet20a-fashion-mnist', 'resnet20a',
+             '3649fe6551f32c8a807166044b310060'
+             '8295ab796f0701fb911b5864c5651731', 0.9268,
              "the paper's CIFAR ResNet20 (option A), one-channel stem"),
     _fashion('vgg16-fashion-mnist', 'vgg16@0.25',
              '011333b2cf023af9eb7eeecf2c82b52e'

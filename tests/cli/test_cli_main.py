@@ -22,9 +22,9 @@ def test_no_command_prints_help_and_exits_2(run_cli):
 
 
 def test_usage_error_exits_2(run_cli):
-    code, _, err = run_cli('curve', '--dataset', 'mnist')
+    code, _, err = run_cli('curve', '--dataset', 'kmnist')
     assert code == 2
-    assert "invalid choice: 'mnist'" in err
+    assert "invalid choice: 'kmnist'" in err
 
 
 def test_version(run_cli):

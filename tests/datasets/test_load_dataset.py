@@ -87,8 +87,8 @@ def test_data_source_helpers():
 
 
 @pytest.mark.parametrize('kwargs, error, message', [
-    (dict(name='mnist'), ValueError, r"'name' must be one of "
-                                     r"translated-digits, digits"),
+    (dict(name='kmnist'), ValueError, r"'name' must be one of "
+                                      r"translated-digits, digits"),
     (dict(name=3), TypeError, r"'name' must be a str \(got int\)"),
     (dict(name='digits', split='val'), ValueError,
      r"'split' must be 'train' or 'test' \(got 'val'\)"),

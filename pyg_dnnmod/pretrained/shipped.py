@@ -5,9 +5,13 @@ resnet20a-fashion-mnist``).
 
 * :obj:`"resnet20a-fashion-mnist"`: the paper's CIFAR ResNet20 with
   option-A shortcuts and a one-channel stem
-  (:func:`~pyg_dnnmod.models.resnet20a`), trained on Fashion-MNIST;
+  (:func:`~pyg_dnnmod.models.resnet20a`), trained on Fashion-MNIST (92.68 %
+  test accuracy), reproduced by ``pyg-dnnmod train --model resnet20a
+  --dataset fashion-mnist --recipe fashion --threads 1 --seed 0``;
 * :obj:`"vgg16-fashion-mnist"`: a plain VGG16 with batch normalisation at a
-  quarter of the channels (:obj:`"vgg16@0.25"`), trained on Fashion-MNIST;
+  quarter of the channels (:obj:`"vgg16@0.25"`), trained on Fashion-MNIST
+  (91.30 %), reproduced by ``pyg-dnnmod train --model vgg16@0.25 --dataset
+  fashion-mnist --recipe fashion --threads 1 --seed 0``;
 * :obj:`"lenet5-mnist-clean"` / :obj:`"lenet5-mnist-advtrained"`:
   AdverTorch's MNIST LeNet-5 (:class:`~pyg_dnnmod.models.MnistLeNet5`),
   trained on clean images and adversarially (PGD), read from the package
@@ -19,7 +23,9 @@ Every file's SHA-256 is checked before it is read (with
 images as the data source yields them (pixels in :math:`[0, 1]`, shape
 :obj:`[N, 1, 28, 28]`) and normalises them itself. The Fashion-MNIST
 models are reproduced by the command in their :obj:`command` field (the
-recipe :data:`~pyg_dnnmod.pretrained.FASHION_RECIPE` on one CPU thread).
+recipe :data:`~pyg_dnnmod.pretrained.FASHION_RECIPE` on one CPU thread, 10
+epochs: 45 and 24 minutes on these CPUs); the weights are the last
+epoch's, :obj:`epoch_010.pt`.
 """
 import importlib.util
 from dataclasses import asdict, dataclass

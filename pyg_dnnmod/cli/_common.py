@@ -15,7 +15,6 @@ with ``python -m``. Every failure a person can act on is raised as
 fix; :func:`pyg_dnnmod.cli.main` prints it and exits with code 2.
 """
 import argparse
-import dataclasses
 import os
 import re
 import sys
@@ -334,8 +333,10 @@ def model_title(args: argparse.Namespace, info: Dict[str, Any]) -> str:
 def make_config(args: argparse.Namespace) -> Tuple[Any, str]:
     r"""The :class:`~pyg_dnnmod.training.TrainConfig` of ``--recipe`` with
     every option given on the command line on top, and the recipe's name:
-    :obj:`"digits"` (the default model's) by default for the digits and
-    synthetic data, :obj:`"paper"` otherwise."""
+    by default :obj:`"digits"` (the default model's) for the digits and
+    synthetic data, :obj:`"fashion"` for Fashion-MNIST and MNIST,
+    :obj:`"paper"` otherwise
+    (:func:`~pyg_dnnmod.pretrained.default_train_recipe`)."""
     from pyg_dnnmod.pretrained import default_train_recipe, train_config
 
     recipe = args.recipe or default_train_recipe(args.dataset)

@@ -20,7 +20,8 @@ from pyg_dnnmod.training import TrainConfig
 #: (:func:`~pyg_dnnmod.pretrained.load_pretrained`): 10 epochs of batch
 #: 128, SGD with lr 0.05, momentum 0.9 and weight decay 5e-4, lr / 10 after
 #: epochs 5 and 8, random crops (padding 4) and horizontal flips. It fits
-#: the CPU: about 2 minutes per epoch for ResNet20 on one thread.
+#: the CPU: 2.5 to 8 minutes per epoch for ResNet20 on one thread,
+#: depending on the load (45 minutes for the ten epochs of the shipped one).
 FASHION_RECIPE = dict(epochs=10, batch_size=128, lr=0.05, momentum=0.9,
                       weight_decay=5e-4, milestones=(5, 8), gamma=0.1, seed=0)
 

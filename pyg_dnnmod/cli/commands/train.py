@@ -33,7 +33,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "epochs, batch 256, lr 0.01, momentum 0.9, weight decay 5e-3, "
             "lr / 10 after epochs 50 and 100); --recipe digits is the "
             "default model's (12 epochs, batch 32, weight decay 5e-4, lr / "
-            "10 after epoch 8). Every field can be overridden."))
+            "10 after epoch 8); --recipe fashion is the shipped Fashion-MNIST "
+            "networks' (10 epochs, batch 128, lr 0.05, weight decay 5e-4, "
+            "lr / 10 after epochs 5 and 8, crops and flips). Every field can "
+            "be overridden."))
     common.add_model_arguments(parser, checkpoint=False, random_init=False)
     common.add_data_arguments(parser, split=None, image_size=True)
     group = common.add_recipe_arguments(parser)

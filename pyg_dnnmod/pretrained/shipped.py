@@ -55,9 +55,9 @@ class PretrainedEntry:
         name (str): The name :func:`load_pretrained` takes.
         architecture (str): The spec of
             :func:`~pyg_dnnmod.models.build_model` it is built from.
-        dataset (str): The data set (a name of
-            :func:`~pyg_dnnmod.datasets.list_datasets`) it was trained on.
-        datasets (tuple): The data sets it reads (the same images).
+        datasets (tuple): The data sets (names of
+            :func:`~pyg_dnnmod.datasets.list_datasets`) it reads, the one it
+            was trained on (:attr:`dataset`) first.
         source (str): :obj:`"pyg_dnnmod"` (a file of this package) or
             :obj:`"advertorch"` (a file of the package ``advertorch``).
         file (str): The file name.
@@ -73,7 +73,6 @@ class PretrainedEntry:
     """
     name: str
     architecture: str
-    dataset: str
     datasets: Tuple[str, ...]
     source: str
     file: str
@@ -85,13 +84,18 @@ class PretrainedEntry:
     std: Optional[Tuple[float, ...]]
     description: str
 
+    @property
+    def dataset(self) -> str:
+        r"""The data set it was trained on."""
+        return self.datasets[0]
+
 
 def _fashion(name: str, architecture: str, sha256: str, test_acc: float,
              description: str) -> PretrainedEntry:
     command = (f"pyg-dnnmod train --model {architecture} --dataset "
                f"fashion-mnist --recipe fashion --threads 1 --seed 0")
-    return PretrainedEntry(name, architecture, 'fashion-mnist',
-                           ('fashion-mnist', ), 'pyg_dnnmod', f'{name}.pt',
+    return PretrainedEntry(name, architecture, ('fashion-mnist', ),
+                           'pyg_dnnmod', f'{name}.pt',
                            sha256, test_acc, 'fashion-mnist', command,
                            *_FASHION, description)
 
@@ -99,7 +103,7 @@ def _fashion(name: str, architecture: str, sha256: str, test_acc: float,
 def _advertorch(kind: str, sha256: str, test_acc: float,
                 description: str) -> PretrainedEntry:
     file = f"mnist_lenet5_{'clntrained' if kind == 'clean' else kind}.pt"
-    return PretrainedEntry(f'lenet5-mnist-{kind}', 'mnist_lenet5', 'mnist',
+    return PretrainedEntry(f'lenet5-mnist-{kind}', 'mnist_lenet5',
                            ('mnist', 'mnist-5k'), 'advertorch', file, sha256,
                            test_acc, 'mnist-5k', '', None, None, description)
 
@@ -216,7 +220,7 @@ def describe_pretrained() -> Any:
         row = asdict(entry)
         model = build_model(entry.architecture, 10, input_shape=(1, 28, 28))
         row['parameters'] = sum(p.numel() for p in model.parameters())
-        row['datasets'] = ', '.join(entry.datasets)
+        row['dataset'] = entry.dataset
         rows.append(row)
     columns = ['name', 'architecture', 'dataset', 'test_acc', 'test_data',
                'parameters', 'source', 'description', 'command']
@@ -255,7 +259,7 @@ def load_pretrained(name: str,
         raise ValueError(
             f"name={entry.name} was trained on {entry.dataset}; it reads "
             f"data={' or '.join(entry.datasets)} (got data={data.name}; "
-            f"--dataset {entry.datasets[0]} on the command line)")
+            f"--dataset {entry.dataset} on the command line)")
     path = pretrained_path(entry.name)
     digest = file_digest(path)
     if digest != entry.sha256:

@@ -7,6 +7,12 @@ from pyg_dnnmod.utils._modularity import (
     community_modularity,
     modularity,
 )
+from pyg_dnnmod.utils._modularity_null import (
+    ModularityNull,
+    expected_modularity,
+    modularity_null,
+    permuted_modularity,
+)
 from pyg_dnnmod.utils._projection import random_projection
 from pyg_dnnmod.utils.sampling import check_labels, sample_indices
 from pyg_dnnmod.utils._symmetrize import symmetrize_edges
@@ -27,6 +33,10 @@ __all__ = [
     'modularity',
     'community_modularity',
     'collapse_regularization',
+    'modularity_null',
+    'expected_modularity',
+    'permuted_modularity',
+    'ModularityNull',
     'model_device',
     'sample_indices',
     'check_labels',

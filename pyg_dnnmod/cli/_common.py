@@ -31,6 +31,7 @@ from pyg_dnnmod.cli._options import (
     METRICS,
     OUTPUT_ROOT,
     RECIPES,
+    add_calibration_arguments,
     add_data_arguments,
     add_graph_arguments,
     add_layer_arguments,
@@ -40,6 +41,7 @@ from pyg_dnnmod.cli._options import (
     add_recipe_arguments,
     add_runtime_arguments,
     add_snapshot_arguments,
+    check_permutations,
     check_positive,
     choice_values,
     int_values,
@@ -74,6 +76,8 @@ from pyg_dnnmod.models import model_kind
 from pyg_dnnmod.pretrained import DEFAULT_MODEL
 
 __all__ = [
+    'add_calibration_arguments',
+    'check_permutations',
     'CLIError', 'one_line', 'name_options', 'options_named',
     'DATASETS', 'METRICS', 'OUTPUT_ROOT', 'RECIPES', 'RUN_JSON',
     'DEFAULT_MODEL', 'DEFAULT_DATASET', 'DataSource',

@@ -428,6 +428,31 @@ def add_snapshot_arguments(parser: argparse.ArgumentParser,
     return graphs
 
 
+def add_calibration_arguments(group: Any) -> None:
+    r""":obj:`--calibrate` and :obj:`--permutations`, shared by the
+    commands that draw modularity curves."""
+    group.add_argument('--calibrate', action='store_true',
+                       help='compare every snapshot with its label-'
+                            'permutation null: adds the null mean and sd, '
+                            'z and p per layer and repeat, and the chance '
+                            'band to the figure')
+    group.add_argument('--permutations', type=int, default=1000,
+                       metavar='P',
+                       help='label permutations of the null, with '
+                            '--calibrate (default: %(default)s)')
+
+
+def check_permutations(args: argparse.Namespace) -> None:
+    r"""Refuses :obj:`--permutations` below 2, or given without
+    :obj:`--calibrate`."""
+    if args.permutations < 2:
+        raise CLIError(f"--permutations must be at least 2 (got "
+                       f"{args.permutations})")
+    if args.permutations != 1000 and not args.calibrate:
+        raise CLIError(f"--permutations {args.permutations} needs "
+                       f"--calibrate (the null is only computed then)")
+
+
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     r"""Adds ``--out`` and ``--overwrite``."""
     group = parser.add_argument_group('output')

@@ -2,6 +2,7 @@ r"""Modularity curves over depth with repeats and ablations: the Python twin
 of ``pyg-dnnmod curve`` (the paper's Fig. 4, Fig. 7 and appendix A)."""
 from typing import Any, Dict, List, Optional, Union
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
@@ -14,14 +15,15 @@ from pyg_dnnmod.experiments._draw import (
     snapshot_config,
     take_samples,
 )
-from pyg_dnnmod.snapshots import SnapshotConfig
+from pyg_dnnmod.snapshots import CALIBRATION_COLUMNS, SnapshotConfig
 
 #: The columns that say which curve a row belongs to, besides the layer.
 SETTING_COLUMNS = ('init', 'k', 'num_samples', 'metric')
 #: The columns of :func:`modularity_curves`, in order.
 CURVE_COLUMNS = ('layer_index', 'layer', 'repeat', 'modularity', 'k',
                  'num_samples', 'metric', 'init', 'seed', 'num_edges')
-
+#: The percentiles of the interval over repeats in :func:`summarize`.
+INTERVAL = (2.5, 97.5)
 
 
 def _as_values(value: Any, name: str, kind: type) -> List[Any]:
@@ -49,6 +51,8 @@ def modularity_curves(
     config: Optional[SnapshotConfig] = None,
     *,
     repeats: int = 5,
+    calibrate: bool = False,
+    num_permutations: int = 1000,
     device: Union[str, torch.device, None] = None,
     **kwargs: Any,
 ) -> pd.DataFrame:
@@ -93,6 +97,14 @@ def modularity_curves(
             :obj:`num_samples=500`)
         repeats (int, optional): Random draws per setting; repeat
             :math:`r` draws with seed :obj:`seed + r`. (default: :obj:`5`)
+        calibrate (bool, optional): Also compare every snapshot's
+            modularity with its label-permutation null
+            (:func:`~pyg_dnnmod.utils.modularity_null`, permutations seeded
+            by the draw's seed): adds the columns :obj:`q_null_mean`,
+            :obj:`q_null_std`, :obj:`z` and :obj:`p`. (default:
+            :obj:`False`)
+        num_permutations (int, optional): Permutations of the null.
+            (default: :obj:`1000`)
         device (str or torch.device, optional): Where the forward passes
             and the graphs run. (default: :obj:`None`, the model's device)
         **kwargs (optional): Fields of :class:`SnapshotConfig` on top of
@@ -107,8 +119,10 @@ def modularity_curves(
         layer): :obj:`layer_index`, :obj:`layer`, :obj:`repeat`,
         :obj:`modularity`, :obj:`k`, :obj:`num_samples`, :obj:`metric`,
         :obj:`init`, :obj:`seed` (of the draw) and :obj:`num_edges` (stored
-        entries, both directions). :obj:`df.attrs['ablation']` names the
-        parameter that varies, or is :obj:`None`.
+        entries, both directions); calibrated, also :obj:`q_null_mean`,
+        :obj:`q_null_std`, :obj:`z` and :obj:`p`.
+        :obj:`df.attrs['ablation']` names the parameter that varies, or is
+        :obj:`None`.
 
     Example:
         >>> from pyg_dnnmod.testing import toy_problem
@@ -125,7 +139,7 @@ def modularity_curves(
     from tqdm.auto import tqdm
 
     from pyg_dnnmod.features import select_layers
-    from pyg_dnnmod.utils import knn_graph, modularity
+    from pyg_dnnmod.utils import knn_graph
 
     models = as_models(model)
     labels = labels_of(inputs, labels)
@@ -148,6 +162,12 @@ def modularity_curves(
         raise TypeError(f"'repeats' must be an integer (got {repeats!r})")
     if repeats < 1:
         raise ValueError(f"'repeats' must be >= 1 (got {repeats})")
+    if not isinstance(calibrate, bool):
+        raise TypeError(f"'calibrate' must be a bool (got {calibrate!r})")
+    if isinstance(num_permutations, bool) or not isinstance(
+            num_permutations, int) or num_permutations < 2:
+        raise ValueError(f"'num_permutations' must be an integer >= 2 "
+                         f"(got {num_permutations!r})")
     # One config per setting, each checked against the data before any
     # forward pass (the k < N rule lives in SnapshotConfig.validate).
     draws = {n: config.replace(k=max(ks), num_samples=n) for n in ns}
@@ -180,22 +200,26 @@ def modularity_curves(
                                 edge_index, edge_weight = knn_graph(
                                     f, **config.replace(
                                         k=kk, metric=met).knn_arguments())
-                                q = modularity(edge_index, y_dev,
-                                               edge_weight.float(),
-                                               num_nodes=n,
-                                               resolution=config.resolution)
-                                rows.append(dict(
+                                row = dict(
                                     layer_index=t, layer=name, repeat=r,
-                                    modularity=float(q), k=kk,
-                                    num_samples=n, metric=met, init=label,
-                                    seed=config.seed + r,
-                                    num_edges=int(edge_index.size(1))))
+                                    k=kk, num_samples=n, metric=met,
+                                    init=label, seed=config.seed + r,
+                                    num_edges=int(edge_index.size(1)))
+                                row.update(snapshot_scores(
+                                    edge_index, y_dev, edge_weight,
+                                    config.resolution,
+                                    num_permutations if calibrate else None,
+                                    seed=config.seed + r))
+                                rows.append(row)
                         del f
                         bar.update(1)
     finally:
         bar.close()
 
-    df = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+    columns = list(CURVE_COLUMNS)
+    if calibrate:
+        columns += list(CALIBRATION_COLUMNS)
+    df = pd.DataFrame(rows, columns=columns)
     # The loops interleave k and metric within a layer; order the rows by
     # curve, then repeat, then depth, keeping the given order of the values.
     order = {
@@ -210,13 +234,63 @@ def modularity_curves(
     df = df.loc[sort.sort_values(list(sort.columns),
                                  kind='stable').index].reset_index(drop=True)
     df.attrs['ablation'] = varied[0] if varied else None
+    if calibrate:
+        df.attrs['num_permutations'] = num_permutations
     return df
+
+
+def snapshot_scores(edge_index: Tensor, labels: Tensor, edge_weight: Tensor,
+                    resolution: float = 1.0,
+                    num_permutations: Optional[int] = None,
+                    seed: int = 0) -> Dict[str, float]:
+    r"""The scores of one snapshot as table columns: :obj:`modularity`,
+    and with :obj:`num_permutations` its calibration against the
+    label-permutation null (:data:`~pyg_dnnmod.snapshots.CALIBRATION_COLUMNS`,
+    see :func:`~pyg_dnnmod.utils.modularity_null`).
+
+    Example:
+        >>> edge_index = torch.tensor([[0, 1, 2, 3], [1, 0, 3, 2]])
+        >>> labels, weight = torch.tensor([0, 0, 1, 1]), torch.ones(4)
+        >>> snapshot_scores(edge_index, labels, weight)
+        {'modularity': 0.5}
+        >>> scores = snapshot_scores(edge_index, labels, weight,
+        ...                          num_permutations=100)
+        >>> round(scores['q_null_mean'], 6), round(scores['z'], 2)  # -1/6
+        (-0.166667, 1.38)
+    """
+    from pyg_dnnmod.utils import modularity, modularity_null
+
+    if num_permutations is None:
+        return {'modularity': modularity(
+            edge_index, labels, edge_weight.float(), num_nodes=labels.numel(),
+            resolution=resolution)}
+    null = modularity_null(edge_index, labels, edge_weight.float(),
+                           num_nodes=labels.numel(),
+                           num_permutations=num_permutations, seed=seed,
+                           resolution=resolution)
+    return {'modularity': null.q,
+            **dict(zip(CALIBRATION_COLUMNS, null[1:]))}
+
+
+def _percentile(q: float):
+    def interval(values: pd.Series) -> float:
+        return float(np.percentile(values.to_numpy(dtype=float), q))
+    interval.__name__ = f'p{q}'
+    return interval
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     r"""Per curve and layer, the mean, standard deviation (sample, ddof=1;
-    NaN for a single repeat) and number of repeats of the modularity in
+    NaN for a single repeat), number of repeats and the 2.5 to 97.5
+    percentile interval over repeats (:obj:`low`, :obj:`high`; linear
+    interpolation, as :func:`numpy.percentile`) of the modularity in
     :func:`modularity_curves`' output.
+
+    A calibrated table (:obj:`calibrate=True`) adds :obj:`null_mean` and
+    :obj:`null_std` (the null's mean and spread, averaged over repeats),
+    :obj:`z_mean`, :obj:`z_low`, :obj:`z_high` (the z-score's mean and
+    percentile interval over repeats) and :obj:`p_max` (the largest
+    p-value over repeats).
 
     Curves are told apart by the setting columns present
     (:obj:`init`, :obj:`k`, :obj:`num_samples`, :obj:`metric`); their
@@ -224,7 +298,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         pandas.DataFrame: The setting columns, :obj:`layer_index`,
-        :obj:`layer`, :obj:`mean`, :obj:`std` and :obj:`count`.
+        :obj:`layer`, :obj:`mean`, :obj:`std`, :obj:`count`, :obj:`low`,
+        :obj:`high` (and the calibration columns above).
 
     Example:
         >>> df = pd.DataFrame({'layer_index': [0, 1, 0, 1],
@@ -232,9 +307,9 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         ...                    'repeat': [0, 0, 1, 1],
         ...                    'modularity': [0.2, 0.6, 0.4, 0.8]})
         >>> summarize(df)
-           layer_index layer  mean       std  count
-        0            0     a   0.3  0.141421      2
-        1            1     b   0.7  0.141421      2
+           layer_index layer  mean       std  count    low   high
+        0            0     a   0.3  0.141421      2  0.205  0.395
+        1            1     b   0.7  0.141421      2  0.605  0.795
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"'df' must be a pandas.DataFrame "
@@ -247,7 +322,15 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
                          f"modularity_curves")
     keys = [c for c in SETTING_COLUMNS if c in df.columns]
     keys += ['layer_index', 'layer']
-    out = (df.groupby(keys, sort=False)['modularity']
-           .agg(['mean', 'std', 'count']).reset_index())
+    low, high = _percentile(INTERVAL[0]), _percentile(INTERVAL[1])
+    named = dict(mean=('modularity', 'mean'), std=('modularity', 'std'),
+                 count=('modularity', 'count'), low=('modularity', low),
+                 high=('modularity', high))
+    if all(c in df.columns for c in CALIBRATION_COLUMNS):
+        named.update(null_mean=('q_null_mean', 'mean'),
+                     null_std=('q_null_std', 'mean'),
+                     z_mean=('z', 'mean'), z_low=('z', low),
+                     z_high=('z', high), p_max=('p', 'max'))
+    out = df.groupby(keys, sort=False).agg(**named).reset_index()
     out.attrs = dict(df.attrs)
     return out

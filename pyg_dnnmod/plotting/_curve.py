@@ -103,6 +103,12 @@ def plot_modularity_curve(
     by ablation value and in line style by initialisation (random init
     dashed); a legend names them when there is more than one.
 
+    A calibrated summary (:obj:`calibrate=True` in
+    :func:`~pyg_dnnmod.experiments.modularity_curves`) adds the chance level:
+    the label-permutation null's mean :math:`\pm 2` sd as a grey band with
+    a dotted line per curve, and (in a new figure) a second panel with the
+    z-score per layer (mean and 2.5-97.5 percentile interval over repeats).
+
     No display is needed: the figure is a plain
     :class:`matplotlib.figure.Figure` (Agg canvas), not registered with
     :mod:`matplotlib.pyplot`.
@@ -145,11 +151,19 @@ def plot_modularity_curve(
     width, height = depth_figsize(names, 6.0, 0.32, 3.0, 4.0)
     if len(groups) > 4:
         width += 2.0  # the legend beside the axes
-    fig, ax = figure_axes(ax, (width, height))
+    calibrated = all(c in summary.columns for c in ('null_mean', 'null_std'))
+    z_ax = None
+    if calibrated and ax is None and 'z_mean' in summary.columns:
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(width, height + 2.4), layout='constrained')
+        ax, z_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    else:
+        fig, ax = figure_axes(ax, (width, height))
 
     colour_columns = [c for c in columns if c != 'init']
     colours: Dict[Any, Any] = {}
     cycle = [f'C{i}' for i in range(10)]
+    drawn = False
     for setting, group in groups:
         group = group.sort_values('layer_index')
         key = tuple(setting.get(c) for c in colour_columns)
@@ -164,11 +178,21 @@ def plot_modularity_curve(
             if (std > 0).any():
                 ax.fill_between(x, mean - std, mean + std, color=colour,
                                 alpha=0.2, linewidth=0)
+        if calibrated:
+            _null_band(ax, z_ax, group, x, colour, random, first=not drawn)
+            drawn = True
 
-    layer_ticks(ax, layers['layer_index'].to_numpy(), names)
+    layer_ticks(z_ax if z_ax is not None else ax,
+                layers['layer_index'].to_numpy(), names)
+    if z_ax is not None:
+        ax.set_xlabel('')
+        ax.tick_params(labelbottom=False)
+        z_ax.axhline(0.0, color='0.4', linewidth=0.8)
+        z_ax.set_ylabel('z vs. chance')
+        z_ax.grid(True, alpha=0.3)
     ax.set_ylabel('modularity Q')
     ax.grid(True, alpha=0.3)
-    if len(columns) > 0:
+    if len(columns) > 0 or calibrated:
         if len(groups) > 4:
             # Many curves: beside the axes, where it hides none of them.
             ax.legend(fontsize=9, loc='upper left',
@@ -178,3 +202,26 @@ def plot_modularity_curve(
     ax.set_title(title if title is not None else
                  curve_title(summary, model, data), fontsize=11)
     return fig
+
+
+def _null_band(ax: Any, z_ax: Any, group: pd.DataFrame, x: Any, colour: Any,
+               random: bool, first: bool) -> None:
+    r"""The chance level of one curve: the label-permutation null's mean
+    :math:`\pm 2` sd as a grey band with a dotted line, and (on
+    :obj:`z_ax`) the z-score's mean and percentile interval."""
+    null = group['null_mean'].to_numpy(dtype=float)
+    spread = 2 * group['null_std'].fillna(0.0).to_numpy(dtype=float)
+    ax.fill_between(x, null - spread, null + spread, color='0.55', alpha=0.3,
+                    linewidth=0,
+                    label='chance: label permutations (mean ± 2 sd)'
+                    if first else None)
+    ax.plot(x, null, color=colour, linestyle=':', linewidth=1.0)
+    if z_ax is None:
+        return
+    z = group['z_mean'].to_numpy(dtype=float)
+    z_ax.plot(x, z, marker='o', markersize=3, color=colour,
+              linestyle='--' if random else '-')
+    if 'z_low' in group.columns and 'z_high' in group.columns:
+        z_ax.fill_between(x, group['z_low'].to_numpy(dtype=float),
+                          group['z_high'].to_numpy(dtype=float),
+                          color=colour, alpha=0.15, linewidth=0)

@@ -7,6 +7,8 @@ from pyg_dnnmod.snapshots.epochs import (
     epoch_layer_graphs,
 )
 from pyg_dnnmod.snapshots.layer_graphs import (
+    CALIBRATION_COLUMNS,
+    calibration_columns,
     LayerGraphs,
     draw_layer_features,
     layer_graphs,
@@ -19,6 +21,8 @@ __all__ = [
     'draw_layer_features',
     'layer_graphs',
     'snapshot',
+    'CALIBRATION_COLUMNS',
+    'calibration_columns',
     'EpochLayerGraphs',
     'LayerGraphsCallback',
     'epoch_layer_graphs',

@@ -6,15 +6,28 @@ over the same samples, and :class:`EpochLayerGraphs` holds the grid.
 """
 import copy
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 
-from pyg_dnnmod.snapshots.layer_graphs import LayerGraphs, layer_graphs
-from pyg_dnnmod.utils import modularity
+from pyg_dnnmod.snapshots.layer_graphs import (
+    LayerGraphs,
+    calibration_columns,
+    layer_graphs,
+)
+from pyg_dnnmod.utils import ModularityNull, modularity, modularity_null
 
 
 class EpochLayerGraphs:
@@ -65,27 +78,59 @@ class EpochLayerGraphs:
         raise KeyError(f"no snapshots for epoch {epoch} (epochs: "
                        f"{self.epochs})")
 
+    def _batch(self) -> Batch:
+        data = [d for _, graphs in self._items for d in graphs]
+        return Batch.from_data_list(data, exclude_keys=['x'])
+
     def modularity(self, resolution: float = 1.0) -> Tensor:
         r"""The modularity grid :math:`[E, L]`, in one batched call."""
-        data = [d for _, graphs in self._items for d in graphs]
-        if not data:
+        if not self._items or not self.layer_names:
             return torch.zeros(0, 0, dtype=torch.float64)
-        batch = Batch.from_data_list(data, exclude_keys=['x'])
+        batch = self._batch()
         q = modularity(batch.edge_index, batch.y, batch.edge_weight,
                        num_nodes=batch.num_nodes, resolution=resolution,
                        batch=batch.batch)
         return q.view(len(self._items), -1)
 
-    def to_dataframe(self, resolution: float = 1.0) -> pd.DataFrame:
+    def modularity_null(self, resolution: float = 1.0,
+                        num_permutations: int = 1000,
+                        seed: int = 0) -> ModularityNull:
+        r"""Every snapshot's modularity against its label-permutation null
+        (:func:`~pyg_dnnmod.utils.modularity_null`), in one batched call:
+        grids :math:`[E, L]` of :obj:`q`, :obj:`expected`, :obj:`std`,
+        :obj:`z` and :obj:`p`."""
+        if not self._items or not self.layer_names:
+            empty = torch.zeros(0, 0, dtype=torch.float64)
+            return ModularityNull(*([empty] * 5))
+        batch = self._batch()
+        null = modularity_null(batch.edge_index, batch.y, batch.edge_weight,
+                               num_nodes=batch.num_nodes,
+                               num_permutations=num_permutations, seed=seed,
+                               batch=batch.batch, resolution=resolution)
+        return ModularityNull(*(v.view(len(self._items), -1) for v in null))
+
+    def to_dataframe(self, resolution: float = 1.0,
+                     num_permutations: Optional[int] = None,
+                     seed: int = 0) -> pd.DataFrame:
         r"""Long format: :obj:`epoch`, :obj:`layer_index`, :obj:`layer`,
-        :obj:`modularity`."""
-        q = self.modularity(resolution)
+        :obj:`modularity`; with :obj:`num_permutations` also the
+        :data:`~pyg_dnnmod.snapshots.CALIBRATION_COLUMNS` (see
+        :meth:`modularity_null`)."""
         names = self.layer_names
-        return pd.DataFrame([
-            {'epoch': epoch, 'layer_index': j, 'layer': names[j],
-             'modularity': float(q[i, j])}
-            for i, epoch in enumerate(self.epochs) for j in range(len(names))
-        ])
+        df = pd.DataFrame({
+            'epoch': [e for e in self.epochs for _ in names],
+            'layer_index': [j for _ in self.epochs for j in range(len(names))],
+            'layer': [name for _ in self.epochs for name in names],
+        })
+        if num_permutations is None:
+            df['modularity'] = self.modularity(resolution).reshape(-1).tolist()
+            return df
+        null = self.modularity_null(resolution, num_permutations, seed)
+        flat = ModularityNull(*(v.reshape(-1) for v in null))
+        df['modularity'] = flat.q.tolist()
+        for column, values in calibration_columns(flat).items():
+            df[column] = values
+        return df
 
 
 class LayerGraphsCallback:

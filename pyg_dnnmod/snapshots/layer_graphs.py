@@ -14,7 +14,34 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
 from pyg_dnnmod.snapshots._config import SnapshotConfig
-from pyg_dnnmod.utils import check_labels, knn_graph, modularity
+from pyg_dnnmod.utils import (
+    ModularityNull,
+    check_labels,
+    knn_graph,
+    modularity,
+    modularity_null,
+)
+
+#: The columns a calibrated table adds to the modularity: the mean and
+#: standard deviation of its label-permutation null, the z-score and the
+#: permutation p-value (:func:`~pyg_dnnmod.utils.modularity_null`).
+CALIBRATION_COLUMNS = ('q_null_mean', 'q_null_std', 'z', 'p')
+
+
+def calibration_columns(null: ModularityNull) -> Dict[str, List[float]]:
+    r"""The :data:`CALIBRATION_COLUMNS` of a batched
+    :class:`~pyg_dnnmod.utils.ModularityNull`, as lists.
+
+    Example:
+        >>> from pyg_dnnmod.utils import ModularityNull
+        >>> null = ModularityNull(*(torch.tensor([v]) for v in
+        ...                         (.5, 0., .1, 5., .001)))
+        >>> calibration_columns(null)['z']
+        [5.0]
+    """
+    return {'q_null_mean': null.expected.tolist(),
+            'q_null_std': null.std.tolist(), 'z': null.z.tolist(),
+            'p': null.p.tolist()}
 
 
 class LayerGraphs(Sequence):
@@ -136,18 +163,44 @@ class LayerGraphs(Sequence):
                           num_nodes=batch.num_nodes, resolution=resolution,
                           batch=batch.batch)
 
-    def to_dataframe(self, resolution: float = 1.0) -> pd.DataFrame:
+    def modularity_null(self, resolution: float = 1.0,
+                        num_permutations: int = 1000,
+                        seed: int = 0) -> ModularityNull:
+        r"""Every snapshot's modularity against its label-permutation null
+        (:func:`~pyg_dnnmod.utils.modularity_null`), in one batched call:
+        tensors :math:`[L]` of :obj:`q`, :obj:`expected`, :obj:`std`,
+        :obj:`z` and :obj:`p`."""
+        if len(self) == 0:
+            empty = torch.zeros(0, dtype=torch.float64)
+            return ModularityNull(*([empty] * 5))
+        batch = self.to_batch(exclude_keys=['x'])
+        return modularity_null(batch.edge_index, batch.y, batch.edge_weight,
+                               num_nodes=batch.num_nodes,
+                               num_permutations=num_permutations, seed=seed,
+                               batch=batch.batch, resolution=resolution)
+
+    def to_dataframe(self, resolution: float = 1.0,
+                     num_permutations: Optional[int] = None,
+                     seed: int = 0) -> pd.DataFrame:
         r"""One row per snapshot: :obj:`layer_index`, :obj:`layer`,
         :obj:`num_nodes`, :obj:`num_edges` (stored, both directions) and
-        :obj:`modularity`."""
-        q = self.modularity(resolution).tolist()
-        return pd.DataFrame({
+        :obj:`modularity`; with :obj:`num_permutations`, calibrated against
+        chance too (:data:`CALIBRATION_COLUMNS`: :obj:`q_null_mean`,
+        :obj:`q_null_std`, :obj:`z`, :obj:`p`, see :meth:`modularity_null`;
+        permutations seeded by :obj:`seed`)."""
+        columns: Dict[str, list] = {
             'layer_index': [int(data.t) for data in self._snapshots],
             'layer': self.layer_names,
             'num_nodes': [data.num_nodes for data in self._snapshots],
             'num_edges': [data.num_edges for data in self._snapshots],
-            'modularity': q,
-        })
+        }
+        if num_permutations is None:
+            columns['modularity'] = self.modularity(resolution).tolist()
+        else:
+            null = self.modularity_null(resolution, num_permutations, seed)
+            columns['modularity'] = null.q.tolist()
+            columns.update(calibration_columns(null))
+        return pd.DataFrame(columns)
 
     def temporal_signal_arguments(self) -> Dict[str, list]:
         r"""The arguments of PyTorch Geometric Temporal's

@@ -80,6 +80,30 @@ def test_ablation_with_random_init_overlay(trained_digits, tmp_path, run_cli):
     assert trained > random + 0.3
 
 
+def test_calibrated_curve(trained_digits, tmp_path, run_cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = run_cli('curve', '--calibrate', '--permutations',
+                                200, '--num-samples', 100, '--repeats', 2)
+    assert code == 0, err
+    folder = tmp_path / 'pyg_dnnmod_out' / \
+        'curve-digits_cnn-translated-digits-N100-k3-calibrated'
+    df, summary = _check_summary(folder)
+    assert df.columns.tolist()[-4:] == ['q_null_mean', 'q_null_std', 'z',
+                                        'p']
+    # The null sits near zero; the trained last layer is far above it.
+    assert summary['null_mean'].abs().max() < 0.05
+    assert summary['z_mean'].iloc[-1] > 20
+    # The deep layers beat every permutation (N = 100 is too few for the
+    # first ones to do so in every draw).
+    assert (df.loc[df['layer_index'] >= 2, 'p'] == 1 / 201).all()
+    record = json.loads((folder / 'run.json').read_text())
+    assert record['params']['calibrate'] is True
+    assert record['permutations'] == 200
+    assert '(z ' in stdout
+    code, _, err = run_cli('curve', '--permutations', 50, '--repeats', 1)
+    assert code == 2 and '--permutations 50 needs --calibrate' in err
+
+
 def test_default_folder_is_never_clobbered(trained_digits, tmp_path, run_cli,
                                            monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -170,10 +170,52 @@ def test_summarize_mean_std_count():
     })
     out = summarize(df)
     assert out.columns.tolist() == ['init', 'k', 'layer_index', 'layer',
-                                    'mean', 'std', 'count']
+                                    'mean', 'std', 'count', 'low', 'high']
     assert out['mean'].tolist() == pytest.approx([0.2, 0.7])
     assert out['std'].tolist() == pytest.approx([0.1, 0.2])  # ddof=1
     assert out['count'].tolist() == [3, 3]
+    # 2.5 and 97.5 percentiles, linear interpolation: 0.1 + 0.05 * 0.1 ...
+    assert out['low'].tolist() == pytest.approx([0.105, 0.51])
+    assert out['high'].tolist() == pytest.approx([0.295, 0.89])
+
+
+def test_calibrated_curves_equal_the_null_per_snapshot(data):
+    from pyg_dnnmod.snapshots import layer_graphs
+    from pyg_dnnmod.utils import modularity_null
+
+    x, y = data
+    model = _model()
+    df = modularity_curves(model, x, y, num_samples=30, k=3, repeats=2,
+                           calibrate=True, num_permutations=200)
+    plain = modularity_curves(model, x, y, num_samples=30, k=3, repeats=2)
+    assert df.columns.tolist()[-4:] == ['q_null_mean', 'q_null_std', 'z',
+                                        'p']
+    assert df['modularity'].tolist() == pytest.approx(
+        plain['modularity'].tolist(), abs=1e-6)
+    assert df.attrs['num_permutations'] == 200
+    for r in range(2):
+        graphs = layer_graphs(model, x, y, num_samples=30, k=3, seed=r)
+        for t, data_t in enumerate(graphs):
+            null = modularity_null(data_t.edge_index, data_t.y,
+                                   data_t.edge_weight, num_permutations=200,
+                                   seed=r)
+            row = df[(df['repeat'] == r) & (df['layer_index'] == t)]
+            assert row['q_null_mean'].item() == pytest.approx(
+                null.expected, abs=1e-9)
+            assert row['q_null_std'].item() == pytest.approx(null.std,
+                                                             rel=1e-6)
+            assert row['p'].item() == null.p
+    out = summarize(df)
+    for column in ('null_mean', 'null_std', 'z_mean', 'z_low', 'z_high',
+                   'p_max'):
+        assert column in out.columns
+    first = df[df['layer_index'] == 0]
+    assert out['z_mean'].iloc[0] == pytest.approx(first['z'].mean())
+    assert out['p_max'].iloc[0] == first['p'].max()
+    with pytest.raises(ValueError, match="'num_permutations' must be an "
+                                         "integer >= 2"):
+        modularity_curves(model, x, y, num_samples=30, calibrate=True,
+                          num_permutations=1)
 
 
 def test_summarize_keeps_curve_order_and_single_repeat(data):

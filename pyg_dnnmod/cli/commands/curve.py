@@ -54,6 +54,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     group.add_argument('--unbalanced', action='store_true',
                        help='draw samples uniformly instead of N / classes '
                             'per class')
+    common.add_calibration_arguments(group)
     common.add_runtime_arguments(parser)
     common.add_output_arguments(parser)
     return parser
@@ -75,6 +76,8 @@ def run_name(args: argparse.Namespace) -> str:
         parts.append('random')
     if args.compare_random_init:
         parts.append('vs-random')
+    if args.calibrate:
+        parts.append('calibrated')
     return '-'.join(parts)
 
 
@@ -82,9 +85,12 @@ def _table(summary: Any) -> str:
     from pyg_dnnmod.plotting import curve_label, curve_settings
 
     columns = curve_settings(summary)
+    z = summary['z_mean'] if 'z_mean' in summary.columns else \
+        [None] * len(summary)
     cells = summary.assign(
-        value=[f'{m:.3f}' if s != s else f'{m:.3f} ± {s:.3f}'
-               for m, s in zip(summary['mean'], summary['std'])],
+        value=[(f'{m:.3f}' if s != s else f'{m:.3f} ± {s:.3f}') +
+               ('' if zz is None else f' (z {zz:.1f})')
+               for m, s, zz in zip(summary['mean'], summary['std'], z)],
         curve=[curve_label({c: row[c] for c in columns}) if columns
                else 'modularity (mean ± std)'
                for _, row in summary.iterrows()])
@@ -114,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
                        f"{min(sizes)} (every sample needs k other samples); "
                        f"lower --k or raise --num-samples")
     common.check_positive(args.repeats, '--repeats')
+    common.check_permutations(args)
     common.check_positive(args.batch_size, '--batch-size')
     if args.random_init and args.compare_random_init:
         raise CLIError("--compare-random-init overlays the random-init curve "
@@ -140,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
             args, progress=progress,
             **{name: values[0] for name, values in axes.items()})
         df = modularity_curves(models, data.inputs, data.labels, config,
-                               repeats=args.repeats, device=device, **axes)
+                               repeats=args.repeats, device=device,
+                               calibrate=args.calibrate,
+                               num_permutations=args.permutations, **axes)
         summary = summarize(df)
 
     with timer('plot'):
@@ -157,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         model=model_info, data=data.describe(), layers=names,
         ablation=df.attrs.get('ablation'),
         curves=sorted(models), repeats=args.repeats,
+        permutations=args.permutations if args.calibrate else None,
         sample_seeds=[args.seed + r for r in range(args.repeats)])
 
     weights = model_info.get('weights', '')

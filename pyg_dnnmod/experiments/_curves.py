@@ -11,6 +11,7 @@ from pyg_dnnmod.experiments._draw import (
     Inputs,
     Models,
     as_models,
+    check_calibration,
     labels_of,
     snapshot_config,
     take_samples,
@@ -162,12 +163,7 @@ def modularity_curves(
         raise TypeError(f"'repeats' must be an integer (got {repeats!r})")
     if repeats < 1:
         raise ValueError(f"'repeats' must be >= 1 (got {repeats})")
-    if not isinstance(calibrate, bool):
-        raise TypeError(f"'calibrate' must be a bool (got {calibrate!r})")
-    if isinstance(num_permutations, bool) or not isinstance(
-            num_permutations, int) or num_permutations < 2:
-        raise ValueError(f"'num_permutations' must be an integer >= 2 "
-                         f"(got {num_permutations!r})")
+    permutations = check_calibration(calibrate, num_permutations)
     # One config per setting, each checked against the data before any
     # forward pass (the k < N rule lives in SnapshotConfig.validate).
     draws = {n: config.replace(k=max(ks), num_samples=n) for n in ns}
@@ -208,7 +204,7 @@ def modularity_curves(
                                 row.update(snapshot_scores(
                                     edge_index, y_dev, edge_weight,
                                     config.resolution,
-                                    num_permutations if calibrate else None,
+                                    permutations,
                                     seed=config.seed + r))
                                 rows.append(row)
                         del f

@@ -34,6 +34,23 @@ def snapshot_config(config: Optional[SnapshotConfig],
     return SnapshotConfig.resolve(config, **base)
 
 
+def check_calibration(calibrate: Any, num_permutations: Any) -> Optional[int]:
+    r"""The number of permutations of the null when :obj:`calibrate`, else
+    :obj:`None`; checks both arguments.
+
+    Example:
+        >>> check_calibration(True, 100), check_calibration(False, 100)
+        (100, None)
+    """
+    if not isinstance(calibrate, bool):
+        raise TypeError(f"'calibrate' must be a bool (got {calibrate!r})")
+    if isinstance(num_permutations, bool) or not isinstance(
+            num_permutations, int) or num_permutations < 2:
+        raise ValueError(f"'num_permutations' must be an integer >= 2 "
+                         f"(got {num_permutations!r})")
+    return num_permutations if calibrate else None
+
+
 def check_model(model: Any) -> nn.Module:
     r"""Returns :obj:`model` if it is a module, else a :class:`TypeError`."""
     if not isinstance(model, nn.Module):

@@ -10,8 +10,12 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from pyg_dnnmod.experiments._draw import check_model, snapshot_config
-from pyg_dnnmod.snapshots import SnapshotConfig
+from pyg_dnnmod.experiments._draw import (
+    check_calibration,
+    check_model,
+    snapshot_config,
+)
+from pyg_dnnmod.snapshots import CALIBRATION_COLUMNS, SnapshotConfig
 from pyg_dnnmod.utils import check_labels
 
 #: The columns of the curves of :func:`adversarial_curves`, in order.
@@ -32,6 +36,8 @@ def adversarial_curves(
     cache_dir: Union[str, Path, None] = None,
     attack_batch_size: int = 64,
     progress: bool = False,
+    calibrate: bool = False,
+    num_permutations: int = 1000,
     **kwargs: Any,
 ) -> Tuple[pd.DataFrame, pd.DataFrame]:
     r"""The modularity curve of clean inputs and of the adversarial inputs of
@@ -77,6 +83,14 @@ def adversarial_curves(
             once. (default: :obj:`64`)
         progress (bool, optional): Show progress bars on stderr.
             (default: :obj:`False`)
+        calibrate (bool, optional): Also compare every snapshot's
+            modularity with its label-permutation null
+            (:func:`~pyg_dnnmod.utils.modularity_null`, seeded by
+            :obj:`seed`): adds the columns :obj:`q_null_mean`,
+            :obj:`q_null_std`, :obj:`z` and :obj:`p`. (default:
+            :obj:`False`)
+        num_permutations (int, optional): Permutations of the null.
+            (default: :obj:`1000`)
         **kwargs (optional): Fields of :class:`SnapshotConfig` on top of
             :obj:`config` (:obj:`k`, :obj:`num_samples`, :obj:`seed`, ...).
 
@@ -84,7 +98,9 @@ def adversarial_curves(
         (pandas.DataFrame, pandas.DataFrame): The curves, one row per (set,
         layer) with :obj:`set` (:obj:`"clean"` or the attack),
         :obj:`layer_index`, :obj:`layer`, :obj:`modularity`,
-        :obj:`num_samples` (of the set), :obj:`k` and :obj:`metric`; and the
+        :obj:`num_samples` (of the set), :obj:`k` and :obj:`metric`
+        (calibrated: and the
+        :data:`~pyg_dnnmod.snapshots.CALIBRATION_COLUMNS`); and the
         summary, one row per set: :obj:`set`, :obj:`peak_modularity`,
         :obj:`peak_layer`, the columns of
         :func:`~pyg_dnnmod.adversarial.attack_summary` (success rate,
@@ -141,6 +157,7 @@ def adversarial_curves(
                          f"{extra} (running {attacks})")
     config = snapshot_config(config, kwargs, num_samples=500)
     num_samples = config.validate(inputs.size(0))
+    permutations = check_calibration(calibrate, num_permutations)
     k, metric, seed = config.k, config.metric, config.seed
     select_layers(model, config.layers, config.post_activation)
     # Every attack's parameters and pixel range are checked before the
@@ -162,13 +179,15 @@ def adversarial_curves(
     summary_rows = []
 
     def add_curve(name: str, graphs) -> Dict[str, Any]:
-        df = graphs.to_dataframe(config.resolution)
+        df = graphs.to_dataframe(config.resolution, permutations, seed)
         for _, row in df.iterrows():
             curves.append(dict(set=name, layer_index=int(row['layer_index']),
                                layer=row['layer'],
                                modularity=float(row['modularity']),
                                num_samples=int(row['num_nodes']), k=k,
-                               metric=metric))
+                               metric=metric,
+                               **{c: float(row[c]) for c in
+                                  CALIBRATION_COLUMNS if c in row}))
         peak = df.loc[df['modularity'].idxmax()]
         return dict(peak_modularity=float(peak['modularity']),
                     peak_layer=peak['layer'])
@@ -209,11 +228,14 @@ def adversarial_curves(
             warnings.warn(f'{name}: {why}', stacklevel=2)
         summary_rows.append(row)
 
-    curves_df = pd.DataFrame(curves, columns=list(ADVERSARIAL_COLUMNS))
-    columns = ['set', 'peak_modularity', 'peak_layer'] + [
+    columns = list(ADVERSARIAL_COLUMNS)
+    if calibrate:
+        columns += list(CALIBRATION_COLUMNS)
+    curves_df = pd.DataFrame(curves, columns=columns)
+    summary_columns = ['set', 'peak_modularity', 'peak_layer'] + [
         c for c in SUMMARY_COLUMNS if c != 'attack'] + ['params']
     summary = pd.DataFrame(summary_rows).rename(columns={'attack': 'set'})
-    summary = summary[columns]
+    summary = summary[[c for c in summary_columns]]
     curves_df.attrs.update(k=k, num_samples=num_samples, metric=metric,
                            seed=seed)
     summary.attrs.update(curves_df.attrs)

@@ -9,10 +9,10 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from pyg_dnnmod.experiments._draw import check_model
+from pyg_dnnmod.experiments._draw import check_calibration, check_model
 from pyg_dnnmod.experiments._draw import \
     snapshot_config as snapshot_config_of
-from pyg_dnnmod.snapshots import SnapshotConfig
+from pyg_dnnmod.snapshots import CALIBRATION_COLUMNS, SnapshotConfig
 from pyg_dnnmod.training import TrainConfig
 
 #: The columns of :func:`training_dynamics`, in order.
@@ -54,7 +54,9 @@ def _merge(grid_df: pd.DataFrame,
     for column in _HISTORY:
         if column not in df.columns:
             df[column] = float('nan')
-    return df[list(DYNAMICS_COLUMNS)].sort_values(
+    columns = list(DYNAMICS_COLUMNS) + [c for c in CALIBRATION_COLUMNS
+                                        if c in df.columns]
+    return df[columns].sort_values(
         ['epoch', 'layer_index'], kind='stable').reset_index(drop=True)
 
 
@@ -71,6 +73,8 @@ def training_dynamics(
     device: Union[str, torch.device, None] = None,
     checkpoint_dir: Union[str, Path, None] = None,
     progress: bool = False,
+    calibrate: bool = False,
+    num_permutations: int = 1000,
     **kwargs: Any,
 ) -> pd.DataFrame:
     r"""Trains :obj:`model` and records the modularity curve at every
@@ -115,6 +119,14 @@ def training_dynamics(
             (default: :obj:`None`)
         progress (bool, optional): Show the training progress bar.
             (default: :obj:`False`)
+        calibrate (bool, optional): Also compare every snapshot's
+            modularity with its label-permutation null
+            (:func:`~pyg_dnnmod.utils.modularity_null`, seeded by
+            :obj:`seed`): adds the columns :obj:`q_null_mean`,
+            :obj:`q_null_std`, :obj:`z` and :obj:`p`. (default:
+            :obj:`False`)
+        num_permutations (int, optional): Permutations of the null.
+            (default: :obj:`1000`)
         **kwargs (optional): Fields of :class:`SnapshotConfig` on top of
             :obj:`snapshot_config` (:obj:`k`, :obj:`num_samples`,
             :obj:`seed`, :obj:`layers`, ...).
@@ -124,7 +136,8 @@ def training_dynamics(
         :obj:`epoch`, :obj:`layer_index`, :obj:`layer`, :obj:`modularity`
         and the epoch's :obj:`train_loss`, :obj:`train_acc`,
         :obj:`test_loss`, :obj:`test_acc` (NaN without test data) and
-        :obj:`lr`. :obj:`df.attrs` holds :obj:`k`, :obj:`num_samples`,
+        :obj:`lr` (calibrated: and the
+        :data:`~pyg_dnnmod.snapshots.CALIBRATION_COLUMNS`). :obj:`df.attrs` holds :obj:`k`, :obj:`num_samples`,
         :obj:`metric`, :obj:`seed`, :obj:`train_seconds` and
         :obj:`snapshot_seconds`.
 
@@ -150,6 +163,7 @@ def training_dynamics(
         raise ValueError(f"'every' must be an integer >= 1 (got {every!r})")
     inputs, labels = _probe_set(inputs, labels, test_data)
     snapshots = _snapshots_of(snapshot_config, kwargs, labels)
+    permutations = check_calibration(calibrate, num_permutations)
     select_layers(model, snapshots.layers, snapshots.post_activation)
 
     recorder = LayerGraphsCallback(inputs, labels, every=every,
@@ -167,7 +181,8 @@ def training_dynamics(
                     checkpoint_dir=checkpoint_dir, device=device,
                     callback=callback, progress=progress)
     total = time.perf_counter() - start
-    df = _merge(recorder.result.to_dataframe(snapshots.resolution), history)
+    df = _merge(recorder.result.to_dataframe(
+        snapshots.resolution, permutations, snapshots.seed), history)
     n = snapshots.validate(int(torch.as_tensor(labels).numel()))
     df.attrs.update(k=snapshots.k, num_samples=n, metric=snapshots.metric,
                     seed=snapshots.seed,
@@ -186,6 +201,8 @@ def dynamics_from_checkpoints(
     *,
     device: Union[str, torch.device, None] = None,
     history: Optional[pd.DataFrame] = None,
+    calibrate: bool = False,
+    num_permutations: int = 1000,
     **kwargs: Any,
 ) -> pd.DataFrame:
     r"""The same epoch :math:`\times` layer table as
@@ -205,6 +222,14 @@ def dynamics_from_checkpoints(
         labels (torch.Tensor): Their labels.
         history (pandas.DataFrame, optional): Per-epoch metrics with an
             :obj:`epoch` column. (default: :obj:`None`)
+        calibrate (bool, optional): Also compare every snapshot's
+            modularity with its label-permutation null
+            (:func:`~pyg_dnnmod.utils.modularity_null`, seeded by
+            :obj:`seed`): adds the columns :obj:`q_null_mean`,
+            :obj:`q_null_std`, :obj:`z` and :obj:`p`. (default:
+            :obj:`False`)
+        num_permutations (int, optional): Permutations of the null.
+            (default: :obj:`1000`)
 
     The other arguments are those of :func:`training_dynamics`.
 
@@ -232,6 +257,7 @@ def dynamics_from_checkpoints(
 
     check_model(model)
     snapshots = _snapshots_of(snapshot_config, kwargs, labels)
+    permutations = check_calibration(calibrate, num_permutations)
     select_layers(model, snapshots.layers, snapshots.post_activation)
     if isinstance(checkpoints, (str, Path)):
         pairs = list_checkpoints(checkpoints)
@@ -254,7 +280,8 @@ def dynamics_from_checkpoints(
         stored = read_checkpoint(last)
         if stored.get('history'):
             history = pd.DataFrame(stored['history'])
-    df = _merge(grid.to_dataframe(snapshots.resolution), history)
+    df = _merge(grid.to_dataframe(snapshots.resolution, permutations,
+                                  snapshots.seed), history)
     n = snapshots.validate(int(torch.as_tensor(labels).numel()))
     df.attrs.update(k=snapshots.k, num_samples=n, metric=snapshots.metric,
                     seed=snapshots.seed,

@@ -26,6 +26,9 @@ def plot_adversarial_curves(
     `"Understanding the Dynamics of DNNs Using Graph Modularity"
     <https://arxiv.org/abs/2111.12485>`_; the legend gives every attack's
     success rate and number of examples when :obj:`summary` is given.
+    Calibrated curves (:obj:`calibrate=True`) add the chance level of the
+    clean set: its label-permutation null's mean :math:`\pm 2` sd as a
+    grey band.
 
     Args:
         curves (pandas.DataFrame): The curves of
@@ -82,6 +85,14 @@ def plot_adversarial_curves(
         ax.plot(group['layer_index'].to_numpy(),
                 group['modularity'].to_numpy(dtype=float), label=label,
                 **style)
+    clean = curves[curves['set'] == 'clean'].sort_values('layer_index')
+    if len(clean) and {'q_null_mean', 'q_null_std'} <= set(curves.columns):
+        null = clean['q_null_mean'].to_numpy(dtype=float)
+        spread = 2 * clean['q_null_std'].to_numpy(dtype=float)
+        ax.fill_between(clean['layer_index'].to_numpy(), null - spread,
+                        null + spread, color='0.55', alpha=0.3, linewidth=0,
+                        label='chance: label permutations of the clean set '
+                              '(mean ± 2 sd)')
     layer_ticks(ax, layers['layer_index'].to_numpy(), names)
     ax.set_ylabel('modularity Q (true labels)')
     ax.grid(True, alpha=0.3)

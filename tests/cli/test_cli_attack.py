@@ -136,3 +136,20 @@ def test_errors_exit_2_and_write_nothing(trained_digits, tmp_path, run_cli,
     assert err.count('\n') == 1
     assert message in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_calibrated_attack_curves(trained_digits, tmp_path, run_cli,
+                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = run_cli('attack', '--attacks', 'fgsm',
+                                '--num-samples', 50, '--no-cache',
+                                '--calibrate', '--permutations', 100)
+    assert code == 0, err
+    folder = tmp_path / 'pyg_dnnmod_out' / \
+        'attack-digits_cnn-translated-digits-N50-k3-fgsm-calibrated'
+    curves = pd.read_csv(folder / 'modularity.csv')
+    assert curves.columns.tolist()[-4:] == ['q_null_mean', 'q_null_std',
+                                            'z', 'p']
+    assert curves['z'].notna().all()
+    clean = curves[curves['set'] == 'clean']
+    assert clean['z'].iloc[-1] > 10

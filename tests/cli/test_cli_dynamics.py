@@ -67,7 +67,28 @@ def test_same_grid_from_train_checkpoints(dynamics_run, tmp_path, run_cli):
     assert 'features.10' in stdout and 'test_acc' in stdout
 
 
+def test_calibrated_grid_from_checkpoints(tmp_path, run_cli):
+    run = tmp_path / 'run'
+    code, _, err = run_cli('train', '--epochs', 1, '--out', run)
+    assert code == 0, err
+    out = tmp_path / 'out'
+    code, stdout, err = run_cli('dynamics', '--checkpoints', run,
+                                '--num-samples', 100, '--calibrate',
+                                '--permutations', 100, '--out', out)
+    assert code == 0, err
+    df = pd.read_csv(out / 'dynamics.csv')
+    assert df.columns.tolist()[-4:] == ['q_null_mean', 'q_null_std', 'z',
+                                        'p']
+    last = df[df['layer'] == 'features.10'].set_index('epoch')
+    # One epoch already lifts the last layer well above chance.
+    assert last.loc[1, 'z'] > 3 and last.loc[1, 'z'] > last.loc[0, 'z'] + 2
+    record = json.loads((out / 'run.json').read_text())
+    assert record['params']['calibrate'] is True
+
+
 ERRORS = [
+    (['--permutations', '1', '--calibrate'],
+     "--permutations must be at least 2 (got 1)"),
     (['--every', '0'], "--every must be >= 1 (got 0)"),
     (['--epochs', '-1'], "--epochs must be >= 0 (got -1)"),
     (['--k', '20', '--num-samples', '20'],

@@ -128,3 +128,36 @@ def test_bad_input():
         adversarial_curves(model, x, y, attacks=['fgsm'], num_samples=10,
                            params={'fgsm': {'epsilon': 0.1}},
                            balanced=False)
+
+
+def test_calibrated_curves_add_the_null_per_set(tmp_path):
+    from pyg_dnnmod.adversarial import adversarial_examples
+    from pyg_dnnmod.snapshots import CALIBRATION_COLUMNS
+    from pyg_dnnmod.utils import modularity_null
+
+    model = small_model()
+    x, y = small_data(model)
+    kwargs = dict(attacks=['fgsm'], num_samples=30, layers=nn.Conv2d,
+                  params={'fgsm': {'eps': 0.5}}, balanced=False,
+                  cache_dir=tmp_path)
+    plain, _ = adversarial_curves(model, x, y, **kwargs)
+    curves, _ = adversarial_curves(model, x, y, calibrate=True,
+                                   num_permutations=300, **kwargs)
+    assert curves.columns.tolist() == list(ADVERSARIAL_COLUMNS) + list(
+        CALIBRATION_COLUMNS)
+    assert curves['modularity'].tolist() == pytest.approx(
+        plain['modularity'].tolist(), abs=1e-9)
+    adv = adversarial_examples(model, x, y, 'fgsm', num_samples=30,
+                               eps=0.5, progress=False)
+    data = layer_graphs(model, adv.x_adv, adv.y, layers=nn.Conv2d)[0]
+    null = modularity_null(data.edge_index, data.y, data.edge_weight,
+                           num_permutations=300)
+    row = curves[curves['set'] == 'fgsm'].iloc[0]
+    assert row['q_null_mean'] == pytest.approx(null.expected, abs=1e-9)
+    assert row['z'] == pytest.approx(null.z, rel=1e-6)
+    assert row['p'] == null.p
+    fig = plot_adversarial_curves(curves)
+    assert any(label.startswith('chance') for label in
+               fig.axes[0].get_legend_handles_labels()[1])
+    with pytest.raises(TypeError, match="'calibrate' must be a bool"):
+        adversarial_curves(model, x, y, calibrate='yes', **kwargs)

@@ -57,6 +57,29 @@ def test_grid_and_history_columns(tmp_path):
         df[df['epoch'].isin([0, 2])]['modularity'].tolist()
 
 
+def test_calibrated_grid(tmp_path):
+    from pyg_dnnmod.snapshots import CALIBRATION_COLUMNS
+
+    x, y = blobs()
+    df = training_dynamics(mlp(), (x, y), (x, y), CONFIG, num_samples=48,
+                           layers=nn.Linear, checkpoint_dir=tmp_path,
+                           calibrate=True, num_permutations=200)
+    assert df.columns.tolist() == list(DYNAMICS_COLUMNS) + list(
+        CALIBRATION_COLUMNS)
+    plain = dynamics_from_checkpoints(mlp(seed=5), tmp_path, x, y,
+                                      num_samples=48, layers=nn.Linear)
+    assert df['modularity'].tolist() == pytest.approx(
+        plain['modularity'].tolist(), abs=1e-9)
+    again = dynamics_from_checkpoints(mlp(seed=5), tmp_path, x, y,
+                                      num_samples=48, layers=nn.Linear,
+                                      calibrate=True, num_permutations=200)
+    pd.testing.assert_frame_equal(df, again)
+    # Blobs are separable: the trained last layer is far above chance.
+    last = df[(df['epoch'] == 3) & (df['layer'] == '4')].iloc[0]
+    assert last['z'] > 5 and last['p'] == 1 / 201
+    assert abs(last['q_null_mean']) < 0.05
+
+
 def test_separate_snapshot_samples_and_no_test_data():
     x, y = blobs()
     probe_x, probe_y = blobs(n=60, seed=1)

@@ -44,10 +44,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "model normalises them itself. With no arguments: the small CNN "
             "trained once on the translated digits (cached), FGSM and PGD at "
             "AdverTorch's defaults (eps 0.3), N=500, k=3."))
-    common.add_snapshot_arguments(
+    graphs = common.add_snapshot_arguments(
         parser, seed_help='the seed of the clean draw, of the order in which '
                           'samples are attacked and of the attacks\' random '
                           'draws (default: %(default)s)')
+    common.add_calibration_arguments(graphs)
     group = parser.add_argument_group('attacks')
     group.add_argument(
         '--attacks', default=DEFAULT_ATTACKS, metavar='A[,A...]',
@@ -128,13 +129,15 @@ def run(args: argparse.Namespace) -> int:
     common.check_graph_arguments(args)
     common.check_positive(args.batch_size, '--batch-size')
     common.check_positive(args.attack_batch_size, '--attack-batch-size')
+    common.check_permutations(args)
     progress = common.show_progress(args)
     device = common.resolve_device(args.device)
     name = '-'.join([NAME, common.slug(args.model), args.dataset,
                      f'N{args.num_samples}', f'k{args.k}',
                      'all' if attacks == list(_ALL) else
                      common.values_slug(attacks)] +
-                    (['random'] if args.random_init else []))
+                    (['random'] if args.random_init else []) +
+                    (['calibrated'] if args.calibrate else []))
     out = common.plan_output(args.out, name, args.overwrite)
 
     data = common.read_data(args, timer)
@@ -159,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
             model, data.inputs, data.labels, attacks,
             common.snapshot_config(args), device=device, params=params,
             cache_dir=cache, attack_batch_size=args.attack_batch_size,
-            progress=progress)
+            progress=progress, calibrate=args.calibrate,
+            num_permutations=args.permutations)
     for _, row in summary.iterrows():
         if row['set'] != 'clean':
             timer.timings[f"attack_{row['set']}"] = float(row['seconds'])

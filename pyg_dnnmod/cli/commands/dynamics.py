@@ -52,6 +52,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         type=common.parse_names,
                         help='the layers drawn as lines (default: all, or '
                              'five spread over depth)')
+    common.add_calibration_arguments(graphs)
     common.add_recipe_arguments(
         parser, "as in 'pyg-dnnmod train'; --batch-size is the training "
                 "batch size")
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     common.check_positive(args.every, '--every')
     common.check_positive(args.epochs, '--epochs', 0)
     common.check_positive(args.batch_size, '--batch-size')
+    common.check_permutations(args)
     config, recipe = common.make_config(args)
     seed = config.seed
     progress = common.show_progress(args)
@@ -91,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         epochs_label = f'e{config.epochs}'
     name = '-'.join([NAME, common.slug(args.model), args.dataset,
                      f'N{args.num_samples}', f'k{args.k}', epochs_label] +
-                    ([args.metric] if args.metric != 'cosine' else []))
+                    ([args.metric] if args.metric != 'cosine' else []) +
+                    (['calibrated'] if args.calibrate else []))
     out = common.plan_output(args.out, name, args.overwrite)
 
     with timer('data'):
@@ -133,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
             chosen.setdefault(*pairs[-1])  # the last epoch is always read
             df = dynamics_from_checkpoints(
                 model, chosen, test_data.inputs, test_data.labels,
-                snapshots, device=device)
+                snapshots, device=device, calibrate=args.calibrate,
+                num_permutations=args.permutations)
         source: Dict[str, Any] = dict(checkpoints=str(args.checkpoints),
                                       epochs=[e for e, _ in pairs])
     else:
@@ -141,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
             df = training_dynamics(
                 model, train_data.as_data(), test_data.as_data(), config,
                 snapshot_config=snapshots, every=args.every, device=device,
-                progress=progress)
+                progress=progress, calibrate=args.calibrate,
+                num_permutations=args.permutations)
         timer.timings['train'] = df.attrs['train_seconds']
         timer.timings['snapshots'] = df.attrs['snapshot_seconds']
         source = dict(recipe=recipe, config=config.to_dict())

@@ -10,6 +10,8 @@ canvas renders them) and are not kept alive by pyplot's figure registry:
   Fig. 10b (:func:`plot_pruned_curves`, :func:`plot_accuracy_vs_gain`)
 * :func:`plot_cka_comparison`: :math:`|Q_i - Q_j|` beside linear CKA (Fig. 8)
 * :func:`plot_adversarial_curves`: clean vs adversarial curves (Fig. 6a)
+* :func:`plot_alignment_matrix`: layer-by-layer k-NN alignment within a
+  model or across two, with its z against chance
 * :func:`plot_training_dynamics`: modularity per epoch and layer (Fig. 6b)
 * :func:`plot_linear_probes`: linear-probe accuracy beside the curve
 * :func:`plot_predicted_vs_true`, :func:`plot_confusion` and
@@ -31,6 +33,10 @@ from pyg_dnnmod.plotting._pruning import (
 )
 from pyg_dnnmod.plotting._heatmaps import cka_title, plot_cka_comparison
 from pyg_dnnmod.plotting._adversarial import plot_adversarial_curves
+from pyg_dnnmod.plotting._alignment import (
+    alignment_title,
+    plot_alignment_matrix,
+)
 from pyg_dnnmod.plotting._dynamics import (
     default_dynamics_layers,
     plot_training_dynamics,
@@ -52,6 +58,8 @@ __all__ = [
     'plot_pruning_report',
     'plot_cka_comparison',
     'plot_adversarial_curves',
+    'plot_alignment_matrix',
+    'alignment_title',
     'plot_training_dynamics',
     'plot_linear_probes',
     'plot_predicted_vs_true',

@@ -13,22 +13,27 @@ from pyg_dnnmod.plotting._axes import (
 )
 
 
-def _heatmap(fig: Any, ax: Any, matrix: np.ndarray, names: Sequence[str],
-             title: str, cmap: str, vmin: Optional[float] = None,
-             vmax: Optional[float] = None, fmt: str = '.2f') -> None:
+def heatmap(fig: Any, ax: Any, matrix: np.ndarray, names: Sequence[str],
+            title: str, cmap: str, vmin: Optional[float] = None,
+            vmax: Optional[float] = None, fmt: str = '.2f',
+            col_names: Optional[Sequence[str]] = None,
+            xlabel: str = 'layer j', ylabel: str = 'layer i') -> None:
+    r"""A layer-by-layer heatmap on :obj:`ax`: rows :obj:`names`, columns
+    :obj:`col_names` (by default the same), values written in the cells
+    when there are at most 12 rows and columns, and a colour bar."""
+    col_names = names if col_names is None else col_names
     image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax,
                       interpolation='nearest')
-    ticks = np.arange(len(names))
-    fontsize = 9 if len(names) <= 16 else 7
-    ax.set_xticks(ticks)
-    ax.set_yticks(ticks)
-    ax.set_xticklabels(names, rotation=45, ha='right',
+    fontsize = 9 if max(len(names), len(col_names)) <= 16 else 7
+    ax.set_xticks(np.arange(len(col_names)))
+    ax.set_yticks(np.arange(len(names)))
+    ax.set_xticklabels(col_names, rotation=45, ha='right',
                        rotation_mode='anchor', fontsize=fontsize)
     ax.set_yticklabels(names, fontsize=fontsize)
-    ax.set_xlabel('layer j')
-    ax.set_ylabel('layer i')
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=11)
-    if len(names) <= 12:
+    if max(len(names), len(col_names)) <= 12:
         for i in range(matrix.shape[0]):
             for j in range(matrix.shape[1]):
                 value = matrix[i, j]
@@ -38,7 +43,8 @@ def _heatmap(fig: Any, ax: Any, matrix: np.ndarray, names: Sequence[str],
                 r, g, b, _ = image.cmap(image.norm(value))
                 light = 0.299 * r + 0.587 * g + 0.114 * b > 0.5
                 ax.text(j, i, format(value, fmt), ha='center', va='center',
-                        fontsize=8 if len(names) <= 8 else 6,
+                        fontsize=8 if max(len(names), len(col_names)) <= 8
+                        else 6,
                         color='black' if light else 'white')
     fig.colorbar(image, ax=ax, shrink=0.8)
 
@@ -109,10 +115,10 @@ def plot_cka_comparison(
                  layout='constrained')
     axes = fig.subplots(1, 2)
     # Reversed, so that similar layers are bright in both panels.
-    _heatmap(fig, axes[0], diff.to_numpy(dtype=float), names,
-             '$|Q_i - Q_j|$', 'viridis_r', vmin=0.0)
-    _heatmap(fig, axes[1], cka.to_numpy(dtype=float), names, 'linear CKA',
-             'viridis', vmin=0.0, vmax=1.0)
+    heatmap(fig, axes[0], diff.to_numpy(dtype=float), names,
+            '$|Q_i - Q_j|$', 'viridis_r', vmin=0.0)
+    heatmap(fig, axes[1], cka.to_numpy(dtype=float), names, 'linear CKA',
+            'viridis', vmin=0.0, vmax=1.0)
     if title is None:
         title = cka_title(frame_spearman(df), model, data,
                           df.attrs.get('num_samples'), df.attrs.get('k'))

@@ -29,6 +29,7 @@ def cka_comparison(
     config: Optional[SnapshotConfig] = None,
     *,
     device: Union[str, torch.device, None] = None,
+    debiased: bool = False,
     **kwargs: Any,
 ) -> pd.DataFrame:
     r"""The modularity difference of every pair of layers beside their
@@ -65,6 +66,10 @@ def cka_comparison(
             :obj:`num_samples=500`)
         device (str or torch.device, optional): Where to compute.
             (default: :obj:`None`, the model's device)
+        debiased (bool, optional): Debiased linear CKA (Song et al.'s
+            unbiased HSIC; less inflated by width and small :math:`N`)
+            instead of the biased estimator the paper uses.
+            (default: :obj:`False`)
         **kwargs (optional): Fields of :class:`SnapshotConfig` on top of
             :obj:`config` (:obj:`k`, :obj:`num_samples`, :obj:`seed`, ...).
 
@@ -75,8 +80,9 @@ def cka_comparison(
         :obj:`layer_j`, :obj:`modularity_i`, :obj:`modularity_j`,
         :obj:`modularity_difference`, :obj:`cka` and :obj:`spearman` (the
         same in every row). :obj:`df.attrs` holds :obj:`spearman`,
-        :obj:`k`, :obj:`num_samples`, :obj:`metric`, :obj:`seed` and
-        :obj:`seconds`.
+        :obj:`k`, :obj:`num_samples`, :obj:`metric`, :obj:`seed`,
+        :obj:`cka` (the estimator, :obj:`"biased"` or :obj:`"debiased"`)
+        and :obj:`seconds`.
 
     Example:
         >>> from torch import nn
@@ -111,9 +117,11 @@ def cka_comparison(
     features, y, index = drawn_features(model, inputs, labels, config,
                                         device)
     n = index.numel()
+    if not isinstance(debiased, bool):
+        raise TypeError(f"'debiased' must be a bool (got {debiased!r})")
     graphs, cka = graphs_with_cka_from_features(
         features, y, k=config.k, metric=config.metric,
-        symmetrize=config.symmetrize)
+        symmetrize=config.symmetrize, debiased=debiased)
     q = graphs.modularity(config.resolution)
     diff = modularity_difference(q)
     rho = upper_triangle_spearman(diff, 1.0 - cka)
@@ -131,7 +139,9 @@ def cka_comparison(
     ]
     df = pd.DataFrame(rows, columns=list(CKA_COLUMNS))
     df.attrs.update(spearman=rho, k=config.k, num_samples=n,
-                    metric=config.metric, seed=config.seed, seconds=seconds)
+                    metric=config.metric, seed=config.seed,
+                    cka='debiased' if debiased else 'biased',
+                    seconds=seconds)
     return df
 
 

@@ -117,7 +117,9 @@ def plot_cka_comparison(
     # Reversed, so that similar layers are bright in both panels.
     heatmap(fig, axes[0], diff.to_numpy(dtype=float), names,
             '$|Q_i - Q_j|$', 'viridis_r', vmin=0.0)
-    heatmap(fig, axes[1], cka.to_numpy(dtype=float), names, 'linear CKA',
+    heatmap(fig, axes[1], cka.to_numpy(dtype=float), names,
+            'linear CKA (debiased)' if df.attrs.get('cka') == 'debiased'
+            else 'linear CKA',
             'viridis', vmin=0.0, vmax=1.0)
     if title is None:
         title = cka_title(frame_spearman(df), model, data,

@@ -97,11 +97,14 @@ def graphs_with_cka_from_features(
     metric: str = 'cosine',
     symmetrize: str = 'half',
     meta: Optional[dict] = None,
+    debiased: bool = False,
 ) -> Tuple[LayerGraphs, Tensor]:
     r"""The snapshots and the CKA matrix of :obj:`(name, features)` pairs
     (a generator is fine: one layer's features are held at a time, plus one
     centred :math:`N \times N` Gram matrix per layer for the CKA); see
-    :func:`layer_graphs_with_cka`.
+    :func:`layer_graphs_with_cka`. With :obj:`debiased`, the CKA is the
+    debiased estimator (Song et al.'s unbiased HSIC, see
+    :func:`cka_from_gram`) from the same Gram matrices.
 
     Example:
         >>> x = torch.randn(12, 5)
@@ -117,12 +120,13 @@ def graphs_with_cka_from_features(
         data, gram = gram_snapshot(x, labels, k=k, metric=metric,
                                    symmetrize=symmetrize, t=t, layer=name)
         snapshots.append(data)
-        units.append(_unit_centered(gram))
+        units.append(_unit_centered(gram, debiased))
         del gram
     if not snapshots:
         raise ValueError("'features' is empty: no layer to compare")
     meta = dict(meta or {})
-    meta.update(k=k, metric=metric, symmetrize=symmetrize)
+    meta.update(k=k, metric=metric, symmetrize=symmetrize,
+                cka='debiased' if debiased else 'biased')
     return LayerGraphs(snapshots, meta), cka_matrix_from_unit(units)
 
 
@@ -134,6 +138,7 @@ def layer_graphs_with_cka(
     *,
     device: Union[str, torch.device, None] = None,
     max_bytes: int = 2 * 1024**3,
+    debiased: bool = False,
     **kwargs: Any,
 ) -> Tuple[LayerGraphs, Tensor]:
     r"""A model's k-NN snapshots (as :func:`~pyg_dnnmod.layer_graphs`) and
@@ -161,6 +166,9 @@ def layer_graphs_with_cka(
             the Gram matrices run. (default: :obj:`None`, the model's)
         max_bytes (int, optional): Feature budget of one forward pass.
             (default: :obj:`2 * 1024**3`)
+        debiased (bool, optional): The debiased CKA (Song et al.'s unbiased
+            HSIC, as Kornblith's :obj:`cka(..., debiased=True)`) instead of
+            the biased one. (default: :obj:`False`)
         **kwargs (optional): Fields of :class:`~pyg_dnnmod.SnapshotConfig`
             on top of :obj:`config` (:obj:`k`, :obj:`layers`,
             :obj:`num_samples`, :obj:`seed`, ...).
@@ -185,7 +193,7 @@ def layer_graphs_with_cka(
     return graphs_with_cka_from_features(features, labels, k=config.k,
                                          metric=config.metric,
                                          symmetrize=config.symmetrize,
-                                         meta=meta)
+                                         meta=meta, debiased=debiased)
 
 
 def modularity_difference(q: Union[Tensor, Sequence[float]]) -> Tensor:

@@ -57,6 +57,19 @@ def test_small_run(trained_digits, tmp_path, run_cli):
     assert record['layers'] == ['features.3', 'features.7', 'features.10']
     assert f'wrote {out}/cka.csv' in stdout
     assert 'linear CKA:' in stdout
+    # The same draw, debiased: the same modularity, lower CKA off the
+    # diagonal (N = 100 samples against thousands of features).
+    code, stdout, err = run_cli('cka', '--num-samples', 100,
+                                '--layers', '3', '--metric', 'pearson',
+                                '--seed', 2, '--debiased', '--out',
+                                tmp_path / 'debiased')
+    assert code == 0, err
+    debiased = pd.read_csv(tmp_path / 'debiased' / 'cka.csv')
+    assert debiased['modularity_difference'].tolist() == \
+        df['modularity_difference'].tolist()
+    off = df['layer_index_i'] != df['layer_index_j']
+    assert (debiased.loc[off, 'cka'] < df.loc[off, 'cka']).all()
+    assert 'linear CKA (debiased):' in stdout
 
 
 ERRORS = [

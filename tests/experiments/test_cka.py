@@ -110,3 +110,28 @@ def test_bad_input(trained_digits):
         cka_comparison(model, x, y, layers=['nope'])
     with pytest.raises(ValueError, match="lacks the column"):
         cka_matrices(pd.DataFrame({'a': [1]}))
+
+
+def test_debiased_estimator_from_the_same_grams():
+    from pyg_dnnmod.features import extract_features
+    from pyg_dnnmod.similarity import cka_matrix, gram_matrix
+
+    _ = torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(),
+                          nn.Conv2d(4, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
+    x, y = torch.randn(60, 1, 8, 8), torch.arange(60) % 3
+    biased = cka_comparison(model, x, y, num_samples=None)
+    debiased = cka_comparison(model, x, y, num_samples=None, debiased=True)
+    assert debiased.attrs['cka'] == 'debiased'
+    assert biased.attrs['cka'] == 'biased'
+    assert debiased['modularity_difference'].tolist() == \
+        biased['modularity_difference'].tolist()
+    features = list(extract_features(model, x).values())
+    expected = cka_matrix([gram_matrix(f) for f in features], debiased=True)
+    assert debiased['cka'].tolist() == pytest.approx(
+        expected.view(-1).tolist(), abs=1e-6)
+    # Debiasing lowers CKA between different layers on few samples.
+    off = debiased['layer_index_i'] != debiased['layer_index_j']
+    assert (debiased.loc[off, 'cka'] < biased.loc[off, 'cka']).all()
+    with pytest.raises(TypeError, match="'debiased' must be a bool"):
+        cka_comparison(model, x, y, num_samples=None, debiased=1)

@@ -31,9 +31,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "2022, Fig. 8). Each layer's Gram matrix is computed once and "
             "serves both. With no arguments: the small CNN trained once on "
             "the translated digits (cached), N=500, k=3, cosine."))
-    common.add_snapshot_arguments(
+    graphs = common.add_snapshot_arguments(
         parser, seed_help='the seed of the sample draw and of a random init '
                           '(default: %(default)s)')
+    graphs.add_argument(
+        '--debiased', action='store_true',
+        help="debiased linear CKA (Song et al.'s unbiased HSIC, as "
+             "Kornblith's cka(..., debiased=True)) instead of the biased "
+             "estimator the paper uses")
     return parser
 
 
@@ -45,8 +50,10 @@ def run(args: argparse.Namespace) -> int:
     common.check_positive(args.batch_size, '--batch-size')
     progress = common.show_progress(args)
     device = common.resolve_device(args.device)
-    out = common.plan_output(args.out, common.run_name(NAME, args),
-                             args.overwrite)
+    out = common.plan_output(
+        args.out, common.run_name(NAME, args,
+                                  *(['debiased'] if args.debiased else [])),
+        args.overwrite)
 
     data = common.read_data(args, timer)
     model, model_info, names = common.read_model(args, data, timer,
@@ -57,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     with timer('graphs_and_cka'):
         df = cka_comparison(model, data.inputs, data.labels,
-                            common.snapshot_config(args), device=device)
+                            common.snapshot_config(args), device=device,
+                            debiased=args.debiased)
 
     with timer('plot'):
         from pyg_dnnmod.plotting import plot_cka_comparison
@@ -82,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     print('|Q_i - Q_j|:')
     print(diff.to_string(float_format=lambda v: f'{v:.3f}'))
     print()
-    print('linear CKA:')
+    print('linear CKA (debiased):' if args.debiased else 'linear CKA:')
     print(cka.to_string(float_format=lambda v: f'{v:.3f}'))
     print()
     print(f'Spearman rho(|Q_i - Q_j|, 1 - CKA) over the upper triangles: '

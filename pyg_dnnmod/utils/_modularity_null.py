@@ -291,10 +291,10 @@ def permuted_modularity(
     The permutations are drawn on the CPU from :obj:`seed`, so the values
     do not depend on the device.
 
+    The other arguments are those of :func:`~pyg_dnnmod.utils.modularity`
+    (hard labels only).
+
     Args:
-        edge_index, communities, edge_weight, num_nodes, resolution,
-            directed, batch: As in :func:`~pyg_dnnmod.utils.modularity`
-            (hard labels only).
         num_permutations (int, optional): :math:`P \geq 2`.
             (default: :obj:`1000`)
         seed (int, optional): Seed of the permutations. (default: :obj:`0`)

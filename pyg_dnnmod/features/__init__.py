@@ -1,6 +1,8 @@
 r"""Layer selection and feature extraction: which layers of a network are
 read (the paper's defaults, or by name, type or index) and their outputs
-over :math:`N` inputs as :math:`[N, D]` matrices, one layer at a time."""
+over :math:`N` inputs as :math:`[N, D]` matrices, one layer at a time, in
+one forward pass (layers beyond the memory budget go to a disk-backed
+store)."""
 from pyg_dnnmod.features._extract import (
     extract_features,
     iter_layer_features,
@@ -14,6 +16,7 @@ from pyg_dnnmod.features._select import (
     is_transformer_block,
     select_layers,
 )
+from pyg_dnnmod.features._spill import memory_budget
 
 __all__ = [
     'list_layers',
@@ -23,6 +26,7 @@ __all__ = [
     'is_transformer_block',
     'extract_features',
     'iter_layer_features',
+    'memory_budget',
     'LayerSpec',
     'ACTIVATIONS',
 ]

@@ -85,8 +85,9 @@ def check_inputs(inputs: Inputs) -> None:
     # Not `iter(inputs) is inputs`: iterating a DataLoader starts workers.
     if isinstance(inputs, Iterator):
         raise TypeError(f"'inputs' must be re-iterable (a Tensor, a "
-                        f"DataLoader or a list of batches), since every group "
-                        f"of layers makes its own pass (got the one-shot "
+                        f"DataLoader or a list of batches), since a probe "
+                        f"pass over the first batch comes before the pass "
+                        f"that reads the layers (got the one-shot "
                         f"iterator {type(inputs).__name__})")
     if isinstance(inputs, DataLoader):
         samplers = [inputs.sampler, getattr(inputs.batch_sampler, 'sampler',
@@ -137,18 +138,24 @@ def count_samples(inputs: Inputs, batch_size: int) -> int:
 class Collector:
     # Receives every layer's batch output, checks it and copies it, flattened,
     # into the layer's slice of a preallocated buffer. The copy is made at
-    # once, so that a later in-place operation cannot change it.
+    # once, so that a later in-place operation cannot change it. The buffers
+    # are allocated here, or given (`buffers`, e.g. a disk-backed matrix of
+    # a spilled layer, on any device: copy_ moves the batch there).
     def __init__(self, names: list[str], num_samples: int,
                  dims: Optional[dict[str, int]] = None,
                  out_device: Optional[torch.device] = None,
-                 stop_early: bool = False, check_finite: bool = True) -> None:
+                 stop_early: bool = False, check_finite: bool = True,
+                 buffers: Optional[dict[str, Tensor]] = None) -> None:
         self.names = names
         self.check_finite = check_finite
         self.dims = dims
         self.stop_early = stop_early
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.buffers: dict[str, Tensor] = {}
-        if dims is not None:
+        if buffers is not None:
+            assert dims is not None and set(buffers) == set(names)
+            self.buffers = buffers
+        elif dims is not None:
             self.buffers = {
                 name: torch.empty(num_samples, dims[name],
                                   dtype=torch.float32, device=out_device)
@@ -281,9 +288,9 @@ _RUNNERS = {'hooks': _hook_runner, 'fx': _fx_runner, 'timm': _timm_runner}
 
 
 def run_pass(model: nn.Module, inputs: Inputs, names: list[str],
-              collect: Collector, method: str, batch_size: int,
-              device: Optional[torch.device], num_samples: Optional[int],
-              probe: bool = False) -> None:
+             collect: Collector, method: str, batch_size: int,
+             device: Optional[torch.device], num_samples: Optional[int],
+             probe: bool = False) -> None:
     with model_state(model, device) as device, torch.no_grad(), \
             _RUNNERS[method](model, names, collect) as run:
         start = 0

@@ -220,7 +220,7 @@ def alignment_matrix(
     num_permutations: int = 1000,
     seed: int = 0,
     device: Union[str, torch.device, None] = None,
-    max_bytes: int = 2 * 1024**3,
+    max_bytes: Optional[int] = None,
     **kwargs: Any,
 ) -> pd.DataFrame:
     r"""The k-NN alignment of every pair of layers of a model, or of two
@@ -285,8 +285,11 @@ def alignment_matrix(
             :obj:`config.seed`). (default: :obj:`0`)
         device (str or torch.device, optional): Where the forward passes
             and the k-NN run. (default: :obj:`None`, the model's)
-        max_bytes (int, optional): Feature budget of one forward pass.
-            (default: :obj:`2 * 1024**3`)
+        max_bytes (int, optional): Budget in bytes for the features held
+            in memory; the rest spill to disk, see
+            :func:`~pyg_dnnmod.features.iter_layer_features`.
+            (default: :obj:`None`, half the memory available, see
+            :func:`~pyg_dnnmod.features.memory_budget`)
         **kwargs (optional): Fields of :class:`~pyg_dnnmod.SnapshotConfig`
             on top of :obj:`config`.
 

@@ -137,7 +137,7 @@ def layer_graphs_with_cka(
     config: Optional[SnapshotConfig] = None,
     *,
     device: Union[str, torch.device, None] = None,
-    max_bytes: int = 2 * 1024**3,
+    max_bytes: Optional[int] = None,
     debiased: bool = False,
     **kwargs: Any,
 ) -> Tuple[LayerGraphs, Tensor]:
@@ -164,8 +164,11 @@ def layer_graphs_with_cka(
             defaults)
         device (str or torch.device, optional): Where the forward passes and
             the Gram matrices run. (default: :obj:`None`, the model's)
-        max_bytes (int, optional): Feature budget of one forward pass.
-            (default: :obj:`2 * 1024**3`)
+        max_bytes (int, optional): Budget in bytes for the features held
+            in memory; the rest spill to disk, see
+            :func:`~pyg_dnnmod.features.iter_layer_features`.
+            (default: :obj:`None`, half the memory available, see
+            :func:`~pyg_dnnmod.features.memory_budget`)
         debiased (bool, optional): The debiased CKA (Song et al.'s unbiased
             HSIC, as Kornblith's :obj:`cka(..., debiased=True)`) instead of
             the biased one. (default: :obj:`False`)

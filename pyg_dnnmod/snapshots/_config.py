@@ -8,6 +8,7 @@ experiments, the commands) takes one, so the parameters, their checks, the
 """
 import dataclasses
 import math
+import os
 from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 import torch
@@ -182,13 +183,18 @@ class SnapshotConfig:
 
     def layer_features(self, model: nn.Module, inputs: Tensor,
                        device: Union[str, torch.device, None] = None,
-                       max_bytes: int = 2 * 1024**3
+                       max_bytes: Optional[int] = None, *,
+                       spill: bool = True,
+                       spill_dir: Union[str, os.PathLike, None] = None,
                        ) -> Iterator[Tuple[str, Tensor]]:
         r"""The features of the layers this configuration reads
         (:obj:`layers`, :obj:`post_activation`, :obj:`batch_size`) over
-        :obj:`inputs`, one layer at a time, see
+        :obj:`inputs`, one layer at a time, in one forward pass, see
         :func:`~pyg_dnnmod.features.iter_layer_features`; on a GPU
-        :obj:`device` they stay there.
+        :obj:`device` they stay there. :obj:`max_bytes` (:obj:`None`: the
+        :func:`~pyg_dnnmod.features.memory_budget` of the device they are
+        held on), :obj:`spill` and :obj:`spill_dir` are its memory budget
+        and where the layers beyond it go; they do not change the features.
 
         Example:
             >>> from torch import nn
@@ -203,6 +209,7 @@ class SnapshotConfig:
         return iter_layer_features(
             model, inputs, self.layers, post_activation=self.post_activation,
             batch_size=self.batch_size, device=device, max_bytes=max_bytes,
+            spill=spill, spill_dir=spill_dir,
             keep_on_device=device is not None and device.type != 'cpu')
 
     def knn_arguments(self) -> Dict[str, Any]:

@@ -6,6 +6,7 @@ chosen layer over :math:`N` labelled samples give one
 labels, the depth index), and :class:`LayerGraphs` holds the sequence over
 depth: an edge-dynamic graph on a fixed node set.
 """
+import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import pandas as pd
@@ -289,14 +290,17 @@ def draw_layer_features(
     device: Union[str, torch.device, None] = None,
     *,
     repeat: int = 0,
-    max_bytes: int = 2 * 1024**3,
+    max_bytes: Optional[int] = None,
+    spill: bool = True,
+    spill_dir: Union[str, os.PathLike, None] = None,
 ) -> Tuple[Iterator[Tuple[str, Tensor]], Tensor, Dict[str, Any]]:
     r"""The common first step of :func:`layer_graphs` and its relatives:
     checks the inputs, draws the :math:`N` samples of repeat
     :obj:`repeat` (:meth:`SnapshotConfig.draw`), and returns the generator
-    of their per-layer features (one layer at a time, see
-    :func:`~pyg_dnnmod.features.iter_layer_features`), their labels, and
-    the metadata of the draw.
+    of their per-layer features (one layer at a time, from one forward
+    pass, see :func:`~pyg_dnnmod.features.iter_layer_features`, which
+    :obj:`max_bytes`, :obj:`spill` and :obj:`spill_dir` go to), their
+    labels, and the metadata of the draw.
 
     Example:
         >>> from torch import nn
@@ -327,7 +331,8 @@ def draw_layer_features(
     try:
         # A probe forward pass runs here, so a model that rejects the inputs
         # fails now, before any layer is read.
-        features = config.layer_features(model, inputs, device, max_bytes)
+        features = config.layer_features(model, inputs, device, max_bytes,
+                                         spill=spill, spill_dir=spill_dir)
     except torch.cuda.OutOfMemoryError:
         raise
     except RuntimeError as error:
@@ -350,7 +355,9 @@ def layer_graphs(
     *,
     device: Union[str, torch.device, None] = None,
     keep_features: bool = False,
-    max_bytes: int = 2 * 1024**3,
+    max_bytes: Optional[int] = None,
+    spill: bool = True,
+    spill_dir: Union[str, os.PathLike, None] = None,
     **kwargs: Any,
 ) -> LayerGraphs:
     r"""The paper's snapshots of a model: for every chosen layer, the k-NN
@@ -361,11 +368,15 @@ def layer_graphs(
     The layers are those of :func:`~pyg_dnnmod.select_layers` (by default
     the paper's: every convolution of a VGG, the stem and every residual block
     of a ResNet). Features are read by
-    :func:`~pyg_dnnmod.features.iter_layer_features` and turned into a graph
-    one layer at a time, so peak memory is about one layer's features
-    :math:`N \cdot D_\ell \cdot 4` bytes (more only if several layers fit
-    :obj:`max_bytes` together) plus the forward pass of one batch and the
-    k-NN blocks; snapshots themselves are :math:`O(N k)` each.
+    :func:`~pyg_dnnmod.features.iter_layer_features` in one forward pass
+    and turned into a graph one layer at a time. The layers whose features
+    fit the budget :obj:`max_bytes` together are held in memory until their
+    turn, the others in a disk-backed float32 store (exactly the same
+    values, so the same graphs), so peak memory is at most
+    :obj:`max_bytes` of features (by default half the memory available,
+    see :func:`~pyg_dnnmod.features.memory_budget`) plus the forward pass
+    of one batch and the k-NN blocks; snapshots themselves are
+    :math:`O(N k)` each.
 
     Args:
         model (torch.nn.Module): The model (inputs in the space it expects).
@@ -378,9 +389,18 @@ def layer_graphs(
             and the k-NN run. (default: :obj:`None`, the model's device)
         keep_features (bool, optional): Store every layer's features as
             :obj:`x` of its snapshot. (default: :obj:`False`)
-        max_bytes (int, optional): Feature budget of one forward pass, see
+        max_bytes (int, optional): Budget in bytes for the features held
+            in memory, see
             :func:`~pyg_dnnmod.features.iter_layer_features`.
-            (default: :obj:`2 * 1024**3`)
+            (default: :obj:`None`, half the memory available on the
+            device the features are held on,
+            :func:`~pyg_dnnmod.features.memory_budget`)
+        spill (bool, optional): Whether the layers beyond
+            :obj:`max_bytes` go to a disk-backed store (one forward pass)
+            or, if :obj:`False`, to further forward passes.
+            (default: :obj:`True`)
+        spill_dir (str or os.PathLike, optional): The folder of that store.
+            (default: :obj:`None`, the system's temporary folder)
         **kwargs (optional): Fields of :class:`SnapshotConfig` set on top of
             :obj:`config`, the short Python path: :obj:`k`, :obj:`layers`,
             :obj:`metric`, :obj:`num_samples`, :obj:`seed`,
@@ -401,7 +421,8 @@ def layer_graphs(
     """
     config = SnapshotConfig.resolve(config, **kwargs)
     features, labels, meta = draw_layer_features(
-        model, inputs, labels, config, device, max_bytes=max_bytes)
+        model, inputs, labels, config, device, max_bytes=max_bytes,
+        spill=spill, spill_dir=spill_dir)
     if config.progress:
         from tqdm.auto import tqdm
 

@@ -117,7 +117,7 @@ def test_hooks_removed_after_success_and_between_yields(x):
     assert no_hooks(model) and model.training
 
 
-def test_grouping_under_small_budget_gives_identical_features(x):
+def test_grouping_without_spill_gives_identical_features(x):
     model = tiny_cnn()
     names = ['0', '2', '3', '4']
     one_pass = extract_features(model, x, names, batch_size=4)
@@ -129,7 +129,7 @@ def test_grouping_under_small_budget_gives_identical_features(x):
     # 10 samples: layers of 72, 72, 64, 64 floats take 2880, 2880, 2560 and
     # 2560 bytes, so a budget of 5760 gives the groups [0, 2] and [3, 4].
     grouped = dict(iter_layer_features(model, x, names, batch_size=4,
-                                       max_bytes=5760))
+                                       max_bytes=5760, spill=False))
     assert list(grouped) == names
     for name in names:
         assert torch.equal(grouped[name], one_pass[name])
@@ -141,23 +141,24 @@ def test_grouping_under_small_budget_gives_identical_features(x):
 
 def test_layer_over_budget_is_extracted_alone_with_warning(x):
     with pytest.warns(UserWarning, match="layer '0' alone take 2880 bytes"):
-        features = dict(iter_layer_features(tiny_cnn(), x, max_bytes=2600))
+        features = dict(iter_layer_features(tiny_cnn(), x, max_bytes=2600,
+                                            spill=False))
     assert list(features) == ['0', '3']
 
 
 def test_extract_features_warns_when_result_exceeds_budget(x):
     with pytest.warns(UserWarning, match='iter_layer_features yields one '
                       'layer at a time'):
-        extract_features(tiny_cnn(), x, max_bytes=3000)
+        extract_features(tiny_cnn(), x, max_bytes=3000, spill=False)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        list(iter_layer_features(tiny_cnn(), x, max_bytes=3000))
+        list(iter_layer_features(tiny_cnn(), x, max_bytes=3000, spill=False))
 
 
 def test_warnings_point_at_the_caller(x):
     with pytest.warns(UserWarning) as record:
-        extract_features(tiny_cnn(), x, max_bytes=2600)
-        list(iter_layer_features(tiny_cnn(), x, max_bytes=2600))
+        extract_features(tiny_cnn(), x, max_bytes=2600, spill=False)
+        list(iter_layer_features(tiny_cnn(), x, max_bytes=2600, spill=False))
     # Layer '0' over the budget (both calls) and the whole result (one).
     assert len(record) == 3
     assert {w.filename for w in record} == {__file__}
@@ -236,8 +237,8 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match=r"'batch_size' must be an int >= 1 "
                        r"\(got 0\)"):
         extract_features(model, x, batch_size=0)
-    with pytest.raises(ValueError, match=r"'max_bytes' must be an int >= 1 "
-                       r"\(got -1\)"):
+    with pytest.raises(ValueError, match=r"'max_bytes' must be None or an "
+                       r"int >= 1 \(got -1\)"):
         extract_features(model, x, max_bytes=-1)
     with pytest.raises(ValueError, match=r"'method' must be one of .*\(got "
                        r"'jit'\)"):

@@ -224,3 +224,45 @@ def test_to_batch_of_empty_layer_graphs(tiny):
     with pytest.raises(ValueError, match=r"'to_batch'"):
         LayerGraphs([]).to_batch()
     assert empty.modularity().tolist() == []
+
+
+def test_spilled_features_give_identical_graphs(tiny, tmp_path, monkeypatch):
+    # A budget too small for any layer writes every layer to the disk-backed
+    # float32 store (one forward pass): the same values, so the same graphs
+    # bit for bit as the default (everything in memory) and as one pass per
+    # layer without a store.
+    from pyg_dnnmod.features._spill import SpillStore
+
+    model, x, y = tiny
+    spilled = []
+    empty = SpillStore.empty
+
+    def record(self, rows, cols):
+        spilled.append((rows, cols))
+        return empty(self, rows, cols)
+
+    monkeypatch.setattr(SpillStore, 'empty', record)
+    default = layer_graphs(model, x, y, k=3)
+    assert spilled == []
+    # Layers '0' (144 floats) and '2' (96 floats) over 60 samples.
+    runs = {}
+    for max_bytes, stored in ((1, [(60, 144), (60, 96)]),
+                              (60 * 144 * 4, [(60, 96)])):
+        spilled.clear()
+        runs[max_bytes] = layer_graphs(model, x, y, k=3, max_bytes=max_bytes,
+                                       spill_dir=tmp_path)
+        assert spilled == stored
+    spilled.clear()
+    with pytest.warns(UserWarning, match=r"alone take \d+ bytes"):
+        runs['passes'] = layer_graphs(model, x, y, k=3, max_bytes=1,
+                                      spill=False)
+    assert spilled == []
+    assert list(tmp_path.iterdir()) == []
+    for graphs in runs.values():
+        assert graphs.layer_names == default.layer_names == ['0', '2']
+        for a, b in zip(default, graphs):
+            assert torch.equal(a.edge_index, b.edge_index)
+            assert torch.equal(a.edge_weight, b.edge_weight)
+        assert torch.equal(graphs.modularity(), default.modularity())
+    with pytest.raises(ValueError, match=r"'spill_dir' does not exist"):
+        layer_graphs(model, x, y, spill_dir=tmp_path / 'missing')

@@ -39,6 +39,9 @@ test = [
     'ipykernel',
     'sphinx',
     'furo',
+    # The peers of bench/peers.py, also used by the tests as references.
+    'faiss-cpu',
+    'python-igraph',
 ]
 
 setup(

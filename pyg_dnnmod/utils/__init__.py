@@ -20,12 +20,14 @@ from pyg_dnnmod.utils.knn_kernel import (
     neighbour_similarity,
     pair_dot,
     prepare_features,
+    row_norms,
 )
 
 __all__ = [
     'knn_graph',
     'feature_knn_graph',
     'prepare_features',
+    'row_norms',
     'neighbour_similarity',
     'pair_dot',
     'random_projection',

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from pyg_dnnmod.utils._projection import random_projection
 from pyg_dnnmod.utils._symmetrize import symmetrize_edges
+from pyg_dnnmod.utils._threads import small_work
 from pyg_dnnmod.utils.knn_kernel import (
     block_similarity,
     check_features,
@@ -237,6 +238,10 @@ class _RunningTopK:
                               device=like.device)
 
     def update(self, rows: slice, sim: Tensor, col_start: int) -> None:
+        with small_work(sim.numel()):
+            self._update(rows, sim, col_start)
+
+    def _update(self, rows: slice, sim: Tensor, col_start: int) -> None:
         k = self.k
         # The block's own top-k (ties to the lowest index, or any with
         # exact_ties=False) holds every entry of the block that can enter
@@ -353,7 +358,8 @@ def _upper_triangle_topk(sim: _Similarity, k: int, loop: bool,
             block = sim.block(rows_a, rows_b)
             best.update(rows_a, block, b0)
             if sim.first is None:
-                block_t = block.t().contiguous()
+                with small_work(block.numel()):
+                    block_t = block.t().contiguous()
             else:  # the overrides differ by direction
                 block_t = sim.block(rows_b, rows_a)
             del block

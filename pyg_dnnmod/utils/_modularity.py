@@ -13,6 +13,13 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
 
+from pyg_dnnmod.utils._modularity_cpu import (
+    all_finite,
+    crossing_edge,
+    hard_modularity_cpu,
+    index_range,
+)
+
 
 def _check_batch(batch: Tensor, num_nodes: int) -> None:
     if not isinstance(batch, Tensor):
@@ -25,9 +32,9 @@ def _check_batch(batch: Tensor, num_nodes: int) -> None:
             batch.is_complex():
         raise TypeError(f"'batch' must hold integer graph ids "
                         f"(got dtype {batch.dtype})")
-    if batch.numel() > 0 and int(batch.min()) < 0:
+    if batch.numel() > 0 and index_range(batch)[0] < 0:
         raise ValueError(f"'batch' must hold graph ids >= 0 "
-                         f"(got {int(batch.min())})")
+                         f"(got {index_range(batch)[0]})")
 
 
 def _check_graph(edge_index: Tensor, communities: Tensor,
@@ -66,7 +73,7 @@ def _check_graph(edge_index: Tensor, communities: Tensor,
         if communities.size(1) == 0:
             raise ValueError(f"'communities' must have at least one column "
                              f"(got shape {list(communities.shape)})")
-        if not bool(torch.isfinite(communities).all()):
+        if not all_finite(communities):
             raise ValueError("'communities' contains NaN or Inf values")
     elif communities.dtype.is_floating_point or \
             communities.dtype == torch.bool:
@@ -83,7 +90,7 @@ def _check_graph(edge_index: Tensor, communities: Tensor,
                          f"(got {length} {what}s for "
                          f"num_nodes={num_nodes})")
     if edge_index.numel() > 0:
-        lo, hi = int(edge_index.min()), int(edge_index.max())
+        lo, hi = index_range(edge_index)
         if lo < 0 or hi >= num_nodes:
             bad = lo if lo < 0 else hi
             raise ValueError(f"'edge_index' holds node index {bad}, out of "
@@ -93,15 +100,16 @@ def _check_graph(edge_index: Tensor, communities: Tensor,
             raise ValueError(f"'edge_weight' must have shape [num_edges] = "
                              f"[{edge_index.size(1)}] (got "
                              f"{list(edge_weight.shape)})")
-        if not bool(torch.isfinite(edge_weight).all()):
+        if edge_weight.dtype.is_floating_point and not all_finite(
+                edge_weight):
             raise ValueError("'edge_weight' contains NaN or Inf values")
     if batch is not None:
         _check_batch(batch, num_nodes)
-        graph = batch.to(edge_index.device)[edge_index.long()]
-        split = (graph[0] != graph[1]).nonzero().view(-1)
-        if split.numel() > 0:
-            (u, v), (a, b) = edge_index[:, split[0]].tolist(), \
-                graph[:, split[0]].tolist()
+        batch = batch.to(edge_index.device).long()
+        split = crossing_edge(edge_index.long(), batch)
+        if split is not None:
+            u, v = edge_index[:, split].tolist()
+            a, b = int(batch[u]), int(batch[v])
             raise ValueError(f"'edge_index' links node {u} of graph {a} to "
                              f"node {v} of graph {b} of 'batch'; edges must "
                              f"stay within one graph")
@@ -126,7 +134,7 @@ def _weights_and_batch(edge_index: Tensor, edge_weight: Optional[Tensor],
         num_graphs = 1
     else:
         batch = batch.to(device).long()
-        num_graphs = int(batch.max()) + 1 if batch.numel() > 0 else 0
+        num_graphs = index_range(batch)[1] + 1 if batch.numel() > 0 else 0
     return w, batch, num_graphs
 
 
@@ -227,6 +235,29 @@ def _hard_terms(
     return terms, uniq[:, 1], uniq[:, 0]
 
 
+def _check_resolution(resolution: float) -> None:
+    try:
+        finite = math.isfinite(resolution)
+    except (TypeError, RuntimeError):
+        raise TypeError(f"'resolution' must be a real number (got "
+                        f"{type(resolution).__name__})") from None
+    if not finite:
+        raise ValueError(f"'resolution' must be finite (got {resolution})")
+
+
+def _cpu_labels(edge_index: Tensor, communities: Tensor,
+                edge_weight: Optional[Tensor],
+                batch: Optional[Tensor]) -> bool:
+    r"""Whether :func:`modularity` takes the CPU fast path: integer labels
+    and every tensor on the CPU, with no gradient to track."""
+    tensors = (edge_index, communities, edge_weight, batch)
+    return (isinstance(edge_index, Tensor) and
+            isinstance(communities, Tensor) and communities.dim() == 1 and
+            not _tracks_grad(edge_weight) and
+            all(t is None or (isinstance(t, Tensor) and
+                              t.device.type == 'cpu') for t in tensors))
+
+
 def _community_terms(
     edge_index: Tensor,
     communities: Tensor,
@@ -239,13 +270,7 @@ def _community_terms(
     r"""Returns ``(terms, community_id, graph_of_term, num_graphs)``: for a
     soft assignment a dense :math:`[B, C]` table and two :obj:`None`; for
     labels one term per (graph, community) pair present."""
-    try:
-        finite = math.isfinite(resolution)
-    except (TypeError, RuntimeError):
-        raise TypeError(f"'resolution' must be a real number (got "
-                        f"{type(resolution).__name__})") from None
-    if not finite:
-        raise ValueError(f"'resolution' must be finite (got {resolution})")
+    _check_resolution(resolution)
     edge_index, communities, num_nodes, soft = _check_graph(
         edge_index, communities, edge_weight, num_nodes, batch)
     w, batch, num_graphs = _weights_and_batch(edge_index, edge_weight,
@@ -359,6 +384,18 @@ def modularity(
         >>> s.grad.shape
         torch.Size([6, 2])
     """
+    if _cpu_labels(edge_index, communities, edge_weight, batch):
+        _check_resolution(resolution)
+        edge_index, communities, num_nodes, _ = _check_graph(
+            edge_index, communities, edge_weight, num_nodes, batch)
+        num_graphs = 1
+        if batch is not None:
+            batch = batch.long()
+            num_graphs = index_range(batch)[1] + 1 if batch.numel() else 0
+        q = hard_modularity_cpu(edge_index, communities, edge_weight,
+                                num_nodes, resolution, directed, batch,
+                                num_graphs)
+        return torch.from_numpy(q) if batch is not None else float(q[0])
     terms, _, graph, num_graphs = _community_terms(
         edge_index, communities, edge_weight, num_nodes, resolution,
         directed, batch)

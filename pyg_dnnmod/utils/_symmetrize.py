@@ -5,6 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import coalesce
 
+from pyg_dnnmod.utils._threads import small_work
+
 SYMMETRIZE_MODES = ('half', 'max', 'sum', 'none')
 
 
@@ -47,6 +49,12 @@ def symmetrize_edges(row: Tensor, col: Tensor, weight: Tensor,
     if mode not in SYMMETRIZE_MODES:
         raise ValueError(f"'mode' must be one of {SYMMETRIZE_MODES} "
                          f"(got {mode!r})")
+    with small_work(2 * row.numel()):
+        return _symmetrize(row, col, weight, num_nodes, mode)
+
+
+def _symmetrize(row: Tensor, col: Tensor, weight: Tensor, num_nodes: int,
+                mode: str) -> Tuple[Tensor, Tensor]:
     if mode == 'none':
         edge_index = torch.stack([col, row], dim=0)
         return coalesce(edge_index, weight, num_nodes)

@@ -25,10 +25,12 @@ import math
 import warnings
 from typing import Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from pyg_dnnmod.utils._symmetrize import SYMMETRIZE_MODES
+from pyg_dnnmod.utils._threads import small_work
 
 #: The similarity metrics of the k-NN builders.
 METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
@@ -42,6 +44,7 @@ __all__ = [
     'check_knn_args',
     'default_block_size',
     'prepare_features',
+    'row_norms',
     'pair_dot',
     'neighbour_similarity',
     'block_similarity',
@@ -199,17 +202,70 @@ def prepare_features(x: Tensor, metric: str = 'cosine',
         raise ValueError(f"'eps' must be a finite float > 0 (got {eps!r})")
     if metric not in ('cosine', 'pearson'):
         return x
-    # Row statistics in float64, rounded once at the end: a row's result
-    # then does not depend on how many rows share the tensor (reduction
-    # kernels may split differently), so shards and blocks agree.
+    # Row statistics are accumulated in float64 and rounded once: a row's
+    # result then does not depend on how many rows share the tensor
+    # (reduction kernels may split differently), so shards, blocks and
+    # devices agree. Cosine is one read of x for the norms and one pass that
+    # divides by them.
+    if metric == 'pearson':
+        return _centred_unit_rows(x, eps)
+    norm = row_norms(x).clamp_min_(eps).to(x.device, x.dtype)
+    return x / norm.unsqueeze(1)
+
+
+# Values per float64 chunk of _centred_unit_rows: 128 KB, within the cache,
+# and below torch's parallel grain (32,768 values), so that each op runs on
+# one thread: on a machine whose other cores are busy, every op that wakes
+# the intra-op threads costs milliseconds.
+_CHUNK = 2**14
+
+
+def row_norms(x: Tensor) -> Tensor:
+    r"""The Euclidean norm of every row of :obj:`x` :math:`[N, D]`,
+    accumulated in float64 (so a row's norm does not depend on the other
+    rows), as a float64 tensor :math:`[N]` on the CPU. On the CPU this is
+    one single-threaded NumPy pass (:func:`numpy.einsum` casts in small
+    buffers, with no float64 copy of :obj:`x`); elsewhere one torch
+    reduction.
+
+    Example:
+        >>> row_norms(torch.tensor([[3., 4.], [0., 0.]]))
+        tensor([5., 0.], dtype=torch.float64)
+    """
+    x = x.detach()
+    if x.device.type != 'cpu':
+        return torch.linalg.vector_norm(x, dim=1, dtype=torch.float64).cpu()
+    a = x.numpy() if x.dtype in (torch.float32, torch.float64) else \
+        x.float().numpy()
+    return torch.from_numpy(np.sqrt(np.einsum('ij,ij->i', a, a,
+                                              dtype=np.float64)))
+
+
+def _centred_unit_rows(x: Tensor, eps: float) -> Tensor:
+    r"""Every row minus its mean, divided by the norm of the result, in
+    float64 chunk by chunk and rounded once (Pearson's rows)."""
     out = torch.empty_like(x)
-    step = max(1, 2**22 // max(1, x.size(1)))
-    for a in range(0, x.size(0), step):
-        xb = x[a:a + step].to(torch.float64)
-        if metric == 'pearson':
-            xb = xb - xb.mean(dim=1, keepdim=True)
-        xb = xb / xb.norm(dim=1, keepdim=True).clamp_min(eps)
-        out[a:a + step] = xb.to(x.dtype)
+    num_nodes, dim = x.shape
+    # Small chunks on the CPU (see _CHUNK), large ones for a GPU's kernels.
+    chunk = _CHUNK if x.device.type == 'cpu' else 2**22
+    if dim <= chunk:
+        step = max(1, chunk // max(1, dim))
+        for a in range(0, num_nodes, step):
+            xb = x[a:a + step].to(torch.float64, copy=True)
+            xb.sub_(xb.mean(dim=1, keepdim=True))
+            xb.div_(torch.linalg.vector_norm(xb, dim=1, keepdim=True)
+                    .clamp_min_(eps))
+            out[a:a + step] = xb
+        return out
+    chunks = [slice(c, c + chunk) for c in range(0, dim, chunk)]
+    for i in range(num_nodes):
+        mean = sum(float(x[i, c].to(torch.float64).sum())
+                   for c in chunks) / dim
+        sq = sum(float(torch.linalg.vector_norm(
+            x[i, c].to(torch.float64) - mean))**2 for c in chunks)
+        norm = max(math.sqrt(sq), eps)
+        for c in chunks:
+            out[i, c] = x[i, c].to(torch.float64).sub_(mean).div_(norm)
     return out
 
 
@@ -355,6 +411,11 @@ def duplicate_groups(z: Tensor) -> Optional[Tensor]:
         >>> duplicate_groups(torch.eye(3)) is None
         True
     """
+    with small_work(64 * z.size(0)):
+        return _duplicate_groups(z)
+
+
+def _duplicate_groups(z: Tensor) -> Optional[Tensor]:
     num_nodes = z.size(0)
     bits = z.contiguous().view(torch.int32)
     sampled = bits[:, ::max(1, bits.size(1) // 64)]

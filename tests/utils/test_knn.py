@@ -320,3 +320,38 @@ def test_dot_overflow_to_inf_is_an_error(precision):
     _, weight = knn_graph(x * 1e-20, k=1, metric='dot', symmetrize='none')
     # a.b = 3, a.c = 0, b.c = 1: every node's best neighbour.
     assert weight.tolist() == pytest.approx([3.0, 3.0, 1.0], rel=1e-6)
+
+
+@pytest.mark.parametrize('metric', ['cosine', 'pearson'])
+@pytest.mark.parametrize('dim', [300, 70_000])  # narrow, and wider than a chunk
+def test_prepared_rows_do_not_depend_on_the_other_rows(metric, dim):
+    from pyg_dnnmod.utils import prepare_features, row_norms
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(40, dim, generator=gen) * torch.logspace(-3, 3, 40)[:,
+                                                                        None]
+    z = prepare_features(x, metric)
+    # A row's result is the same alone, in a shard, or reordered.
+    assert torch.equal(prepare_features(x[7:8], metric), z[7:8])
+    assert torch.equal(prepare_features(x[5:31], metric), z[5:31])
+    perm = torch.randperm(40, generator=gen)
+    assert torch.equal(prepare_features(x[perm], metric), z[perm])
+    # The float64 reference, rounded once: within one float32 rounding.
+    xd = x.double()
+    if metric == 'pearson':
+        xd = xd - xd.mean(dim=1, keepdim=True)
+    ref = xd / xd.norm(dim=1, keepdim=True)
+    assert torch.allclose(z.double(), ref, rtol=2**-22, atol=0)
+    assert torch.allclose(row_norms(x), x.double().norm(dim=1),
+                          rtol=1e-12, atol=0)
+
+
+def test_prepared_rows_leave_the_input_alone_and_keep_zero_rows():
+    from pyg_dnnmod.utils import prepare_features
+    x = torch.tensor([[3., 4.], [0., 0.], [1., 1.]], dtype=torch.float64)
+    before = x.clone()
+    for metric in ('cosine', 'pearson'):
+        z = prepare_features(x, metric)
+        assert torch.equal(x, before) and z.dtype == torch.float64
+        assert torch.equal(z[1], torch.zeros(2, dtype=torch.float64))
+    assert torch.equal(prepare_features(x, 'cosine')[0],
+                       torch.tensor([0.6, 0.8], dtype=torch.float64))

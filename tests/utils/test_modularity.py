@@ -1,11 +1,17 @@
 import random
 
+import igraph
 import networkx as nx
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
 from pyg_dnnmod import community_modularity, modularity
+from pyg_dnnmod.utils._modularity_cpu import (
+    all_finite,
+    crossing_edge,
+    index_range,
+)
 
 
 def nx_to_pyg(graph: nx.Graph, weight: str = 'weight'):
@@ -226,3 +232,126 @@ def test_collapse_regularization_rejects_float_batch():
         collapse_regularization(s, batch=torch.tensor([0., 0., 1., 1.]))
     out = collapse_regularization(s, batch=torch.tensor([0, 0, 1, 1]))
     assert out.tolist() == pytest.approx([0.0, 0.0], abs=1e-6)
+
+
+# The CPU fast path (integer labels, NumPy sums) against the scatter path
+# (taken when a gradient is tracked), igraph and networkx.
+def scatter_path(edge_index, labels, edge_weight, **kwargs):
+    r"""The torch scatter path: a weight that requires grad keeps
+    `modularity` off the NumPy fast path."""
+    w = edge_weight.clone().requires_grad_()
+    out = modularity(edge_index, labels, w, **kwargs)
+    return out.detach()
+
+
+@pytest.mark.parametrize('directed', [False, True])
+@pytest.mark.parametrize('loops', [False, True])
+@pytest.mark.parametrize('labels', ['contiguous', 'sparse', 'negative'])
+def test_fast_path_equals_scatter_path_and_networkx(directed, loops, labels):
+    for seed in range(4):
+        graph = random_graph(30, 0.2, seed, directed=directed, loops=loops)
+        ids = [(i * 7 + seed) % 4 for i in range(30)]
+        ids = {'contiguous': ids, 'sparse': [10**9 * c for c in ids],
+               'negative': [c - 2 for c in ids]}[labels]
+        edge_index, edge_weight = nx_to_pyg(graph)
+        y = torch.tensor(ids)
+        fast = modularity(edge_index, y, edge_weight, directed=directed,
+                          resolution=0.7)
+        slow = scatter_path(edge_index, y, edge_weight, directed=directed,
+                            resolution=0.7)
+        expected = nx.community.modularity(graph, partition(ids),
+                                           resolution=0.7)
+        assert isinstance(fast, float)
+        assert fast == pytest.approx(float(slow), abs=1e-13)
+        assert fast == pytest.approx(expected, abs=1e-13)
+
+
+def test_fast_path_equals_igraph_on_a_knn_graph():
+    from pyg_dnnmod.utils import knn_graph
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(600) % 6
+    x = (torch.randn(6, 32, generator=gen)[y] +
+         torch.randn(600, 32, generator=gen)).relu()
+    edge_index, edge_weight = knn_graph(x, k=5)
+    keep = edge_index[0] < edge_index[1]
+    g = igraph.Graph(n=600, edges=edge_index[:, keep].t().tolist())
+    expected = g.modularity(y.tolist(),
+                            weights=edge_weight[keep].double().tolist())
+    assert modularity(edge_index, y, edge_weight) == \
+        pytest.approx(expected, abs=1e-12)
+    assert 0.3 < expected < 0.9  # the classes are real clusters
+
+
+def test_batched_fast_path_gives_the_bits_of_single_graphs():
+    graphs = []
+    for seed in range(6):
+        graph = random_graph(12 + seed, 0.3, seed, loops=seed % 2 == 1)
+        edge_index, edge_weight = nx_to_pyg(graph)
+        graphs.append(Data(edge_index=edge_index, edge_weight=edge_weight,
+                           y=torch.tensor([(i * 5 + seed) % 3 for i in
+                                           range(12 + seed)]),
+                           num_nodes=12 + seed))
+    batch = Batch.from_data_list(graphs)
+    out = modularity(batch.edge_index, batch.y, batch.edge_weight,
+                     batch=batch.batch)
+    single = [modularity(g.edge_index, g.y, g.edge_weight) for g in graphs]
+    assert out.dtype == torch.float64 and out.tolist() == single
+    slow = scatter_path(batch.edge_index, batch.y, batch.edge_weight,
+                        batch=batch.batch)
+    assert torch.allclose(out, slow, rtol=0, atol=1e-13)
+
+
+def test_many_graphs_and_many_labels_take_the_sorted_ids():
+    # 300 graphs x labels up to 10^6: too many (graph, label) cells to
+    # index directly, so the ids are made contiguous by one sort.
+    gen = torch.Generator().manual_seed(1)
+    graphs = []
+    for i in range(300):
+        edge_index = torch.randint(0, 8, (2, 20), generator=gen)
+        graphs.append(Data(edge_index=edge_index,
+                           edge_weight=torch.rand(20, generator=gen),
+                           y=torch.randint(0, 10**6, (8, ), generator=gen),
+                           num_nodes=8))
+    batch = Batch.from_data_list(graphs)
+    out = modularity(batch.edge_index, batch.y, batch.edge_weight,
+                     batch=batch.batch, directed=True)
+    slow = scatter_path(batch.edge_index, batch.y, batch.edge_weight,
+                        batch=batch.batch, directed=True)
+    assert torch.allclose(out, slow, rtol=0, atol=1e-13)
+
+
+def test_unweighted_integer_and_float32_weights():
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
+    y = torch.tensor([0, 0, 1, 1])
+    # 4/6 - 2 (3/6)^2 = 1/6, whatever the weights' dtype
+    assert modularity(edge_index, y) == pytest.approx(1 / 6, abs=1e-15)
+    for w in (torch.ones(6, dtype=torch.int64), torch.ones(6)):
+        assert modularity(edge_index, y, w) == pytest.approx(1 / 6,
+                                                             abs=1e-15)
+
+
+def test_shared_reductions():
+    assert index_range(torch.tensor([4, -2, 9])) == (-2, 9)
+    assert all_finite(torch.tensor([1e38, 1e38]))  # the sum overflows
+    assert not all_finite(torch.tensor([1.0, float('-inf')]))
+    assert all_finite(torch.tensor([1.0, 2.0], dtype=torch.bfloat16))
+    batch = torch.tensor([0, 0, 1, 1])
+    assert crossing_edge(torch.tensor([[0, 2], [1, 3]]), batch) is None
+    assert crossing_edge(torch.tensor([[0, 2, 1], [1, 3, 3]]), batch) == 2
+
+
+def test_errors_are_those_of_the_scatter_path():
+    edge_index = torch.tensor([[0, 2], [1, 3]])
+    with pytest.raises(ValueError, match="links node 1 of graph 0 to node "
+                                         "3 of graph 1"):
+        modularity(torch.tensor([[0, 1], [1, 3]]), torch.zeros(4,
+                                                               dtype=int),
+                   batch=torch.tensor([0, 0, 1, 1]))
+    with pytest.raises(ValueError, match="'edge_weight' contains NaN"):
+        modularity(edge_index, torch.zeros(4, dtype=int),
+                   torch.tensor([1.0, float('nan')]))
+    with pytest.raises(ValueError, match="node index 7, out of range"):
+        modularity(torch.tensor([[0, 7], [1, 3]]), torch.zeros(4, dtype=int))
+    with pytest.raises(ValueError, match="'resolution' must be finite"):
+        modularity(edge_index, torch.zeros(4, dtype=int),
+                   resolution=float('inf'))

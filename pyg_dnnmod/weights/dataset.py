@@ -221,8 +221,8 @@ def epoch_aggregates(data: Data,
     gives the median, mean, standard deviation, skewness and kurtosis of
     every node statistic per layer and over the whole graph. An epoch with
     non-finite weights (a diverged network) gets NaN, and so does a
-    centrality whose power iteration does not converge (with a warning),
-    e.g. on a graph whose weights have nearly vanished.
+    centrality that does not converge (with a warning), e.g. with
+    :obj:`method='power'` on a graph whose weights have nearly vanished.
 
     Args:
         data (torch_geometric.data.Data): The sequence.
@@ -519,7 +519,11 @@ class WeightGraphDataset(SafeInMemoryDataset):
             pandas.DataFrame: Indexed by :obj:`(item, epoch)`.
         """
         statistics = list(statistics)
-        tag = hashlib.sha256(json.dumps(statistics).encode()).hexdigest()[:8]
+        # The solver is part of the key: aggregates cached while the
+        # eigenvector centrality was the power iteration are stale.
+        tag = hashlib.sha256(json.dumps(
+            [statistics, 'eigenvector_centrality:auto']).encode()
+        ).hexdigest()[:8]
         path = os.path.join(self.processed_dir,
                             f'aggregates_{self.key}_{tag}.csv')
         if os.path.exists(path):
@@ -564,4 +568,3 @@ class WeightGraphDataset(SafeInMemoryDataset):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({len(self)}, '
                 f'epochs={self.params["epochs"]})')
-

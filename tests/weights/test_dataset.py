@@ -70,7 +70,7 @@ def test_sequence_from_checkpoint_folder(tmp_path):
     x, y = torch.rand(16, 1, 4, 4), torch.arange(16) % 2
     seen = {}
     train(model, (x, y), config=TrainConfig(epochs=2, batch_size=8,
-                                             lr=0.1, milestones=()),
+                                            lr=0.1, milestones=()),
           checkpoint_dir=tmp_path, progress=False, device='cpu',
           callback=lambda e, m: seen.update(
               {e: weight_graph(m, input_shape=(1, 4, 4)).edge_weight}))
@@ -254,7 +254,7 @@ def test_epoch_aggregates_keep_what_converged():
                                  input_shape=(1, 4, 4))
     with pytest.warns(UserWarning, match='epoch 0: eigenvector_centrality '
                                          'did not converge'):
-        agg = epoch_aggregates(data, max_iter=1)
+        agg = epoch_aggregates(data, max_iter=1, method='power')
     eig = [c for c in agg.columns if 'eigenvector' in c]
     deg = [c for c in agg.columns if 'weighted_degree' in c]
     assert len(eig) == len(deg) == 4 * 5  # 3 layers and 'all'

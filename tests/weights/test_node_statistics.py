@@ -62,6 +62,47 @@ def test_generic_graph_without_layers():
     assert table['weighted_degree'].tolist() == [1.0, 1.0, 0.0]
 
 
+def test_eigenvector_method_default_converges_on_resnet110():
+    # networkx's power iteration needs more than 100 steps here; the
+    # default (exact) solver and the one-call pipeline do not.
+    from pyg_dnnmod.models import get_model
+    torch.manual_seed(0)
+    data = weight_graph(get_model('resnet110'), input_shape=(3, 32, 32))
+    w, n = data.edge_weight.double(), data.num_nodes
+    table = node_statistics(data, ['eigenvector_centrality'])
+    np.testing.assert_array_equal(table['eigenvector_centrality'],
+                                  eigenvector_centrality(data.edge_index, w,
+                                                         n, method='arpack'))
+    with pytest.raises(RuntimeError, match='did not converge'):
+        node_statistics(data, ['eigenvector_centrality'], max_iter=100,
+                        method='power')
+    agg = aggregate_statistics(data, statistics=['eigenvector_centrality'])
+    assert len(agg) == 111 + 1 and agg.loc['all'].notna().all()
+    assert agg['eigenvector_centrality'][['median', 'mean',
+                                          'std']].notna().all().all()
+    # The vector decays by about 100 every few layers away from its peak:
+    # in the first layers it is round-off (|x| < 1e-16, clipped at 0, so a
+    # layer may be constant, with NaN skewness and kurtosis).
+    first = table.loc[table['layer'] == 1, 'eigenvector_centrality']
+    assert (first < 1e-16).all()
+    assert (table['eigenvector_centrality'] >= 0).all()
+
+
+def test_eigenvector_method_power_passes_through(lenet_graph):
+    data = lenet_graph
+    w, n = data.edge_weight.double(), data.num_nodes
+    table = node_statistics(data, ['eigenvector_centrality'],
+                            method='power', max_iter=500, tol=1e-8)
+    np.testing.assert_array_equal(
+        table['eigenvector_centrality'],
+        eigenvector_centrality(data.edge_index, w, n, max_iter=500, tol=1e-8,
+                               method='power'))
+    # Both solve the same eigenproblem.
+    np.testing.assert_allclose(table['eigenvector_centrality'],
+                               node_statistics(data)['eigenvector_centrality'],
+                               rtol=0, atol=1e-6)
+
+
 def reference_summary(x: np.ndarray) -> list:
     return [
         np.median(x),
@@ -131,6 +172,9 @@ def test_bad_input(lenet_graph):
     with pytest.raises(TypeError, match="'data' must be a "
                        "torch_geometric.data.Data or a pandas.DataFrame"):
         aggregate_statistics([1, 2])
+    with pytest.raises(ValueError, match=r"'method' must be one of \['auto', "
+                       r"'power', 'arpack'\] \(got 'exact'\)"):
+        node_statistics(lenet_graph, ['weighted_degree'], method='exact')
 
 
 def test_weight_graph_end_to_end_snapshots(lenet):

@@ -82,9 +82,8 @@ def crossing_edge(edge_index: Tensor, batch: Tensor) -> Optional[int]:
     """
     if edge_index.device.type == 'cpu':
         b = batch.numpy()
-        split = np.flatnonzero(b[edge_index[0].numpy()] !=
-                               b[edge_index[1].numpy()])
-        return int(split[0]) if split.size else None
+        split = b[edge_index[0].numpy()] != b[edge_index[1].numpy()]
+        return int(split.argmax()) if split.any() else None
     graph = batch[edge_index]
     split = (graph[0] != graph[1]).nonzero().view(-1)
     return int(split[0]) if split.numel() else None

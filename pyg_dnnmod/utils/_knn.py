@@ -91,7 +91,8 @@ def knn_graph(
     :math:`\text{block} \times \text{block}` similarities of the upper
     triangle are computed one at a time and merged into a running top-k, so
     peak memory is :math:`O(N k + \text{block}^2)` besides :obj:`x` and the
-    work is about half a Gram matrix :math:`\mathbf{X}\mathbf{X}^{\top}`.
+    work is about half a Gram matrix :math:`\mathbf{X}\mathbf{X}^{\top}` plus
+    the diagonal blocks.
     Exact ties are resolved deterministically, duplicate rows included (all
     copies of a row share one computed similarity); two similarities that
     differ only by floating-point rounding may order differently with another
@@ -115,7 +116,7 @@ def knn_graph(
             neighbour). Undirected results hold every edge in both directions.
             (default: :obj:`"half"`)
         block_size (int, optional): Rows per block; by default about
-            :math:`N / 8`, between 256 and 4096. (default: :obj:`None`)
+            :math:`N / 4`, between 512 and 4096. (default: :obj:`None`)
         eps (float, optional): The norm clamp of cosine and Pearson.
             (default: :obj:`1e-8`)
         precision (str, optional): :obj:`"float32"`, or :obj:`"bf16"` /

@@ -386,15 +386,14 @@ def modularity(
     """
     if _cpu_labels(edge_index, communities, edge_weight, batch):
         _check_resolution(resolution)
-        edge_index, communities, num_nodes, _ = _check_graph(
+        edge_index, communities, _, _ = _check_graph(
             edge_index, communities, edge_weight, num_nodes, batch)
         num_graphs = 1
         if batch is not None:
             batch = batch.long()
             num_graphs = index_range(batch)[1] + 1 if batch.numel() else 0
         q = hard_modularity_cpu(edge_index, communities, edge_weight,
-                                num_nodes, resolution, directed, batch,
-                                num_graphs)
+                                resolution, directed, batch, num_graphs)
         return torch.from_numpy(q) if batch is not None else float(q[0])
     terms, _, graph, num_graphs = _community_terms(
         edge_index, communities, edge_weight, num_nodes, resolution,

@@ -112,7 +112,7 @@ def _term_ids(labels: np.ndarray, batch: Optional[np.ndarray],
 
 
 def hard_modularity_cpu(edge_index: Tensor, labels: Tensor,
-                        edge_weight: Optional[Tensor], num_nodes: int,
+                        edge_weight: Optional[Tensor],
                         resolution: float, directed: bool,
                         batch: Optional[Tensor],
                         num_graphs: int) -> np.ndarray:
@@ -122,44 +122,39 @@ def hard_modularity_cpu(edge_index: Tensor, labels: Tensor,
     Example:
         >>> edge_index = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
         >>> hard_modularity_cpu(edge_index, torch.tensor([0, 0, 1, 1]), None,
-        ...                     4, 1.0, False, None, 1)  # 4/6 - 2 (3/6)^2
+        ...                     1.0, False, None, 1)  # 4/6 - 2 (3/6)^2
         array([0.16666667])
     """
     row, col = edge_index.numpy()
     if edge_weight is None:
         w = np.ones(row.size)
     else:
-        w = edge_weight.detach().numpy().astype(np.float64)
+        w = edge_weight.detach().numpy()
     b = None if batch is None else batch.numpy()
     term, graph_of_term = _term_ids(labels.numpy(), b, num_graphs)
     num_terms = graph_of_term.size
-    inside = np.flatnonzero(term[row] == term[col])
-
-    def per_graph(index: Optional[np.ndarray], values: np.ndarray):
-        if index is None:  # one graph: a sequential sum, as bincount's
-            return np.bincount(np.zeros(values.size, dtype=np.int64),
-                               values, 1)
-        return np.bincount(index, values, num_graphs)
-
-    edge_graph = None if b is None else b[row[inside]]
+    # Every sum runs over the (graph, label) terms: K_c is the weight of
+    # the entries that leave class c, so no per-node degree is needed.
+    term_row, term_col = term[row], term[col]
     if directed:
-        k_out = np.bincount(row, w, num_nodes)
-        k_in = np.bincount(col, w, num_nodes)
-        m = per_graph(b, k_out)
-        inner = per_graph(edge_graph, w[inside])
-        k_c = np.bincount(term, k_out, num_terms) * \
-            np.bincount(term, k_in, num_terms)
-        norm = m
+        k_c = np.bincount(term_row, w, num_terms)  # K^out_c
+        norm_c = k_c  # m = sum of K^out_c over the graph
+        spread_c = k_c * np.bincount(term_col, w, num_terms)
     else:
-        loops = np.flatnonzero(row == col)
-        if loops.size:  # a self-loop adds 2w to its node's degree
-            w = w.copy()
-            w[loops] *= 2
-        deg = np.bincount(row, w, num_nodes)
-        norm = per_graph(b, deg)  # 2m
-        inner = per_graph(edge_graph, w[inside])
-        k_c = np.bincount(term, deg, num_terms)**2
-    spread = per_graph(None if b is None else graph_of_term, k_c)
+        loops = row == col
+        if loops.any():  # a self-loop adds 2w to its node's degree
+            w = np.where(loops, 2.0 * w, w)
+        k_c = np.bincount(term_row, w, num_terms)
+        norm_c = k_c  # 2m = sum of K_c over the graph
+        spread_c = k_c * k_c
+    inside = term_row == term_col
+    inner_c = np.bincount(term_row[inside], w[inside], num_terms)
+    # Per graph: sequential sums over its terms, in label order.
+    graph = np.zeros(num_terms, dtype=np.int64) if b is None else \
+        graph_of_term
+    size = 1 if b is None else num_graphs
+    norm, inner, spread = (np.bincount(graph, v, size)
+                           for v in (norm_c, inner_c, spread_c))
     safe = np.where(norm == 0, 1.0, norm)
     q = inner / safe - resolution * spread / safe**2
     return np.where(norm == 0, 0.0, q)

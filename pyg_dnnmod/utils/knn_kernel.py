@@ -161,20 +161,21 @@ def check_knn_args(num_nodes: int, k: int, loop: bool, symmetrize: str,
 
 
 def default_block_size(num_nodes: int) -> int:
-    r"""The default rows per block for :math:`N` nodes: about :math:`N / 4`,
+    r"""The default rows per block for :math:`N` nodes: about :math:`N / 8`,
     between 512 and 4096 (and at most :math:`N`).
 
-    About four row blocks: the upper triangle of the block grid then costs
-    :math:`(1 + 1/4) / 2` of a full Gram matrix, and each block product is
-    large enough to run near full speed (blocks of 256 rows ran 10-20 %
-    slower per operation than blocks of 512 on a 2-core AVX-512 CPU at
-    :math:`D = 4096`, which cost more than the smaller triangle saved).
+    About eight row blocks: the upper triangle of the block grid then costs
+    :math:`(1 + 1/8) / 2` of a full Gram matrix, and each block product is
+    still large enough to run near full speed. Below 512 rows it is not:
+    at :math:`N = 2000, D = 4096` blocks of 256 rows made the whole k-NN
+    10-20 % slower than blocks of 512 on a 2-core AVX-512 CPU, more than
+    the smaller triangle saved.
 
     Example:
         >>> default_block_size(100), default_block_size(2000), default_block_size(10000)
-        (100, 512, 2500)
+        (100, 512, 1250)
     """
-    return max(1, min(num_nodes, 4096, max(512, -(-num_nodes // 4))))
+    return max(1, min(num_nodes, 4096, max(512, -(-num_nodes // 8))))
 
 
 def prepare_features(x: Tensor, metric: str = 'cosine',

@@ -44,7 +44,7 @@ def gram_matrix(x: Tensor, block_size: Optional[int] = None) -> Tensor:
         x (torch.Tensor): Features :math:`[N, D]` (or :math:`[N, *]`,
             flattened); float64 stays float64, anything else becomes float32.
         block_size (int, optional): Rows per block; by default about
-            :math:`N / 8`, between 512 and 4096, as in
+            :math:`N / 8`, between 256 and 4096, as in
             :func:`~pyg_dnnmod.utils.knn_graph`. (default: :obj:`None`)
 
     Returns:

@@ -116,7 +116,7 @@ def knn_graph(
             neighbour). Undirected results hold every edge in both directions.
             (default: :obj:`"half"`)
         block_size (int, optional): Rows per block; by default about
-            :math:`N / 8`, between 512 and 4096. (default: :obj:`None`)
+            :math:`N / 8`, between 256 and 4096. (default: :obj:`None`)
         eps (float, optional): The norm clamp of cosine and Pearson.
             (default: :obj:`1e-8`)
         precision (str, optional): :obj:`"float32"`, or :obj:`"bf16"` /

@@ -162,20 +162,23 @@ def check_knn_args(num_nodes: int, k: int, loop: bool, symmetrize: str,
 
 def default_block_size(num_nodes: int) -> int:
     r"""The default rows per block for :math:`N` nodes: about :math:`N / 8`,
-    between 512 and 4096 (and at most :math:`N`).
+    between 256 and 4096 (and at most :math:`N`), and at least 512 once
+    :math:`N` exceeds 1,024.
 
     About eight row blocks: the upper triangle of the block grid then costs
     :math:`(1 + 1/8) / 2` of a full Gram matrix, and each block product is
-    still large enough to run near full speed. Below 512 rows it is not:
-    at :math:`N = 2000, D = 4096` blocks of 256 rows made the whole k-NN
-    10-20 % slower than blocks of 512 on a 2-core AVX-512 CPU, more than
-    the smaller triangle saved.
+    still large enough to run near full speed. Blocks of 256 rows are not,
+    once there are many of them: at :math:`N = 2000, D = 4096` they made the
+    whole k-NN 10-20 % slower than blocks of 512 on a 2-core AVX-512 CPU,
+    more than the smaller triangle saved; at :math:`N = 500` three blocks of
+    256 are as fast as one of 500 and do a quarter less work.
 
     Example:
-        >>> default_block_size(100), default_block_size(2000), default_block_size(10000)
-        (100, 512, 1250)
+        >>> [default_block_size(n) for n in (100, 500, 2000, 10000)]
+        [100, 256, 512, 1250]
     """
-    return max(1, min(num_nodes, 4096, max(512, -(-num_nodes // 8))))
+    lower = 256 if num_nodes <= 1024 else 512
+    return max(1, min(num_nodes, 4096, max(lower, -(-num_nodes // 8))))
 
 
 def prepare_features(x: Tensor, metric: str = 'cosine',

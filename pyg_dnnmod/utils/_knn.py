@@ -20,7 +20,7 @@ from torch import Tensor
 
 from pyg_dnnmod.utils._projection import random_projection
 from pyg_dnnmod.utils._symmetrize import symmetrize_edges
-from pyg_dnnmod.utils._threads import small_work
+from pyg_dnnmod.utils.threads import small_work
 from pyg_dnnmod.utils.knn_kernel import (
     block_similarity,
     check_features,

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import coalesce
 
-from pyg_dnnmod.utils._threads import small_work
+from pyg_dnnmod.utils.threads import small_work
 
 SYMMETRIZE_MODES = ('half', 'max', 'sum', 'none')
 

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from pyg_dnnmod.utils._symmetrize import SYMMETRIZE_MODES
-from pyg_dnnmod.utils._threads import small_work
+from pyg_dnnmod.utils.threads import small_work
 
 #: The similarity metrics of the k-NN builders.
 METRICS = ('cosine', 'pearson', 'euclidean', 'dot')

@@ -44,6 +44,7 @@ from pyg_dnnmod.models.resnet import (
 )
 from pyg_dnnmod.models.lenet import LeNet5, lenet5
 from pyg_dnnmod.models.mnist_lenet import MnistLeNet5, mnist_lenet5
+from pyg_dnnmod.models.vit import VisionTransformer, vit_tiny
 from pyg_dnnmod.models.alexnet import AlexNet, alexnet
 from pyg_dnnmod.models.digits_cnn import DigitsCNN, digits_cnn
 from pyg_dnnmod.models.digits_deep import DigitsDeepCNN, digits_deep_cnn
@@ -101,6 +102,8 @@ __all__ = [
     'lenet5',
     'MnistLeNet5',
     'mnist_lenet5',
+    'VisionTransformer',
+    'vit_tiny',
     'AlexNet',
     'alexnet',
     'DigitsCNN',

@@ -1,7 +1,8 @@
 """Builds the project's models by name.
 
 Every model of the paper (Lu et al., ECCV 2022, with its appendix B
-variants), LeNet-5, AlexNet and the default :class:`DigitsCNN` is registered
+variants), LeNet-5, AlexNet, the default :class:`DigitsCNN` and a small
+vision transformer (:obj:`"vit_tiny"`) is registered
 under a lower-case name; :func:`get_model` looks names up
 case-insensitively and :func:`get_input_shape` says what input a model
 expects.
@@ -25,6 +26,7 @@ from pyg_dnnmod.models.resnet import (
     resnet152_pruned,
 )
 from pyg_dnnmod.models.vgg import VGG, VGG_CONVS_PER_BLOCK
+from pyg_dnnmod.models.vit import vit_tiny
 
 _CIFAR = (3, 32, 32)
 _IMAGENET = (3, 224, 224)
@@ -56,6 +58,7 @@ _register('mnist_lenet5', mnist_lenet5, (1, 28, 28))
 _register('digits_cnn', digits_cnn, (1, 16, 16))
 _register('digits_deep_cnn', digits_deep_cnn, (1, 16, 16))
 _register('digits_deep_resnet', digits_deep_resnet, (1, 16, 16))
+_register('vit_tiny', vit_tiny, (1, 28, 28))
 
 
 def list_models() -> list[str]:

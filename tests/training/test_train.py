@@ -99,7 +99,10 @@ def test_history_and_checkpoints(tmp_path):
     assert_same_state(fresh, model)
 
 
-def test_resume_equals_uninterrupted(tmp_path):
+@pytest.mark.parametrize('optimizer', ['sgd', 'adamw'])
+def test_resume_equals_uninterrupted(tmp_path, optimizer):
+    CONFIG = TrainConfig(**{**globals()['CONFIG'].to_dict(),
+                            'optimizer': optimizer})
     train_data, test_data = make_data(), make_data(30, seed=1)
     full_model = make_model()
     full = train(full_model, train_data, test_data, CONFIG,
@@ -129,6 +132,10 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert_same_state(resumed_model, full_model)
     assert resumed.drop(columns='seconds').equals(
         full.drop(columns='seconds'))
+    state = read_checkpoint(checkpoint_path(tmp_path / 'full', 4))
+    adam = 'exp_avg' in state['optimizer']['state'][0]
+    assert adam == (optimizer == 'adamw')
+    assert state['config']['optimizer'] == optimizer
 
     # Resuming a finished run trains nothing and returns its history.
     done = train(make_model(), train_data, test_data, CONFIG,
@@ -159,6 +166,20 @@ def test_resume_guards(tmp_path):
         train(make_model(hidden=5), data, None,
               TrainConfig(epochs=2, batch_size=16), tmp_path, resume=True,
               progress=False)
+    with pytest.raises(ValueError, match=r"configuration differs \(optimizer"
+                       r"='sgd' in checkpoint vs 'adamw' now\)"):
+        train(make_model(), data, None,
+              TrainConfig(epochs=2, batch_size=16, optimizer='adamw'),
+              tmp_path, resume=True, progress=False)
+    # A checkpoint written before the optimizer was a field resumes as SGD.
+    path = checkpoint_path(tmp_path, 1)
+    old = read_checkpoint(path)
+    del old['config']['optimizer']
+    save_checkpoint(old, path)
+    history = train(make_model(), data, None,
+                    TrainConfig(epochs=2, batch_size=16), tmp_path,
+                    resume=True, progress=False)
+    assert history['epoch'].tolist() == [0, 1, 2]
     # resume=True without any checkpoint starts from scratch.
     history = train(make_model(), data, None, TrainConfig(epochs=1),
                     tmp_path / 'new', resume=True, progress=False)
@@ -240,7 +261,10 @@ def test_bad_input():
 
 def test_config_validation():
     assert TrainConfig() == TrainConfig(150, 256, 0.01, 0.9, 0.005, False,
-                                        (50, 100), 0.1, 0, 1024, 0)
+                                        (50, 100), 0.1, 0, 1024, 0, 'sgd')
+    with pytest.raises(ValueError, match=r"'optimizer' must be one of "
+                       r"\('sgd', 'adamw'\) \(got 'adam'\)"):
+        TrainConfig(optimizer='adam')
     with pytest.raises(ValueError, match=r"'epochs' must be >= 0 \(got -1\)"):
         TrainConfig(epochs=-1)
     with pytest.raises(TypeError, match=r"'batch_size' must be an integer "

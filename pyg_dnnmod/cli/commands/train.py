@@ -26,7 +26,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         NAME, help='train a model with per-epoch checkpoints',
         description=(
-            "Trains --model on the train half of --dataset with SGD and "
+            "Trains --model on the train half of --dataset with SGD (or "
+            "AdamW) and "
             "evaluates on the test half after every epoch, saving "
             "epoch_XXX.pt checkpoints (epoch 0 is the random init) and "
             "history.csv. --recipe paper is the paper's CIFAR recipe (150 "
@@ -42,6 +43,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     group = common.add_recipe_arguments(parser)
     group.add_argument('--nesterov', action=argparse.BooleanOptionalAction,
                        default=None)
+    group.add_argument('--optimizer', choices=('sgd', 'adamw'),
+                       help="sgd (with --momentum, the paper's) or adamw "
+                            "(decoupled --weight-decay, as transformers are "
+                            "trained) (default: the recipe's, sgd)")
     group.add_argument('--eval-batch-size', type=int)
     group.add_argument('--num-workers', type=int,
                        help='data loader workers (ImageNet50 only)')
@@ -109,8 +114,11 @@ def check_resumable(model: Any, config: Any, folder: Path,
     r"""Fails before anything is written when the last checkpoint in
     :obj:`folder` does not fit the model or was trained with another
     recipe; returns the environment it was trained in (device, threads)."""
-    from pyg_dnnmod.training import list_checkpoints, load_checkpoint
-    from pyg_dnnmod.training import TRAJECTORY_FIELDS
+    from pyg_dnnmod.training import (
+        config_differences,
+        list_checkpoints,
+        load_checkpoint,
+    )
 
     _, path = list_checkpoints(folder)[-1]
     try:
@@ -120,10 +128,8 @@ def check_resumable(model: Any, config: Any, folder: Path,
         raise CLIError(f"--resume: {common.one_line(e)}; pass the --model, "
                        f"--dataset and --num-classes of that run (--model "
                        f"is {spec})") from e
-    current = config.to_dict()
-    diff = [f"{'--' + name.replace('_', '-')} {stored.get(name)!r} there vs "
-            f"{current[name]!r} now" for name in TRAJECTORY_FIELDS
-            if stored.get(name) != current[name]]
+    diff = [f"{'--' + name.replace('_', '-')} {old!r} there vs {new!r} now"
+            for name, old, new in config_differences(config, stored)]
     if diff:
         raise CLIError(f"--resume: '{path}' was trained with another recipe "
                        f"({', '.join(diff)}); pass the same options (only "

@@ -177,8 +177,9 @@ def plot_block_removal(table: pd.DataFrame,
                                           ''),
                                          (0.2, 'acc_healed', 'healed',
                                           '//')):
-        ax.bar(x + offset, mean[column], 0.38, yerr=std[column],
-               capsize=3, label=label, hatch=hatch, alpha=0.85)
+        bars = ax.bar(x + offset, mean[column], 0.38, yerr=std[column],
+                      capsize=3, label=label, hatch=hatch, alpha=0.85)
+        ax.bar_label(bars, fmt='%.3f', fontsize=7, padding=2)
     full = float(table['acc_full'].iloc[0])
     ax.axhline(full, color='black', linestyle='--', linewidth=1,
                label=f'unpruned ({full:.3f})')
@@ -186,8 +187,10 @@ def plot_block_removal(table: pd.DataFrame,
     ax.set_xticklabels([_SCORE_NAMES.get(c, c) for c in order],
                        rotation=20, ha='right')
     ax.set_ylabel('test accuracy (mean ± 1 std over seeds)')
-    ax.set_ylim(0.0, 1.0)
-    ax.legend(fontsize=8, loc='lower right')
+    # Room above 1 for the legend, so that it never hides a bar.
+    ax.set_ylim(0.0, 1.15)
+    ax.set_yticks(np.linspace(0.0, 1.0, 6))
+    ax.legend(fontsize=8, loc='upper center', ncol=3)
     if title is None:
         budget = table.attrs.get('budget')
         title = 'Blocks removed by each choice' + (

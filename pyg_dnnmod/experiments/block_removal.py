@@ -23,6 +23,7 @@ from pyg_dnnmod.redundancy import (
 )
 from pyg_dnnmod.training import evaluate
 from pyg_dnnmod.utils import check_labels, sample_indices
+from pyg_dnnmod.utils.threads import fixed_threads
 
 #: The choices compared by default.
 DEFAULT_CHOICES = ('modularity_gain', 'block_influence', 'angular_distance',
@@ -57,6 +58,7 @@ def block_removal_comparison(
     heal_lr: float = 1e-3,
     last_blocks: int = 1,
     batch_size: int = 256,
+    num_threads: Optional[int] = None,
     progress: bool = True,
 ) -> pd.DataFrame:
     r"""Removes :obj:`budget` blocks of a classifying transformer as each
@@ -98,6 +100,9 @@ def block_removal_comparison(
             (default: :obj:`1`)
         batch_size (int, optional): Evaluation and scan batch size; the
             healing uses 64. (default: :obj:`256`)
+        num_threads (int, optional): CPU threads for the whole run,
+            restored afterwards (the healing's sums depend on the count).
+            (default: unchanged)
         progress (bool, optional): Show a progress bar.
             (default: :obj:`True`)
 
@@ -118,7 +123,18 @@ def block_removal_comparison(
         >>> table.loc[table['choice'] == 'reverse', 'blocks'].item()
         '2'
     """
-    choices = _check_choices(choices)
+    with fixed_threads(num_threads):
+        return _compare(model, train, test, budget, _check_choices(choices),
+                        list(seeds), num_samples, k, heal_samples,
+                        heal_epochs, heal_lr, last_blocks, batch_size,
+                        progress)
+
+
+def _compare(model: nn.Module, train: tuple[Tensor, Tensor],
+             test: tuple[Tensor, Tensor], budget: int, choices: list[str],
+             seeds: list[int], num_samples: int, k: int, heal_samples: int,
+             heal_epochs: int, heal_lr: float, last_blocks: int,
+             batch_size: int, progress: bool) -> pd.DataFrame:
     x_train, y_train = train[0], check_labels(train[1], train[0].size(0),
                                               'train[1]')
     x_test, y_test = test[0], check_labels(test[1], test[0].size(0),

@@ -78,6 +78,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                               '0 for none (default: %(default)s)')
     compare.add_argument('--heal-epochs', type=int, default=1,
                          help='its passes (default: %(default)s)')
+    compare.add_argument(
+        '--threads', type=int, metavar='N',
+        help='CPU threads of the comparison, restored afterwards; the '
+             "healing's sums depend on the count, so fix it to repeat a run "
+             'exactly (default: unchanged)')
     parser.set_defaults(unbalanced=False)
     common.add_runtime_arguments(
         parser, seed_help='the seed of the sample draw and of the random '
@@ -91,6 +96,7 @@ def _check(args: argparse.Namespace) -> list:
                    'batch_size'):
         common.check_positive(getattr(args, option),
                               '--' + option.replace('_', '-'))
+    common.check_positive(args.threads, '--threads')
     if args.heal_samples < 0:
         raise CLIError(f"--heal-samples must be >= 0 (got "
                        f"{args.heal_samples})")
@@ -170,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
                 num_samples=args.num_samples, k=args.k,
                 heal_samples=args.heal_samples,
                 heal_epochs=args.heal_epochs, batch_size=args.batch_size,
-                progress=progress)
+                num_threads=args.threads, progress=progress)
             summary = summarize_block_removal(table)
         files['block_removal.csv'] = lambda p: table.to_csv(p, index=False)
         files['block_removal_summary.csv'] = \

@@ -27,10 +27,10 @@ order under the names :obj:`0, 1, ...`, and keeps consistent:
   when the model was built (GPT-2's :obj:`scale_attn_by_inverse_layer_idx`
   scaling) are left as they are, so the kept blocks compute what they did.
 * **timm** :class:`~timm.models.vision_transformer.VisionTransformer` and
-  :class:`~pyg_dnnmod.models.VisionTransformer` (:obj:`blocks`): the
+  :class:`~pyg_dnnmod.models.VisionTransformer` (:obj:`blocks`): timm's
   :obj:`feature_info` list (one dict per block, :obj:`"module":
-  "blocks.<i>"`) keeps the entries of the kept blocks, renumbered, with
-  their other fields. Neither model stores its depth elsewhere (timm's
+  "blocks.<i>"`; ours has none) keeps the entries of the kept blocks,
+  renumbered, with their other fields. Neither model stores its depth elsewhere (timm's
   :obj:`forward_intermediates` and :obj:`prune_intermediate_layers` read
   :obj:`len(blocks)`).
 

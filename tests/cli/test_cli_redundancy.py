@@ -36,7 +36,8 @@ def test_compare_small(tmp_path, run_cli):
     out = tmp_path / 'out'
     code, stdout, err = run_cli(
         'redundancy', '--model', 'vit_tiny', '--random-init',
-        '--num-samples', 40, '--compare', '--seeds', 2,
+        '--dataset', 'mnist-5k', '--num-samples', 40, '--compare',
+        '--seeds', 2,
         '--heal-samples', 64, '--choices', 'reverse,random,block_influence',
         '--out', out)
     assert code == 0, err

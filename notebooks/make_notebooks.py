@@ -40,8 +40,10 @@ plot_tsne_grid(points)'''),
     ('md', '''## Ablations: k, and a random-init network (appendix A)
 
 One parameter at a time may take several values; several models go in a
-dict. At random initialisation the curve stays flat near the raw-pixel
-value.'''),
+dict, whose keys label the curves. Colours follow k, and every model has its
+own line style and marker (here the trained network solid with circles, the
+random-init one dashed with squares). At random initialisation the curve
+stays flat near the raw-pixel value.'''),
     ('code', '''ablation = modularity_curves(
     {'trained': model, 'random init': digits_model(random_init=True)},
     x, y, k=[3, 5, 10], num_samples=300, repeats=2)

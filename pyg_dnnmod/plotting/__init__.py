@@ -1,7 +1,12 @@
 r"""Figures of the experiments as :class:`matplotlib.figure.Figure` objects
 built without :mod:`matplotlib.pyplot`, so they need no display (the Agg
 canvas renders them) and are not kept alive by pyplot's figure registry:
-:func:`save_figure` writes a PNG, a notebook shows the returned figure.
+:func:`save_figure` writes a PNG, and a notebook shows the returned figure
+as a PNG whatever the matplotlib backend (every figure is made by one
+factory as a :class:`~matplotlib.figure.Figure` subclass with
+:meth:`_repr_png_`, which IPython's display calls; a bare
+:class:`~matplotlib.figure.Figure` without pyplot would show only its
+text, :obj:`<Figure size 600x466 with 1 Axes>`).
 
 * :func:`plot_modularity_curve`: the paper's Fig. 4 (and Fig. 7 ablations)
 * :func:`plot_tsne_grid`: the paper's Fig. 1 (left)

@@ -12,7 +12,7 @@ from pyg_dnnmod.experiments.final_accuracy import (
     FEATURE_SETS,
     prediction_metrics,
 )
-from pyg_dnnmod.plotting._axes import check_frame
+from pyg_dnnmod.plotting._axes import check_frame, new_figure
 
 _PREDICTION_COLUMNS = ('subset', 'features', 'y_true', 'y_pred', 'bin_true',
                        'bin_pred')
@@ -20,8 +20,7 @@ _PREDICTION_COLUMNS = ('subset', 'features', 'y_true', 'y_pred', 'bin_true',
 
 def _panel_grid(nrows: int, ncols: int, width: float,
                 height: float) -> Tuple[Any, np.ndarray]:
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(width * ncols, height * nrows), layout='constrained')
+    fig = new_figure((width * ncols, height * nrows))
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
@@ -68,7 +67,7 @@ def plot_predicted_vs_true(predictions: pd.DataFrame,
         ['graph', 'accuracy']
     """
     check_frame(predictions, 'predictions', _PREDICTION_COLUMNS,
-                 'the predictions of accuracy_prediction')
+                'the predictions of accuracy_prediction')
     predictions = _first_repeat(predictions)
     pred = predictions[predictions['subset'] == subset]
     names = [n for n in (feature_sets or FEATURE_SETS)
@@ -137,8 +136,8 @@ def plot_confusion(predictions: pd.DataFrame,
         [[1, 0], [1, 1]]
     """
     check_frame(predictions, 'predictions',
-                 ('subset', 'features', 'bin_true', 'bin_pred'),
-                 'the predictions of accuracy_prediction')
+                ('subset', 'features', 'bin_true', 'bin_pred'),
+                'the predictions of accuracy_prediction')
     predictions = _first_repeat(predictions)
     subsets = list(dict.fromkeys(predictions['subset']))
     if num_bins is None:
@@ -197,7 +196,7 @@ def plot_metric_vs_T(table: pd.DataFrame,
         ['graph', 'majority / mean']
     """
     check_frame(table, 'table', ('T', 'subset', 'features', *metrics),
-                 'the output of metric_vs_T')
+                'the output of metric_vs_T')
     subsets = list(dict.fromkeys(table['subset']))
     fig, axes = _panel_grid(len(subsets), len(metrics), 4.2, 3.4)
     for r, subset in enumerate(subsets):

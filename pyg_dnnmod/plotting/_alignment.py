@@ -6,7 +6,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from pyg_dnnmod.plotting._axes import check_frame
+from pyg_dnnmod.plotting._axes import check_frame, new_figure
 from pyg_dnnmod.plotting._heatmaps import heatmap
 
 _NAMES = {'mutual_knn': 'mutual k-NN', 'cycle_knn': 'cycle k-NN',
@@ -81,8 +81,6 @@ def plot_alignment_matrix(
         >>> [ax.get_title() for ax in fig.axes if ax.get_title()]
         ['score', 'z against the permutation null']
     """
-    from matplotlib.figure import Figure
-
     from pyg_dnnmod.similarity import alignment_table
 
     check_frame(df, 'df', ('layer_a', 'layer_b', 'layer_index_a',
@@ -94,8 +92,7 @@ def plot_alignment_matrix(
     calibrated = 'z' in df.columns
     panels = 2 if calibrated else 1
     side = max(3.5, 0.32 * max(len(names_a), len(names_b)) + 2.0)
-    fig = Figure(figsize=(side * panels + 0.8 * panels, side + 1.2),
-                 layout='constrained')
+    fig = new_figure((side * panels + 0.8 * panels, side + 1.2))
     axes = fig.subplots(1, panels, squeeze=False)[0]
     xlabel = f'layer of {model_b}' if model_b else 'layer of B'
     ylabel = f'layer of {model_a}' if model_a else 'layer of A'

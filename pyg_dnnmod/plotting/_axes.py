@@ -1,10 +1,58 @@
-r"""What the figures of :mod:`pyg_dnnmod.plotting` share: the check of an input
-frame, a new figure or the caller's axes, the size of a figure over depth,
-layer names on the x axis, and the default titles' first line."""
+r"""What the figures of :mod:`pyg_dnnmod.plotting` share: the figure class that
+shows itself in Jupyter and the one place that makes new figures, the check
+of an input frame, a new figure or the caller's axes, the size of a figure
+over depth, layer names on the x axis, and the default titles' first
+line."""
+import io
 from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+
+
+class DisplayFigure(Figure):
+    r"""A :class:`~matplotlib.figure.Figure` that Jupyter displays as a PNG
+    whatever the matplotlib backend (:obj:`"Agg"` included) and without
+    :mod:`matplotlib.pyplot`.
+
+    A figure made without pyplot has no canvas manager, so no backend ever
+    shows it, and IPython's inline formatter for figures is registered only
+    once pyplot's inline backend has been loaded: the notebook would print
+    :obj:`<Figure size 600x466 with 1 Axes>`. IPython asks an object for
+    :meth:`_repr_png_` when no formatter is registered for its type, so
+    this figure renders itself through the Agg canvas (as
+    :func:`~pyg_dnnmod.plotting.save_figure` does); where the inline
+    formatter is registered, it renders the figure as any other.
+
+    Example:
+        >>> fig = new_figure((2.0, 1.0))
+        >>> _ = fig.add_subplot().plot([0, 1], [1, 0])
+        >>> fig._repr_png_()[1:4]
+        b'PNG'
+    """
+    def _repr_png_(self) -> Optional[bytes]:
+        if not self.axes:
+            return None  # as IPython's inline formatter: no blank image
+        buffer = io.BytesIO()
+        # savefig switches a bare canvas to Agg for the PNG and back.
+        self.savefig(buffer, format='png', dpi=self.dpi, bbox_inches='tight',
+                     facecolor=self.get_facecolor(),
+                     edgecolor=self.get_edgecolor())
+        return buffer.getvalue()
+
+
+def new_figure(figsize: Tuple[float, float]) -> DisplayFigure:
+    r"""A new :class:`DisplayFigure` of :obj:`figsize` inches with the
+    constrained layout: every figure of :mod:`pyg_dnnmod.plotting` is made
+    here.
+
+    Example:
+        >>> fig = new_figure((3.0, 2.0))
+        >>> type(fig).__name__, fig.get_size_inches().tolist()
+        ('DisplayFigure', [3.0, 2.0])
+    """
+    return DisplayFigure(figsize=figsize, layout='constrained')
 
 
 def check_frame(df: Any, name: str, columns: Sequence[str] = (),
@@ -43,8 +91,7 @@ def figure_axes(ax: Any, figsize: Tuple[float, float]) -> Tuple[Any, Any]:
     """
     if ax is not None:
         return ax.figure, ax
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=figsize, layout='constrained')
+    fig = new_figure(figsize)
     return fig, fig.add_subplot()
 
 

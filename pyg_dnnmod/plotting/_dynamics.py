@@ -10,6 +10,7 @@ from pyg_dnnmod.plotting._axes import (
     check_frame,
     depth_figsize,
     layer_ticks,
+    new_figure,
     run_title,
 )
 
@@ -76,8 +77,6 @@ def plot_training_dynamics(
         >>> fig.axes[1].get_legend_handles_labels()[1]
         ['conv1', 'conv2']
     """
-    from matplotlib.figure import Figure
-
     check_frame(df, 'df', ('epoch', 'layer_index', 'layer', 'modularity'),
                 'the output of training_dynamics')
     grid = df.pivot_table(index='epoch', columns='layer_index',
@@ -94,8 +93,7 @@ def plot_training_dynamics(
                          f"names: {names}")
     epochs = grid.index.to_numpy()
 
-    fig = Figure(figsize=depth_figsize(names, 11.0, 0.35, 8.0, 4.6),
-                 layout='constrained')
+    fig = new_figure(depth_figsize(names, 11.0, 0.35, 8.0, 4.6))
     heat, lines = fig.subplots(1, 2, width_ratios=[1.0, 1.25])
 
     matrix = grid.to_numpy(dtype=float)

@@ -9,6 +9,7 @@ from pyg_dnnmod.plotting._axes import (
     check_frame,
     format_rho,
     frame_spearman,
+    new_figure,
     run_title,
 )
 
@@ -102,8 +103,6 @@ def plot_cka_comparison(
         >>> [ax.get_title() for ax in fig.axes[:2]]
         ['$|Q_i - Q_j|$', 'linear CKA']
     """
-    from matplotlib.figure import Figure
-
     from pyg_dnnmod.experiments.cka import cka_matrices
 
     check_frame(df, 'df')
@@ -111,8 +110,7 @@ def plot_cka_comparison(
     names = [str(n) for n in diff.index]
     side = min(max(4.0, 0.45 * len(names) + 2.5), 12.0)
     longest = max(len(n) for n in names)
-    fig = Figure(figsize=(2 * side + 1.5, side + min(longest, 30) * 0.06),
-                 layout='constrained')
+    fig = new_figure((2 * side + 1.5, side + min(longest, 30) * 0.06))
     axes = fig.subplots(1, 2)
     # Reversed, so that similar layers are bright in both panels.
     heatmap(fig, axes[0], diff.to_numpy(dtype=float), names,

@@ -15,6 +15,7 @@ from pyg_dnnmod.plotting._axes import (
     figure_axes,
     layer_ticks,
     model_on_data,
+    new_figure,
 )
 
 
@@ -63,8 +64,8 @@ def plot_pruned_curves(
         ['original', 'pruned (-1 layer)']
     """
     check_frame(summary, 'summary', ('init', 'original_layer_index',
-                                      'layer', 'mean'),
-                 'PruningResult.summary()')
+                                     'layer', 'mean'),
+                'PruningResult.summary()')
     labels = list(dict.fromkeys(summary['init']))
     if ORIGINAL not in labels:
         raise ValueError(f"'summary' has no curve labelled '{ORIGINAL}' "
@@ -76,7 +77,7 @@ def plot_pruned_curves(
     rows: Dict[str, pd.Series] = {}
     if table is not None:
         check_frame(table, 'table', ('model', 'acc_change_%'),
-                     'the pruning table')
+                    'the pruning table')
         rows = {str(r['model']): r for _, r in table.iterrows()}
 
     x0 = original['original_layer_index'].to_numpy()
@@ -162,7 +163,7 @@ def plot_accuracy_vs_gain(
         'modularity gain of the removed layers'
     """
     check_frame(table, 'table', ('model', 'modularity_gain',
-                                  'acc_change_%'), 'the pruning table')
+                                 'acc_change_%'), 'the pruning table')
     rows = table[~table['model'].isin([ORIGINAL, FINETUNED_ORIGINAL])]
     if 'num_removed' in rows.columns:
         rows = rows[rows['num_removed'] > 0]
@@ -239,13 +240,11 @@ def plot_pruning_report(
         >>> len(plot_pruning_report(summary, table, model='cnn').axes)
         2
     """
-    from matplotlib.figure import Figure
-
     check_frame(summary, 'summary', ('original_layer_index', ),
-                 'PruningResult.summary()')
+                'PruningResult.summary()')
     num_layers = int(summary['original_layer_index'].nunique())
     width = min(max(6.0, 0.35 * num_layers + 3.0), 18.0) + 5.5
-    fig = Figure(figsize=(width, 5.0), layout='constrained')
+    fig = new_figure((width, 5.0))
     left, right = fig.subplots(1, 2, width_ratios=[width - 5.5, 5.5])
     plot_pruned_curves(summary, table, title='modularity curves', ax=left)
     text = _correlation_text(correlation)

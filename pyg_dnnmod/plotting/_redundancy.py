@@ -7,7 +7,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from pyg_dnnmod.plotting._axes import check_frame
+from pyg_dnnmod.plotting._axes import check_frame, new_figure
 from pyg_dnnmod.plotting._heatmaps import heatmap
 
 # The label-free scores drawn as "how much the block changes the stream":
@@ -55,15 +55,13 @@ def plot_redundancy_report(report: pd.DataFrame,
         >>> [ax.get_title() for ax in fig.axes if ax.get_title()][:2]
         ['(a) how much each block changes the stream', '(c) blocks removed']
     """
-    from matplotlib.figure import Figure
-
     check_frame(report, 'report', ('block', 'name', 'block_influence'),
                 'the output of layer_redundancy_report()')
     labelled = 'modularity_in' in report.columns
     names = [str(n) for n in report['name']]
     x = np.arange(len(report))
     width = max(9.0, 0.45 * len(report) + 6.0)
-    fig = Figure(figsize=(width, 7.5), layout='constrained')
+    fig = new_figure((width, 7.5))
     axes = fig.subplots(2, 2).ravel()
 
     ax = axes[0]
@@ -160,8 +158,6 @@ def plot_block_removal(table: pd.DataFrame,
         >>> fig.axes[0].get_ylabel()
         'test accuracy (mean ± 1 std over seeds)'
     """
-    from matplotlib.figure import Figure
-
     check_frame(table, 'table', ('choice', 'acc_removed', 'acc_healed',
                                  'acc_full'),
                 'the output of block_removal_comparison()')
@@ -169,8 +165,7 @@ def plot_block_removal(table: pd.DataFrame,
     grouped = table.groupby('choice', sort=False)
     mean = grouped[['acc_removed', 'acc_healed']].mean().loc[order]
     std = grouped[['acc_removed', 'acc_healed']].std(ddof=0).loc[order]
-    fig = Figure(figsize=(max(6.0, 1.1 * len(order) + 2.5), 4.2),
-                 layout='constrained')
+    fig = new_figure((max(6.0, 1.1 * len(order) + 2.5), 4.2))
     ax = fig.add_subplot()
     x = np.arange(len(order))
     for offset, column, label, hatch in ((-0.2, 'acc_removed', 'removed',

@@ -4,7 +4,7 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from pyg_dnnmod.plotting._axes import check_frame
+from pyg_dnnmod.plotting._axes import check_frame, new_figure
 
 
 def plot_training_history(history: pd.DataFrame,
@@ -32,13 +32,11 @@ def plot_training_history(history: pd.DataFrame,
         >>> [ax.get_ylabel() for ax in fig.axes]
         ['loss', 'accuracy']
     """
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     check_frame(history, 'history', ('epoch', 'train_loss', 'train_acc'),
                 allow_empty=True)
-    fig = Figure(figsize=(9.0, 3.6 + (0.3 if title else 0.0)),
-                 layout='constrained')
+    fig = new_figure((9.0, 3.6 + (0.3 if title else 0.0)))
     axes = fig.subplots(1, 2)
     for ax, what in zip(axes, ('loss', 'acc')):
         for split, style in (('train', '-'), ('test', '--')):

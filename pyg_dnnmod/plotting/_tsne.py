@@ -5,7 +5,7 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
-from pyg_dnnmod.plotting._axes import check_frame
+from pyg_dnnmod.plotting._axes import check_frame, new_figure
 
 
 def plot_tsne_grid(
@@ -49,7 +49,6 @@ def plot_tsne_grid(
     """
     import numpy as np
     from matplotlib import colormaps
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
     check_frame(points, 'points', ('layer_index', 'layer', 'label', 'x', 'y'),
@@ -72,9 +71,8 @@ def plot_tsne_grid(
     ncols = ncols or min(4, len(panels))
     nrows = math.ceil(len(panels) / ncols)
     legend = len(classes) <= 20
-    fig = Figure(figsize=(3.0 * ncols + (1.2 if legend else 0.0),
-                          3.1 * nrows + (0.5 if title else 0.0)),
-                 layout='constrained')
+    fig = new_figure((3.0 * ncols + (1.2 if legend else 0.0),
+                      3.1 * nrows + (0.5 if title else 0.0)))
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)

@@ -27,9 +27,16 @@ OUTPUT_ROOT = 'pyg_dnnmod_out'
 RECIPES = tuple(TRAIN_RECIPES)
 _LAYERS_HELP = (
     "default: the paper's layers (every conv of a VGG, stem and residual "
-    "blocks of a ResNet); an integer n: the last n of them; comma-separated "
-    "integers: indices into them; otherwise comma-separated module names "
-    "('pyg-dnnmod layers' lists them)")
+    "blocks of a ResNet; stem and blocks of a ConvNeXt, EfficientNet, "
+    "MobileNet, DenseNet or RegNet); an integer n: the last n of them; "
+    "comma-separated integers: indices into them; otherwise comma-separated "
+    "module names, glob patterns ('layer*.?', 'features.*': * ? [...] stay "
+    "within one dot-separated part of a name, ** spans parts; quote them "
+    "for the shell) and module classes as type:CLASS (type:Bottleneck: "
+    "every module of that class or a subclass). A name or pattern that "
+    "matches nothing is tried under 'model.', the wrapped network of a "
+    "torchvision or timm model (layer1.0 is model.layer1.0). "
+    "'pyg-dnnmod layers' lists the names")
 
 
 # -- values ------------------------------------------------------------------
@@ -105,11 +112,15 @@ def parse_layers(text: Optional[str]) -> Any:
     r"""Parses ``--layers``: nothing or :obj:`"all"` for the default layers,
     one integer :math:`n` for the last :math:`n` of them, comma-separated
     integers for indices into them (negative from the end), otherwise
-    comma-separated module names.
+    comma-separated module names, glob patterns (:obj:`"layer*.?"`) and
+    module classes (:obj:`"type:Bottleneck"`), which
+    :func:`~pyg_dnnmod.features.select_layers` resolves against the model.
 
     Example:
         >>> parse_layers('2'), parse_layers('0,-1'), parse_layers('a.0,b')
         (2, [0, -1], ['a.0', 'b'])
+        >>> parse_layers('conv1, layer*.?'), parse_layers('type:Bottleneck')
+        (['conv1', 'layer*.?'], ['type:Bottleneck'])
     """
     if text is None or text.strip() in ('', 'all'):
         return None
@@ -244,7 +255,7 @@ def add_model_arguments(parser: argparse.ArgumentParser,
     group.add_argument(
         '--model', default=DEFAULT_MODEL, metavar='NAME',
         help="a shipped trained network (resnet20a-fashion-mnist, "
-             "vgg16-fashion-mnist, lenet5-mnist-clean, "
+             "vgg16-fashion-mnist, vit-fashion-mnist, lenet5-mnist-clean, "
              "lenet5-mnist-advtrained; see "
              "pyg_dnnmod.pretrained.list_pretrained()), this project's model "
              "by name (e.g. digits_cnn, vgg16, resnet56, resnet20a, "
@@ -374,7 +385,8 @@ def add_recipe_arguments(parser: argparse.ArgumentParser,
         '--recipe', choices=RECIPES,
         help="the starting recipe (default: digits for translated-digits, "
              "digits and synthetic, fashion for fashion-mnist, mnist and "
-             "mnist-5k, paper otherwise)")
+             "mnist-5k, paper otherwise; fashion-vit is the shipped ViT's: "
+             "AdamW, 15 epochs)")
     group.add_argument('--epochs', type=int)
     group.add_argument('--lr', type=float, help='initial learning rate')
     group.add_argument('--momentum', type=float)

@@ -12,6 +12,13 @@ resnet20a-fashion-mnist``).
   quarter of the channels (:obj:`"vgg16@0.25"`), trained on Fashion-MNIST
   (91.30 %), reproduced by ``pyg-dnnmod train --model vgg16@0.25 --dataset
   fashion-mnist --recipe fashion --threads 1 --seed 0``;
+* :obj:`"vit-fashion-mnist"`: a small vision transformer in timm's layout
+  (:func:`~pyg_dnnmod.models.vit_tiny`: 8 blocks of width 64, 4 heads,
+  patches of 7, 0.27 M parameters), trained on Fashion-MNIST (83.10 %),
+  reproduced by ``pyg-dnnmod train --model vit_tiny --dataset
+  fashion-mnist --recipe fashion-vit --threads 1 --seed 0`` (AdamW, 15
+  epochs); the model of the block-removal comparison
+  (``pyg-dnnmod redundancy``);
 * :obj:`"lenet5-mnist-clean"` / :obj:`"lenet5-mnist-advtrained"`:
   AdverTorch's MNIST LeNet-5 (:class:`~pyg_dnnmod.models.MnistLeNet5`),
   trained on clean images and adversarially (PGD), read from the package
@@ -24,8 +31,10 @@ images as the data source yields them (pixels in :math:`[0, 1]`, shape
 :obj:`[N, 1, 28, 28]`) and normalises them itself. The Fashion-MNIST
 models are reproduced by the command in their :obj:`command` field (the
 recipe :data:`~pyg_dnnmod.pretrained.FASHION_RECIPE` on one CPU thread, 10
-epochs: 45 and 24 minutes on these CPUs); the weights are the last
-epoch's, :obj:`epoch_010.pt`.
+epochs: 45 and 24 minutes on these CPUs;
+:data:`~pyg_dnnmod.pretrained.VIT_FASHION_RECIPE`, 15 epochs: 25 minutes);
+the weights are the last epoch's, :obj:`epoch_010.pt` (:obj:`epoch_015.pt`
+for the ViT).
 """
 import importlib.util
 from dataclasses import asdict, dataclass
@@ -91,9 +100,9 @@ class PretrainedEntry:
 
 
 def _fashion(name: str, architecture: str, sha256: str, test_acc: float,
-             description: str) -> PretrainedEntry:
+             description: str, recipe: str = 'fashion') -> PretrainedEntry:
     command = (f"pyg-dnnmod train --model {architecture} --dataset "
-               f"fashion-mnist --recipe fashion --threads 1 --seed 0")
+               f"fashion-mnist --recipe {recipe} --threads 1 --seed 0")
     return PretrainedEntry(name, architecture, ('fashion-mnist', ),
                            'pyg_dnnmod', f'{name}.pt',
                            sha256, test_acc, 'fashion-mnist', command,
@@ -118,6 +127,11 @@ PRETRAINED: Dict[str, PretrainedEntry] = {e.name: e for e in (
              '011333b2cf023af9eb7eeecf2c82b52e'
              '6972853dc8560cdfbb4c34d70afac92c', 0.913,
              'VGG16 with batch norm, a quarter of the channels'),
+    _fashion('vit-fashion-mnist', 'vit_tiny',
+             'ec638e9e5b7474d6970af58e43bf7d6f'
+             'a833f1b0920e8061a9b8a211f0a58e53', 0.831,
+             'a vision transformer of 8 blocks (width 64, patches of 7)',
+             recipe='fashion-vit'),
     _advertorch('clean', '551a11267982991fb0c9f74e9094de19'
                 'e54b51455eff9bd1c19c77a69d85156a', 0.9948,
                 "AdverTorch's LeNet-5, trained on clean MNIST"),
@@ -133,7 +147,8 @@ def list_pretrained() -> List[str]:
     Example:
         >>> list_pretrained()  # doctest: +NORMALIZE_WHITESPACE
         ['resnet20a-fashion-mnist', 'vgg16-fashion-mnist',
-         'lenet5-mnist-clean', 'lenet5-mnist-advtrained']
+         'vit-fashion-mnist', 'lenet5-mnist-clean',
+         'lenet5-mnist-advtrained']
     """
     return list(PRETRAINED)
 

@@ -160,13 +160,20 @@ def test_train_recipes_by_name():
     from pyg_dnnmod.pretrained import (
         FASHION_RECIPE,
         TRAIN_RECIPES,
+        VIT_FASHION_RECIPE,
         default_augment,
         default_train_recipe,
         train_config,
     )
     from pyg_dnnmod.training import TrainConfig
-    assert list(TRAIN_RECIPES) == ['paper', 'digits', 'fashion']
+    assert list(TRAIN_RECIPES) == ['paper', 'digits', 'fashion',
+                                   'fashion-vit']
     assert train_config('fashion') == TrainConfig(**FASHION_RECIPE)
+    vit = train_config('fashion-vit')
+    assert vit == TrainConfig(**VIT_FASHION_RECIPE)
+    assert (vit.optimizer, vit.lr, vit.weight_decay, vit.epochs,
+            vit.milestones, vit.batch_size) == ('adamw', 0.001, 0.05, 15,
+                                                (10, 13), 128)
     assert train_config('fashion').milestones == (5, 8)
     assert train_config('paper') == TrainConfig()
     assert train_config('digits', epochs=3).epochs == 3

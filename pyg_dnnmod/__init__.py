@@ -26,37 +26,33 @@ Where things live:
 """
 from pyg_dnnmod._version import __version__
 
-from pyg_dnnmod import (
-    datasets,
-    features,
-    models,
-    nn,
-    pruning,
-    snapshots,
-    training,
-    transforms,
-    utils,
-    weights,
-)
-from pyg_dnnmod.features import select_layers
-from pyg_dnnmod.snapshots import (
-    EpochLayerGraphs,
-    LayerGraphs,
-    SnapshotConfig,
-    epoch_layer_graphs,
-    layer_graphs,
-)
-from pyg_dnnmod.datasets import LayerGraphDataset
-from pyg_dnnmod.transforms import AddModularity, FeatureKNNGraph
-from pyg_dnnmod.utils import (
-    community_modularity,
-    feature_knn_graph,
-    modularity,
-)
-from pyg_dnnmod.weights import WeightGraphDataset, weight_graph
+# Everything else loads on first access (PEP 562), so that
+# ``import pyg_dnnmod`` (and the ``pyg-dnnmod`` parser) does not import
+# torch and PyG: ``pyg_dnnmod.layer_graphs`` imports
+# :mod:`pyg_dnnmod.snapshots` then, ``pyg_dnnmod.utils`` the subpackage.
 
-# Heavier subpackages load on first access (``pyg_dnnmod.experiments``,
-# ...), so that ``import pyg_dnnmod`` stays light.
+#: The subpackages of :data:`__all__`.
+_SUBPACKAGES = ('datasets', 'features', 'models', 'nn', 'pruning',
+                'snapshots', 'training', 'transforms', 'utils', 'weights')
+#: The names of :data:`__all__` that live in a subpackage, and where.
+_EXPORTS = {
+    'select_layers': 'pyg_dnnmod.features',
+    'EpochLayerGraphs': 'pyg_dnnmod.snapshots',
+    'LayerGraphs': 'pyg_dnnmod.snapshots',
+    'SnapshotConfig': 'pyg_dnnmod.snapshots',
+    'epoch_layer_graphs': 'pyg_dnnmod.snapshots',
+    'layer_graphs': 'pyg_dnnmod.snapshots',
+    'LayerGraphDataset': 'pyg_dnnmod.datasets',
+    'AddModularity': 'pyg_dnnmod.transforms',
+    'FeatureKNNGraph': 'pyg_dnnmod.transforms',
+    'community_modularity': 'pyg_dnnmod.utils',
+    'feature_knn_graph': 'pyg_dnnmod.utils',
+    'modularity': 'pyg_dnnmod.utils',
+    'WeightGraphDataset': 'pyg_dnnmod.weights',
+    'weight_graph': 'pyg_dnnmod.weights',
+}
+# Subpackages outside __all__, also loaded on first access
+# (``pyg_dnnmod.experiments``, ...).
 _LAZY = ('adversarial', 'cli', 'distributed', 'experiments', 'plotting',
          'pretrained', 'similarity', 'testing')
 
@@ -72,8 +68,8 @@ _MOVED = {
 
 
 def __getattr__(name: str):
+    import importlib
     if name in _MOVED:
-        import importlib
         import warnings
         warnings.warn(f"'pyg_dnnmod.{name}' is deprecated; use "
                       f"'{_MOVED[name]}.{name}'", DeprecationWarning,
@@ -87,11 +83,19 @@ def __getattr__(name: str):
             "'pyg_dnnmod.knn_graph' is deprecated; use "
             "'pyg_dnnmod.feature_knn_graph' or 'pyg_dnnmod.utils.knn_graph'",
             DeprecationWarning, stacklevel=2)
-        return feature_knn_graph
-    if name in _LAZY:
-        import importlib
+        return __getattr__('feature_knn_graph')
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # once: later reads skip this function
+        return value
+    if name in _SUBPACKAGES or name in _LAZY:
+        # Importing a subpackage sets it as an attribute of this module.
         return importlib.import_module(f'pyg_dnnmod.{name}')
     raise AttributeError(f"module 'pyg_dnnmod' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [

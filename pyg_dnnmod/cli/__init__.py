@@ -18,11 +18,14 @@ name does not start with ``_`` and that defines both
 is found automatically and becomes ``pyg-dnnmod <name>``; nothing else
 needs registering. ``--debug`` is added to every command. Keep imports of
 torch and the package's heavy modules inside ``run``, so that ``--help``
-stays fast. Raise :class:`CLIError` (one line: the problem and the fix)
-for anything a person can act on, also from an option's ``type=``; it, and
-the :class:`ValueError` / :class:`TypeError` / :class:`OSError` of the
-library's input checks, are printed as one line on stderr with exit code 2
-(the traceback only with ``--debug``). Write outputs with
+and the errors found by parsing stay fast: choices and defaults that come
+from the library are read from :mod:`pyg_dnnmod.names`, which imports
+nothing (``tests/cli/test_cli_startup.py`` checks that parsing imports
+neither torch nor PyG). Raise :class:`CLIError` (one line: the problem and
+the fix) for anything a person can act on, also from an option's ``type=``;
+it, and the :class:`ValueError` / :class:`TypeError` / :class:`OSError` of
+the library's input checks, are printed as one line on stderr with exit
+code 2 (the traceback only with ``--debug``). Write outputs with
 :func:`~pyg_dnnmod.cli._common.finish` so that an error leaves nothing
 half-written. :mod:`pyg_dnnmod.cli._common` holds the shared options
 (model, data, runtime, output), the wrappers of the library's data and

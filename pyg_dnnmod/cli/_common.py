@@ -13,12 +13,17 @@ naming the option, and a factory module in the working folder is found as
 with ``python -m``. Every failure a person can act on is raised as
 :class:`CLIError`, whose message is one line naming the problem and the
 fix; :func:`pyg_dnnmod.cli.main` prints it and exits with code 2.
+
+The library is imported inside the functions, so that importing this
+module (and building the parser) does not import torch.
 """
+from __future__ import annotations
+
 import argparse
 import os
 import re
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from pyg_dnnmod.cli._errors import (
     CLIError,
@@ -28,6 +33,8 @@ from pyg_dnnmod.cli._errors import (
 )
 from pyg_dnnmod.cli._options import (
     DATASETS,
+    DEFAULT_DATASET,
+    DEFAULT_MODEL,
     METRICS,
     OUTPUT_ROOT,
     RECIPES,
@@ -71,11 +78,12 @@ from pyg_dnnmod.cli._output import (
     write_json,
     write_outputs,
 )
-from pyg_dnnmod.datasets import DEFAULT_DATASET, DataSource, load_dataset
-from pyg_dnnmod.models import model_kind
-from pyg_dnnmod.pretrained import DEFAULT_MODEL
 
-__all__ = [
+if TYPE_CHECKING:
+    from pyg_dnnmod.datasets import DataSource
+
+# DataSource and model_kind load on access (__getattr__).
+__all__ = [  # noqa: F822
     'add_calibration_arguments',
     'check_permutations',
     'CLIError', 'one_line', 'name_options', 'options_named',
@@ -97,6 +105,19 @@ __all__ = [
     'model_title',
     'make_config',
 ]
+
+#: The names of :data:`__all__` that are the library's, imported on first
+#: access (:func:`__getattr__`).
+_LIBRARY = {'DataSource': 'pyg_dnnmod.datasets',
+            'model_kind': 'pyg_dnnmod.models'}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LIBRARY:
+        import importlib
+        return getattr(importlib.import_module(_LIBRARY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: The options of the arguments of the library's data and model functions.
 _MODEL_OPTIONS = dict(spec='--model', data='--dataset',
@@ -147,7 +168,8 @@ def synthetic_shape(model_spec: str) -> Tuple[int, ...]:
         >>> synthetic_shape('digits_cnn'), synthetic_shape('my.nets:build')
         ((1, 16, 16), (3, 32, 32))
     """
-    from pyg_dnnmod.models import get_input_shape
+    from pyg_dnnmod.models import get_input_shape, model_kind
+
     if model_kind(model_spec) == 'name':
         try:
             return tuple(get_input_shape(model_spec))
@@ -171,6 +193,8 @@ def load_data(name: str, root: Any = None, split: str = 'test',
         ...
         pyg_dnnmod.cli._errors.CLIError: --dataset folder reads a folder of ...
     """
+    from pyg_dnnmod.datasets import load_dataset
+
     shape = synthetic_shape(model_spec) if name == 'synthetic' else None
     with options_named(name='--dataset', root='--data-root',
                        split='--split', image_size='--image-size'):

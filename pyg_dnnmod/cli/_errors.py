@@ -76,4 +76,3 @@ def options_named(**options: str) -> Iterator[None]:
         if message == one_line(e):
             raise
         raise CLIError(message) from e
-

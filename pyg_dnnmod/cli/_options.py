@@ -13,18 +13,26 @@ import sys
 from typing import Any, Callable, List, Optional, Sequence, Union
 
 from pyg_dnnmod.cli._errors import CLIError
-from pyg_dnnmod.datasets import DEFAULT_DATASET, list_datasets
-from pyg_dnnmod.pretrained import DEFAULT_MODEL, TRAIN_RECIPES
+# The library's names, not its registries: building the parser must not
+# import torch (see pyg_dnnmod.names).
+from pyg_dnnmod.names import (
+    DATASET_NAMES,
+    DEFAULT_DATASET,
+    DEFAULT_MODEL,
+    METRICS,
+    TRAIN_RECIPE_NAMES,
+)
 
-#: The similarities ``--metric`` accepts.
-METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
-#: The names ``--dataset`` accepts.
-DATASETS = tuple(list_datasets())
+# METRICS: the similarities ``--metric`` accepts
+# (:data:`pyg_dnnmod.utils.knn_kernel.METRICS`).
+#: The names ``--dataset`` accepts
+#: (:func:`pyg_dnnmod.datasets.list_datasets`).
+DATASETS = DATASET_NAMES
 #: Where outputs go without ``--out``: ``./pyg_dnnmod_out/<run-name>/``.
 OUTPUT_ROOT = 'pyg_dnnmod_out'
 #: The training recipes ``--recipe`` of ``train`` and ``dynamics`` accepts
 #: (:data:`pyg_dnnmod.pretrained.TRAIN_RECIPES`).
-RECIPES = tuple(TRAIN_RECIPES)
+RECIPES = TRAIN_RECIPE_NAMES
 _LAYERS_HELP = (
     "default: the paper's layers (every conv of a VGG, stem and residual "
     "blocks of a ResNet; stem and blocks of a ConvNeXt, EfficientNet, "

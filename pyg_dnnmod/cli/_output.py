@@ -17,7 +17,6 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 from pyg_dnnmod._version import __version__
 from pyg_dnnmod.cli._errors import CLIError, one_line
 from pyg_dnnmod.cli._options import OUTPUT_ROOT, slug
-from pyg_dnnmod.io import atomic_write
 
 #: The file that marks a folder as a ``pyg-dnnmod`` output.
 RUN_JSON = 'run.json'
@@ -216,6 +215,8 @@ def run_record(command: str, args: argparse.Namespace,
 def write_json(record: Dict[str, Any], path: Path) -> None:
     r"""Writes :obj:`record` as indented JSON (anything else as text),
     atomically."""
+    from pyg_dnnmod.io import atomic_write  # imports torch
+
     text = json.dumps(record, indent=2, default=str) + '\n'
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
@@ -275,6 +276,6 @@ class _Stage:
         self.start = time.perf_counter()
 
     def __exit__(self, *exc: Any) -> None:
-        self.timer.timings[self.stage] = (self.timer.timings.get(self.stage,
-                                                                  0.0)
-                                          + time.perf_counter() - self.start)
+        before = self.timer.timings.get(self.stage, 0.0)
+        self.timer.timings[self.stage] = (before + time.perf_counter()
+                                          - self.start)

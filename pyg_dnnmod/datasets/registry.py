@@ -54,23 +54,14 @@ from pyg_dnnmod.datasets.images import (
     make_gaussian_clusters,
 )
 from pyg_dnnmod.datasets.images.folder import STATISTICS_IMAGES
+from pyg_dnnmod.names import DATASET_TITLES, DEFAULT_DATASET
 
 __all__ = ['DataSource', 'load_dataset', 'list_datasets', 'DEFAULT_DATASET',
            'TRANSLATED_DIGITS', 'ResizedImages', 'resize_images']
 
-#: The names :func:`load_dataset` accepts, with their titles.
-_TITLES = {
-    'translated-digits': 'translated digits',
-    'digits': 'digits',
-    'cifar10': 'CIFAR-10',
-    'cifar100': 'CIFAR-100',
-    'imagenet50': 'ImageNet50',
-    'fashion-mnist': 'Fashion-MNIST',
-    'mnist': 'MNIST',
-    'mnist-5k': 'MNIST (5k)',
-    'synthetic': 'synthetic clusters',
-    'folder': 'image folder',
-}
+#: The names :func:`load_dataset` accepts, with their titles (defined in
+#: :mod:`pyg_dnnmod.names`, which the command line reads without torch).
+_TITLES = DATASET_TITLES
 #: What a data set read from disk expects under its :obj:`root`.
 _LAYOUTS = {
     'cifar10': 'cifar-10-batches-py/',
@@ -81,8 +72,8 @@ _LAYOUTS = {
 }
 #: How :obj:`"mnist-5k"` is split: stratified halves, as the digits.
 MNIST_5K_SPLIT = dict(test_fraction=0.5, seed=0)
-#: The default data: the translated digits of the embedded default model.
-DEFAULT_DATASET = 'translated-digits'
+# DEFAULT_DATASET, the translated digits of the embedded default model,
+# comes from pyg_dnnmod.names.
 #: How the translated digits are made and split (the arguments of
 #: :func:`~pyg_dnnmod.datasets.load_digits_images`); the embedded default
 #: model is trained on their train half.

@@ -25,17 +25,20 @@ are importable from here. The figures are
 :func:`~pyg_dnnmod.plotting.plot_metric_vs_T`.
 """
 import math
-from typing import Any, Dict, Optional, Sequence, Tuple
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
 from pyg_dnnmod.experiments.final_accuracy_cv import (
     _METRICS,
+    MIN_PER_BIN,
     MODELS,
     _clean,
     _predict,
     cross_validate,
+    degenerate_reasons,
     prediction_metrics,
     quantile_bins,
 )
@@ -63,6 +66,9 @@ __all__ = [
     'quantile_bins',
     'cross_validate',
     'prediction_metrics',
+    'MIN_PER_BIN',
+    'degenerate_reasons',
+    'degenerate_message',
     'non_degenerate',
     'accuracy_prediction',
     'width_transfer',
@@ -111,6 +117,14 @@ def accuracy_prediction(dataset: WeightGraphDataset, T: int = 3,
     non-degenerate ones (see :func:`non_degenerate`; the folds and bins
     are drawn within each subset).
 
+    A prediction that says nothing about the features warns
+    (:class:`UserWarning`, one per call, listing the reasons): a subset
+    left out because fewer networks than :obj:`folds` learned, or any
+    reason of :func:`degenerate_reasons` (too few networks per bin, ties
+    that empty a bin, a feature set that predicts a constant, every feature
+    set at the majority bin's score). The reasons are also in
+    :obj:`metrics.attrs['degenerate']`.
+
     Args:
         dataset (WeightGraphDataset): The population.
         T (int, optional): The number of epochs seen. (default: :obj:`3`)
@@ -139,15 +153,20 @@ def accuracy_prediction(dataset: WeightGraphDataset, T: int = 3,
         (subset, feature set) with :obj:`n`, :obj:`bin_accuracy`,
         :obj:`r2`, :obj:`mae` and :obj:`kendall_tau` (means over repeats)
         and their standard deviations over repeats (:obj:`*_std`, NaN for
-        one repeat); and the out-of-fold predictions, one row per (subset,
-        feature set, repeat, network).
+        one repeat), with the list of reasons the prediction is degenerate
+        in :obj:`attrs['degenerate']` (empty when it is not); and the
+        out-of-fold predictions, one row per (subset, feature set, repeat,
+        network).
 
     Example:
+        >>> import warnings
         >>> from pyg_dnnmod.weights import tiny_zoo
         >>> dataset = WeightGraphDataset(tiny_zoo(num_networks=4))
-        >>> metrics, predictions = accuracy_prediction(
-        ...     dataset, T=1, feature_sets=['accuracy', 'majority / mean'],
-        ...     folds=2, min_accuracy=0.0)
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter('always')
+        ...     metrics, predictions = accuracy_prediction(
+        ...         dataset, T=1, feature_sets=['accuracy', 'majority / mean'],
+        ...         folds=2, min_accuracy=0.0)
         >>> metrics[['subset', 'features', 'n']].values.tolist()
         ... # doctest: +NORMALIZE_WHITESPACE
         [['all', 'accuracy', 4], ['all', 'majority / mean', 4],
@@ -155,23 +174,80 @@ def accuracy_prediction(dataset: WeightGraphDataset, T: int = 3,
          ['non-degenerate', 'majority / mean', 4]]
         >>> len(predictions)  # 2 subsets x 2 feature sets x 4 networks
         16
+        >>> print(caught[0].message)  # four networks are far too few
+        ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+        degenerate accuracy prediction: 'all': about 0.67 per bin
+        in a training fold (4 networks, 2 folds, 3 bins), fewer than 5; ...
     """
+    metrics, predictions, reasons = _accuracy_prediction(
+        dataset, T, feature_sets, model, num_bins, folds, seed, repeats,
+        min_accuracy, statistics, features, progress)
+    if reasons:
+        warnings.warn(degenerate_message(reasons), UserWarning,
+                      stacklevel=2)
+    return metrics, predictions
+
+
+def degenerate_message(reasons: Sequence[str]) -> str:
+    r"""The warning of a degenerate prediction with these reasons (see
+    :func:`accuracy_prediction`): what is degenerate and what to do.
+
+    Example:
+        >>> print(degenerate_message(["'all': 'graph' predicts one bin in "
+        ...                           "every fold"]))
+        ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+        degenerate accuracy prediction: 'all': 'graph' predicts one bin in
+        every fold. These scores say little or nothing about the features:
+        train more networks (pyg-dnnmod zoo --num-networks), ...
+    """
+    return (f"degenerate accuracy prediction: {'; '.join(reasons)}. These "
+            f"scores say little or nothing about the features: train more "
+            f"networks "
+            f"(pyg-dnnmod zoo --num-networks), at least {MIN_PER_BIN} per "
+            f"bin in a training fold, with a recipe whose networks learn "
+            f"(most final accuracies well above chance: see the zoo's "
+            f"zoo.csv), or lower 'min_accuracy' (--min-accuracy), "
+            f"'num_bins' (--bins) or 'folds' (--folds)")
+
+
+def _accuracy_prediction(dataset: WeightGraphDataset, T: int,
+                         feature_sets: Sequence[str], model: str,
+                         num_bins: int, folds: int, seed: int, repeats: int,
+                         min_accuracy: Optional[float],
+                         statistics: Sequence[str],
+                         features: Optional[Dict[str, Any]],
+                         progress: bool
+                         ) -> Tuple[pd.DataFrame, pd.DataFrame, List[str]]:
+    r""":func:`accuracy_prediction` without the warning: the metrics, the
+    predictions and the reasons the prediction is degenerate."""
     if isinstance(repeats, bool) or not isinstance(repeats, int) or \
             repeats < 1:
         raise ValueError(f"'repeats' must be an integer >= 1 "
                          f"(got {repeats!r})")
+    if isinstance(folds, bool) or not isinstance(folds, int) or \
+            not 2 <= folds <= len(dataset):
+        raise ValueError(f"'folds' must be an integer in [2, "
+                         f"{len(dataset)}] (the number of networks; got "
+                         f"{folds!r})")
     if features is None:
         features = feature_table(dataset, T, feature_sets, statistics,
                                  progress)
     y = np.array([float(d.y) for d in dataset])
     mask = non_degenerate(dataset, min_accuracy)
     hp = dataset.hparams
-    rows, predictions = [], []
+    rows, predictions, reasons = [], [], []
     for subset, keep in (('all', np.ones_like(mask)),
                          ('non-degenerate', mask)):
         idx = np.flatnonzero(keep)
         if len(idx) < folds:
+            threshold = 1.0 / dataset.num_classes + 0.05 \
+                if min_accuracy is None else min_accuracy
+            reasons.append(f"only {len(idx)} of the {len(y)} networks "
+                           f"learned (final accuracy above {threshold:.3g}, "
+                           f"see 'min_accuracy'), fewer than the {folds} "
+                           f"folds: the {subset!r} subset is left out")
             continue
+        first = len(predictions)
         for name in feature_sets:
             x = features[name]
             x = None if x is None else x.iloc[idx].reset_index(drop=True)
@@ -196,7 +272,13 @@ def accuracy_prediction(dataset: WeightGraphDataset, T: int = 3,
                 row[f'{metric}_std'] = float(table[metric].std(ddof=0)) \
                     if repeats > 1 else math.nan
             rows.append(row)
-    return pd.DataFrame(rows), pd.concat(predictions, ignore_index=True)
+        if len(predictions) > first:
+            reasons += [f'{subset!r}: {reason}' for reason in
+                        degenerate_reasons(pd.concat(predictions[first:]),
+                                           num_bins, folds)]
+    metrics = pd.DataFrame(rows)
+    metrics.attrs['degenerate'] = reasons
+    return metrics, pd.concat(predictions, ignore_index=True), reasons
 
 
 def width_transfer(dataset: WeightGraphDataset, T: int = 3,
@@ -374,7 +456,9 @@ def metric_vs_T(dataset: WeightGraphDataset,
                 feature_sets: Sequence[str] = FEATURE_SETS,
                 progress: bool = False, **kwargs: Any) -> pd.DataFrame:
     r"""The metrics of :func:`accuracy_prediction` for every :math:`T` in
-    :obj:`Ts`, stacked with a column :obj:`T`.
+    :obj:`Ts`, stacked with a column :obj:`T`; a degenerate prediction
+    warns once, each reason followed by the :math:`T` it holds for (also in
+    :obj:`attrs['degenerate']` of the table).
 
     Args:
         dataset (WeightGraphDataset): The population.
@@ -387,19 +471,43 @@ def metric_vs_T(dataset: WeightGraphDataset,
             :func:`accuracy_prediction`.
 
     Example:
+        >>> import warnings
         >>> from pyg_dnnmod.weights import tiny_zoo
         >>> dataset = WeightGraphDataset(tiny_zoo(num_networks=4, epochs=3))
-        >>> table = metric_vs_T(dataset, feature_sets=['accuracy'], folds=2,
-        ...                     min_accuracy=0.0)
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter('always')
+        ...     table = metric_vs_T(dataset, feature_sets=['accuracy'],
+        ...                         folds=2, min_accuracy=0.0)
         >>> table[['T', 'subset']].values.tolist()
         [[1, 'all'], [1, 'non-degenerate'], [2, 'all'], [2, 'non-degenerate']]
+        >>> len(caught), table.attrs['degenerate'][0]  # four networks
+        ... # doctest: +NORMALIZE_WHITESPACE
+        (1, "'all': about 0.67 per bin in a training fold
+        (4 networks, 2 folds, 3 bins), fewer than 5 (T=1, 2)")
     """
     if Ts is None:
         Ts = range(1, dataset.params['epochs'] + 1)
-    tables = []
+    defaults = dict(feature_sets=feature_sets, model='gbt', num_bins=3,
+                    folds=5, seed=0, repeats=1, min_accuracy=None,
+                    statistics=SUMMARY_STATISTICS, features=None,
+                    progress=progress)
+    unknown = sorted(set(kwargs) - set(defaults))
+    if unknown:
+        raise TypeError(f"metric_vs_T() got unexpected keyword arguments "
+                        f"{unknown}")
+    tables, where = [], {}
     for T in Ts:
-        metrics, _ = accuracy_prediction(dataset, T, feature_sets,
-                                         progress=progress, **kwargs)
+        metrics, _, reasons = _accuracy_prediction(
+            dataset, T, **dict(defaults, **kwargs))
+        for reason in reasons:
+            where.setdefault(reason, []).append(str(T))
         metrics.insert(0, 'T', T)
         tables.append(metrics)
-    return pd.concat(tables, ignore_index=True)
+    table = pd.concat(tables, ignore_index=True)
+    reasons = [f"{reason} (T={', '.join(at)})" for reason, at in
+               where.items()]
+    table.attrs['degenerate'] = reasons
+    if reasons:
+        warnings.warn(degenerate_message(reasons), UserWarning,
+                      stacklevel=2)
+    return table

@@ -6,10 +6,11 @@ The final accuracy is predicted as a quantile bin (classification,
 :func:`quantile_bins`) and as a number (regression) by scikit-learn models
 fitted on the training folds (:func:`cross_validate`), and scored by the bin
 accuracy, :math:`R^2`, the mean absolute error and Kendall's :math:`\tau`
-(:func:`prediction_metrics`).
+(:func:`prediction_metrics`); :func:`degenerate_reasons` says when those
+scores carry no information about the features.
 """
 import math
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,15 @@ import pandas as pd
 MODELS = ('gbt', 'linear', 'forest')
 
 _METRICS = ('bin_accuracy', 'r2', 'mae', 'kendall_tau')
+
+#: The fewest networks per quantile bin of a training fold that a
+#: prediction needs (the smallest leaf of the gradient-boosted trees of
+#: :func:`cross_validate`); see :func:`degenerate_reasons`.
+MIN_PER_BIN = 5
+
+#: The name of the feature set without features (see
+#: :data:`~pyg_dnnmod.experiments.final_accuracy.FEATURE_SETS`).
+_BASELINE = 'majority / mean'
 
 
 def quantile_bins(values: Sequence[float], num_bins: int = 3,
@@ -245,3 +255,98 @@ def prediction_metrics(predictions: pd.DataFrame) -> Dict[str, float]:
         mae=float(mean_absolute_error(y, p)),
         kendall_tau=float(tau),
     )
+
+
+def degenerate_reasons(predictions: pd.DataFrame, num_bins: int = 3,
+                       folds: int = 5) -> List[str]:
+    r"""Why the out-of-fold :obj:`predictions` of one set of networks say
+    nothing about the features they were made from; an empty list when
+    nothing is wrong.
+
+    The reasons, in this order: fewer than :data:`MIN_PER_BIN` networks per
+    quantile bin in a training fold (the smallest training fold of
+    :obj:`folds` shuffled folds, split in :obj:`num_bins` bins); ties that
+    leave a bin empty (networks stuck at one accuracy, typically chance);
+    a feature set predicting one bin, or one accuracy, within every fold of
+    every repeat (its model learned nothing from the features); and, with
+    the :obj:`'majority / mean'` baseline and at least two other feature
+    sets, every feature set scoring exactly the bin accuracy of the
+    baseline.
+
+    Args:
+        predictions (pandas.DataFrame): Out-of-fold predictions of one set
+            of networks (the rows of one subset of
+            :func:`~pyg_dnnmod.experiments.accuracy_prediction`): columns
+            :obj:`fold`, :obj:`y_true`, :obj:`y_pred`, :obj:`bin_true` and
+            :obj:`bin_pred`, optionally :obj:`features` and :obj:`repeat`.
+        num_bins (int, optional): The number of quantile bins.
+            (default: :obj:`3`)
+        folds (int, optional): The number of folds. (default: :obj:`5`)
+
+    Returns:
+        list[str]: One sentence per reason.
+
+    Example:
+        >>> y = np.array([0.1] * 7 + [0.5, 0.7, 0.9])  # 7 stuck at chance
+        >>> pred = cross_validate(None, y, folds=2).assign(features='mean')
+        >>> for reason in degenerate_reasons(pred, folds=2):
+        ...     print(reason)  # doctest: +NORMALIZE_WHITESPACE
+        about 1.7 per bin in a training fold (10 networks, 2 folds,
+        3 bins), fewer than 5
+        7 of the 10 networks share the final accuracy 0.100, which leaves
+        bin 1 empty
+        'mean' predicts one bin and one accuracy in every fold
+    """
+    if len(predictions) == 0:
+        return []
+    if 'features' not in predictions.columns:
+        predictions = predictions.assign(features='')
+    if 'repeat' not in predictions.columns:
+        predictions = predictions.assign(repeat=0)
+    first = predictions[
+        (predictions['features'] == predictions['features'].iloc[0])
+        & (predictions['repeat'] == predictions['repeat'].iloc[0])]
+    y = first['y_true'].to_numpy(dtype=np.float64)
+    n = len(y)
+    reasons = []
+    per_bin = (n - math.ceil(n / folds)) / num_bins
+    if per_bin < MIN_PER_BIN:
+        reasons.append(f'about {per_bin:.2g} per bin in a training '
+                       f'fold ({n} networks, {folds} folds, {num_bins} '
+                       f'bins), fewer than {MIN_PER_BIN}')
+    bins, _ = quantile_bins(y, num_bins)
+    empty = np.flatnonzero(np.bincount(bins, minlength=num_bins) == 0)
+    if len(empty):
+        values, counts = np.unique(y, return_counts=True)
+        which = ', '.join(str(int(b)) for b in empty)
+        reasons.append(f'{int(counts.max())} of the {n} networks share the '
+                       f'final accuracy {values[counts.argmax()]:.3f}, which '
+                       f'leaves bin{"s" if len(empty) > 1 else ""} {which} '
+                       f'empty')
+    names = [f for f in dict.fromkeys(predictions['features'])
+             if f != _BASELINE]
+    constant: Dict[str, List[str]] = {}
+    for name in names:
+        groups = predictions[predictions['features'] == name].groupby(
+            ['repeat', 'fold'])
+        one_bin = bool((groups['bin_pred'].nunique() == 1).all())
+        spread = groups['y_pred'].max() - groups['y_pred'].min()
+        one_acc = bool((spread.abs() <= 1e-12).all())
+        what = ' and '.join(w for w, c in (('one bin', one_bin),
+                                           ('one accuracy', one_acc)) if c)
+        if what:
+            constant.setdefault(what, []).append(repr(name) if name
+                                                 else 'the model')
+    for what, which in constant.items():
+        verb = 'predicts' if len(which) == 1 else 'predict'
+        which = which[0] if len(which) == 1 else \
+            f"{', '.join(which[:-1])} and {which[-1]}"
+        reasons.append(f'{which} {verb} {what} in every fold')
+    if _BASELINE in set(predictions['features']) and len(names) >= 2:
+        hit = (predictions['bin_true'] == predictions['bin_pred'])
+        score = hit.groupby(predictions['features']).mean()
+        base = score[_BASELINE]
+        if np.allclose(score[names], base, rtol=0.0, atol=1e-12):
+            reasons.append(f'every feature set scores the bin accuracy of '
+                           f'the majority bin ({base:.3f})')
+    return reasons

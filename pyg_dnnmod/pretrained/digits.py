@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from pyg_dnnmod._version import __version__
 from pyg_dnnmod.datasets.registry import TRANSLATED_DIGITS
 from pyg_dnnmod.io import DamagedFileError, atomic_save, load_tensors
+from pyg_dnnmod.names import DEFAULT_MODEL
 from pyg_dnnmod.training import check_threads, fixed_threads
 
 if TYPE_CHECKING:
@@ -39,8 +40,8 @@ DIGITS_DATA = TRANSLATED_DIGITS
 
 #: The recipe of the default model (SGD; 12 epochs of batch 32 take about
 #: 20 s on one CPU thread and reach about 95 % test accuracy).
-DIGITS_RECIPE = dict(model='digits_cnn', width=1.0, epochs=12, batch_size=32,
-                     lr=0.01, momentum=0.9, weight_decay=5e-4,
+DIGITS_RECIPE = dict(model=DEFAULT_MODEL, width=1.0, epochs=12,
+                     batch_size=32, lr=0.01, momentum=0.9, weight_decay=5e-4,
                      milestones=(8, ), gamma=0.1, seed=0)
 
 #: The CPU threads the cached models are trained with by default.

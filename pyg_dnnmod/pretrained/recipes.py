@@ -14,6 +14,11 @@ network is repaired after the cut (``pyg-dnnmod prune --recipe``,
 import dataclasses
 from typing import Any, Dict
 
+from pyg_dnnmod.names import (
+    FINETUNE_RECIPE_NAMES,
+    TRAIN_RECIPE_NAMES,
+    check_registry,
+)
 from pyg_dnnmod.pretrained.digits import DIGITS_RECIPE, recipe_config
 from pyg_dnnmod.training import TrainConfig
 
@@ -50,6 +55,7 @@ TRAIN_RECIPES: Dict[str, Dict[str, Any]] = {
     'fashion': FASHION_RECIPE,
     'fashion-vit': VIT_FASHION_RECIPE,
 }
+check_registry(TRAIN_RECIPES, TRAIN_RECIPE_NAMES, 'TRAIN_RECIPES')
 #: The data sets trained with :data:`FASHION_RECIPE` by default.
 FASHION_RECIPE_DATASETS = ('fashion-mnist', 'mnist', 'mnist-5k')
 #: The data sets trained with random crops and flips by default (digits
@@ -92,6 +98,7 @@ FINETUNE_RECIPES: Dict[str, Dict[str, Any]] = {
     'fashion': FASHION_FINETUNE,
     'paper': {},
 }
+check_registry(FINETUNE_RECIPES, FINETUNE_RECIPE_NAMES, 'FINETUNE_RECIPES')
 
 #: The data sets (by their ``--dataset`` names) that the digits recipe
 #: fine-tunes by default: the digits and the small synthetic clusters.

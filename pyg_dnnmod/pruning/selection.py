@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from torch import Tensor
 
+from pyg_dnnmod.names import SELECTOR_NAMES, check_registry
 from pyg_dnnmod.pruning._selectors import (
     Curve,
     GainBudget,
@@ -40,6 +41,7 @@ SELECTORS: dict[str, type[LayerSelector]] = {
     'budget': GainBudget,
     'mean-gain': MeanGainThreshold,
 }
+check_registry(SELECTORS, SELECTOR_NAMES, 'SELECTORS')
 
 
 @dataclasses.dataclass(frozen=True)

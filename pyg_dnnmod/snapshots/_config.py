@@ -14,10 +14,11 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
+from pyg_dnnmod.names import METRICS
 from pyg_dnnmod.utils.sampling import check_labels, sample_indices
 
-#: The similarity metrics of :func:`~pyg_dnnmod.utils.knn_graph`.
-METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
+# METRICS, the similarity metrics of pyg_dnnmod.utils.knn_graph, comes from
+# pyg_dnnmod.names.
 #: The symmetrisations of :func:`~pyg_dnnmod.utils.knn_graph`.
 SYMMETRIZE = ('half', 'max', 'sum', 'none')
 

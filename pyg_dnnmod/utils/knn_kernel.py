@@ -29,11 +29,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pyg_dnnmod.names import METRICS
 from pyg_dnnmod.utils._symmetrize import SYMMETRIZE_MODES
 from pyg_dnnmod.utils.threads import small_work
 
-#: The similarity metrics of the k-NN builders.
-METRICS = ('cosine', 'pearson', 'euclidean', 'dot')
+# METRICS, the similarity metrics of the k-NN builders, comes from
+# pyg_dnnmod.names (the command line offers them without torch).
 
 __all__ = [
     'METRICS',

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data
 
+from pyg_dnnmod.names import NODE_STATISTICS
 from pyg_dnnmod.weights._centrality import (
     EIGENVECTOR_METHODS,
     eigenvector_centrality,
@@ -22,8 +23,8 @@ from pyg_dnnmod.weights._centrality import (
     weighted_degree,
 )
 
-#: The statistics :func:`node_statistics` knows.
-NODE_STATISTICS = ('weighted_degree', 'eigenvector_centrality', 'pagerank')
+# NODE_STATISTICS, the statistics node_statistics knows, comes from
+# pyg_dnnmod.names (the command line offers them without torch).
 
 #: The summaries :func:`aggregate_statistics` computes, in column order.
 AGGREGATES = ('median', 'mean', 'std', 'skewness', 'kurtosis')

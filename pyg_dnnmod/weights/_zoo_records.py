@@ -109,13 +109,15 @@ def read_spec(root: PathLike) -> Dict[str, Any]:
         >>> from pyg_dnnmod.weights import tiny_zoo
         >>> spec = read_spec(tiny_zoo(num_networks=1))
         >>> spec['epochs'], spec['data'], spec['space']['architectures']
-        (2, 'translated-digits', ['lenet5'])
+        (2, 'centred-digits', ['lenet5'])
     """
     path = Path(root) / 'raw' / 'zoo.json'
     spec = load_json(path, what='zoo settings')
     if not isinstance(spec, dict) or 'space' not in spec:
         raise DamagedFileError(f"zoo settings '{path}' are not a zoo's")
     spec.pop('version', None)
+    # Zoos written before the 'data' setting trained on the translated
+    # digits, whatever the default is now.
     spec.setdefault('data', 'translated-digits')
     spec.setdefault('threads', 1)
     return spec

@@ -3,8 +3,9 @@ accuracy from the first epochs, as in Vahedian et al. (2021) and Unterthiner
 et al. (2020, `"Predicting Neural Network Accuracy from Weights"
 <https://arxiv.org/abs/2002.11448>`_).
 
-:func:`generate_zoo` trains many small networks on the embedded translated
-digits, each with hyperparameters drawn from a :class:`ZooSpace`, and writes
+:func:`generate_zoo` trains many small networks on the embedded digits
+(centred on a 16x16 canvas by default, see :data:`ZOO_DATA`), each with
+hyperparameters drawn from a :class:`ZooSpace`, and writes
 one record per finished network: the weights of its first epochs, its whole
 training history and its test accuracy after the full budget. The draw of
 network :math:`i` depends only on the zoo seed and :math:`i`, and every
@@ -47,6 +48,7 @@ from pyg_dnnmod.weights._zoo_space import (
     ZOO_DATA,
     ZOO_INPUT_SHAPE,
     ZOO_OPTIMIZERS,
+    OLD_ZOO_DEFAULTS,
     ZooSpace,
     network_train_config,
     zoo_model,
@@ -223,7 +225,28 @@ def _check_spec(path: Path, spec: Dict[str, Any]) -> None:
     if diff:
         raise ValueError(f"the zoo at '{path.parent.parent}' was generated "
                          f"with other settings ({'; '.join(diff)}); use the "
-                         f"same settings to resume it, or a new 'root'")
+                         f"same settings to resume it, or a new 'root'"
+                         f"{_old_defaults_hint(stored, spec)}")
+
+
+def _old_defaults_hint(stored: Dict[str, Any], spec: Dict[str, Any]) -> str:
+    r"""A hint for a zoo made with the defaults before issue 20, which
+    would otherwise only read as a list of differences."""
+    old_lr = [float(v) for v in OLD_ZOO_DEFAULTS['lr']]
+    stored_lr = [float(v) for v in stored.get('space', {}).get('lr', [])]
+    old_data = stored.get('data') == OLD_ZOO_DEFAULTS['data'] != \
+        spec.get('data')
+    old_space = stored_lr == old_lr != spec['space']['lr']
+    if not (old_data or old_space):
+        return ''
+    low, high = old_lr
+    return (f" (the zoo's defaults changed: zoos made before trained on "
+            f"data={OLD_ZOO_DEFAULTS['data']!r} with learning rates in "
+            f"({low:g}, {high:g}); to resume this one pass its "
+            f"data={stored.get('data')!r} and "
+            f"space=ZooSpace(lr={tuple(stored_lr)}), on the command line "
+            f"--data {stored.get('data')} "
+            f"--lr {','.join(f'{v:g}' for v in stored_lr)})")
 
 
 @contextlib.contextmanager
@@ -311,7 +334,7 @@ def generate_zoo(root: PathLike, num_networks: int, epochs: int = 15,
                  milestones: Optional[Sequence[int]] = None,
                  gamma: float = 0.1, space: Optional[ZooSpace] = None,
                  seed: int = 0, max_train_samples: Optional[int] = None,
-                 data: str = 'translated-digits', num_workers: int = 1,
+                 data: str = 'centred-digits', num_workers: int = 1,
                  threads_per_worker: int = 1,
                  progress: bool = False) -> pd.DataFrame:
     r"""Trains a population of small networks on the digits, in parallel
@@ -321,9 +344,9 @@ def generate_zoo(root: PathLike, num_networks: int, epochs: int = 15,
     hyperparameters :obj:`space.sample(i, seed)` (architecture, width,
     learning rate, dropout, weight decay, optimizer, batch size, seed; see
     :class:`ZooSpace`), is trained for :obj:`epochs` epochs on the training
-    half of :obj:`data` (by default
-    :func:`~pyg_dnnmod.pretrained.digits_data`) and evaluated on its test
-    half after every epoch (see :func:`train_network`); its record
+    half of :obj:`data` (by default the digits of
+    :func:`~pyg_dnnmod.pretrained.digits_data`, centred) and evaluated on its
+    test half after every epoch (see :func:`train_network`); its record
     keeps the weights of epochs :math:`0, \ldots,
     \mathrm{snapshot\_epochs}` (epoch 0 is the initialisation), the whole
     history and the final test accuracy, and is written atomically to
@@ -353,9 +376,10 @@ def generate_zoo(root: PathLike, num_networks: int, epochs: int = 15,
         max_train_samples (int, optional): Train on a seeded random subset
             of this many training images (for quick tests).
             (default: :obj:`None`, all 899)
-        data (str, optional): :obj:`'translated-digits'` (the package's
-            default data) or :obj:`'centred-digits'` (see
-            :data:`ZOO_DATA`). (default: :obj:`'translated-digits'`)
+        data (str, optional): :obj:`'centred-digits'` or
+            :obj:`'translated-digits'` (the package's default data, which
+            the zoo's networks barely learn; see :data:`ZOO_DATA`).
+            (default: :obj:`'centred-digits'`)
         num_workers (int, optional): Processes that train networks at the
             same time; :obj:`1` trains in this process.
             (default: :obj:`1`)

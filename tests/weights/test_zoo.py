@@ -289,12 +289,13 @@ def test_centred_digits_data():
 
 
 def test_spec_without_data_field_resumes(tmp_path):
-    generate_zoo(tmp_path, 1, **TINY)
+    generate_zoo(tmp_path, 1, data='translated-digits', **TINY)
     path = tmp_path / 'raw' / 'zoo.json'
     stored = json.loads(path.read_text())
     del stored['data']  # a zoo written before the 'data' option
     path.write_text(json.dumps(stored))
-    assert len(generate_zoo(tmp_path, 2, **TINY)) == 2
+    assert len(generate_zoo(tmp_path, 2, data='translated-digits',
+                            **TINY)) == 2
     with pytest.raises(ValueError, match="data='translated-digits' stored "
                                          "vs 'centred-digits' now"):
         generate_zoo(tmp_path, 2, data='centred-digits', **TINY)

@@ -18,13 +18,12 @@ from typing import Any
 
 from pyg_dnnmod.cli import _common as common
 from pyg_dnnmod.cli._common import CLIError
+from pyg_dnnmod.names import NODE_STATISTICS
 
 NAME = 'predict'
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from pyg_dnnmod.weights import NODE_STATISTICS
-
     parser = subparsers.add_parser(
         NAME, help="predict a zoo's final accuracies from the first epochs",
         description=(
@@ -94,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pyg_dnnmod import experiments as P
     from pyg_dnnmod import plotting
+    from pyg_dnnmod.experiments.final_accuracy import degenerate_message
     from pyg_dnnmod.weights import WeightGraphDataset
 
     timer = common.Timer()
@@ -158,6 +158,12 @@ def run(args: argparse.Namespace) -> int:
             figures['metric_vs_T.png'] = plotting.plot_metric_vs_T(by_T)
 
     mask = P.non_degenerate(dataset, args.min_accuracy)
+    # The library warned already (on stderr); the reasons also go beside
+    # the table they invalidate, and into run.json.
+    degenerate = list(metrics.attrs.get('degenerate', []))
+    if by_T is not None:
+        degenerate += [f'metric vs T: {reason}' for reason in
+                       by_T.attrs.get('degenerate', [])]
     files = {
         'metrics.csv': lambda p: metrics.to_csv(p, index=False),
         'predictions.csv': lambda p: predictions.to_csv(p, index=False),
@@ -173,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         bin_rule=(f'{args.bins} bins; interior edges at the k/{args.bins} '
                   f'quantiles (numpy linear) of the training fold; a value '
                   f'equal to an edge goes to the lower bin'),
-        metrics=metrics.to_dict(orient='records'))
+        metrics=metrics.to_dict(orient='records'), degenerate=degenerate)
 
     print(f"zoo '{zoo}': {len(dataset)} networks, {int(mask.sum())} above "
           f"chance; T={args.T}, {args.bins} quantile bins, {args.folds}-fold "
@@ -184,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
         columns += ['bin_accuracy_std', 'r2_std']
     with pd.option_context('display.precision', 3, 'display.width', 120):
         print(metrics[columns].to_string(index=False))
+        if degenerate:
+            print()
+            print(f'warning: {degenerate_message(degenerate)}')
         print()
         print(saved.to_string(index=False))
     common.print_written(paths)

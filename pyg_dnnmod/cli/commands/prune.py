@@ -38,8 +38,7 @@ from typing import Any, Dict, List
 
 from pyg_dnnmod.cli import _common as common
 from pyg_dnnmod.cli._common import CLIError
-from pyg_dnnmod.pretrained import FINETUNE_RECIPES
-from pyg_dnnmod.pruning import SELECTORS
+from pyg_dnnmod.names import FINETUNE_RECIPE_NAMES, SELECTOR_NAMES
 
 NAME = 'prune'
 #: The model of ``pyg-dnnmod prune`` without ``--model``.
@@ -81,7 +80,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     select = parser.add_argument_group('selection')
     select.add_argument(
-        '--selector', choices=tuple(SELECTORS),
+        '--selector', choices=SELECTOR_NAMES,
         help="gain: layers with mean gain <= --tau; plateau: the tail after "
              "the curve first reaches (1 - --eps) of its maximum; budget: "
              "the --m layers with the smallest gain; mean-gain: mean gain "
@@ -137,7 +136,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     tune = parser.add_argument_group('fine-tuning')
     tune.add_argument(
-        '--recipe', choices=tuple(FINETUNE_RECIPES),
+        '--recipe', choices=FINETUNE_RECIPE_NAMES,
         help="digits: the digits training recipe continued at its final "
              "learning rate, 2 epochs, batch 32, lr 0.001, momentum 0.9, "
              "weight decay 5e-4; digits-full: the whole training recipe, 12 "

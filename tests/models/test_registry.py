@@ -21,7 +21,7 @@ EXPECTED = sorted(
     [f'resnet{d}' for d in (20, 32, 44, 56, 110)] + IMAGENET +
     [f'resnet{d}a' for d in (20, 32, 44, 56, 110)] +
     ['lenet5', 'alexnet', 'digits_cnn', 'digits_deep_cnn',
-     'digits_deep_resnet', 'mnist_lenet5'])
+     'digits_deep_resnet', 'mnist_lenet5', 'vit_tiny'])
 
 
 @pytest.fixture

@@ -30,6 +30,9 @@ __all__ = [
     'NODE_STATISTICS',
     'ZOO_ARCHITECTURES',
     'ZOO_OPTIMIZERS',
+    'TOKEN_POOLINGS',
+    'REDUNDANCY_SCORE_NAMES',
+    'BASELINE_CHOICES',
     'check_registry',
 ]
 
@@ -88,6 +91,19 @@ ZOO_ARCHITECTURES = ('lenet5', 'small_vgg')
 #: The optimizers of the zoo: SGD without momentum, with heavy-ball momentum
 #: 0.9, and with Nesterov momentum 0.9.
 ZOO_OPTIMIZERS = ('sgd', 'momentum', 'nesterov')
+
+# -- transformers (pyg_dnnmod.features, pyg_dnnmod.redundancy) ---------------
+
+#: How the tokens of a sequence become one vector
+#: (:func:`~pyg_dnnmod.features.pool_tokens`).
+TOKEN_POOLINGS = ('mean', 'last', 'cls')
+#: The keys of :data:`pyg_dnnmod.redundancy.REDUNDANCY_SCORES`.
+REDUNDANCY_SCORE_NAMES = ('block_influence', 'angular_distance',
+                          'mutual_knn', 'cka', 'modularity_gain',
+                          'knn_overlap_gain')
+#: Choices of blocks that read no score: the last blocks and a seeded
+#: random draw (:func:`pyg_dnnmod.redundancy.blocks_to_remove`).
+BASELINE_CHOICES = ('reverse', 'random')
 
 
 def check_registry(registry: Iterable[str], names: Tuple[str, ...],

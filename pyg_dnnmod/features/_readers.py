@@ -99,12 +99,22 @@ def check_inputs(inputs: Inputs) -> None:
                              "random sample)")
 
 
-def _batch_tensor(item: Any) -> Tensor:
+def leading_tensor(item: Any) -> Optional[Tensor]:
+    r"""The tensor :obj:`item` is, or the first entry of a tuple or list
+    :obj:`item` when that is a tensor (a batch :obj:`(x, y)`, a block's
+    :obj:`(hidden, ...)`), else :obj:`None`."""
     if isinstance(item, Tensor):
         return item
     if isinstance(item, (tuple, list)) and item and isinstance(
             item[0], Tensor):
         return item[0]
+    return None
+
+
+def _batch_tensor(item: Any) -> Tensor:
+    tensor = leading_tensor(item)
+    if tensor is not None:
+        return tensor
     raise TypeError(f"every batch of 'inputs' must be a Tensor x or a "
                     f"tuple (x, y, ...) (got {type(item).__name__})")
 

@@ -19,11 +19,14 @@ from typing import Any, NamedTuple, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from pyg_dnnmod.features._readers import _StopForward, model_state
+from pyg_dnnmod.features._readers import (
+    _StopForward,
+    leading_tensor,
+    model_state,
+)
 from pyg_dnnmod.features._select import is_transformer_block
+from pyg_dnnmod.names import TOKEN_POOLINGS
 
-#: How the tokens of a sequence become one vector (:func:`pool_tokens`).
-TOKEN_POOLINGS = ('mean', 'last', 'cls')
 
 #: Token inputs: a tensor :obj:`[N, ...]` (token ids or images) or a dict of
 #: tensors with the samples first (e.g. :obj:`input_ids` and
@@ -179,13 +182,12 @@ def _split(inputs: TokenInputs, attention_mask: Optional[Tensor]
 
 
 def _first_tensor(value: Any) -> Tensor:
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, (tuple, list)) and value and isinstance(
-            value[0], Tensor):
-        return value[0]
-    raise TypeError(f"a transformer block returned {type(value).__name__}, "
-                    f"not a Tensor or a tuple starting with one")
+    tensor = leading_tensor(value)
+    if tensor is None:
+        raise TypeError(f"a transformer block returned "
+                        f"{type(value).__name__}, not a Tensor or a tuple "
+                        f"starting with one")
+    return tensor
 
 
 def iter_block_states(

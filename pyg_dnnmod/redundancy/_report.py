@@ -38,6 +38,11 @@ from pyg_dnnmod.features import (
     pool_tokens,
     transformer_blocks,
 )
+from pyg_dnnmod.names import (
+    BASELINE_CHOICES,
+    REDUNDANCY_SCORE_NAMES,
+    check_registry,
+)
 from pyg_dnnmod.redundancy._scores import token_cosine
 from pyg_dnnmod.similarity import knn_indices, linear_cka, mutual_knn
 from pyg_dnnmod.snapshots import LayerGraphs
@@ -54,11 +59,12 @@ REDUNDANCY_SCORES: dict[str, tuple[str, int]] = {
     'modularity_gain': ('modularity_gain', -1),
     'knn_overlap_gain': ('knn_overlap_gain', -1),
 }
+check_registry(REDUNDANCY_SCORES, REDUNDANCY_SCORE_NAMES,
+               'REDUNDANCY_SCORES')
 #: Scores that need labels.
 LABEL_SCORES = ('modularity_gain', 'knn_overlap_gain')
-#: Choices of blocks that read no score: the last blocks (the reverse
-#: order of Lu et al.'s LLM pruning study) and a seeded random draw.
-BASELINE_CHOICES = ('reverse', 'random')
+# BASELINE_CHOICES (from pyg_dnnmod.names): the last blocks (the reverse
+# order of Lu et al.'s LLM pruning study) and a seeded random draw.
 
 
 class BlockScan(NamedTuple):
@@ -173,6 +179,14 @@ def _choose(values: pd.Series, sign: int, budget: int) -> list[int]:
     return sorted(order[:budget])
 
 
+def _check_budget(budget: Any, num_blocks: int) -> int:
+    if isinstance(budget, bool) or not isinstance(budget, int) \
+            or not 1 <= budget < max(num_blocks, 2):
+        raise ValueError(f"'budget' must be an int between 1 and "
+                         f"{num_blocks - 1} (got {budget!r})")
+    return budget
+
+
 def blocks_to_remove(report: pd.DataFrame, score: str,
                      budget: Optional[int] = None, seed: int = 0
                      ) -> list[int]:
@@ -203,11 +217,8 @@ def blocks_to_remove(report: pd.DataFrame, score: str,
     """
     num_blocks = len(report)
     default = report.attrs.get('budget')
-    budget = default if budget is None else budget
-    if isinstance(budget, bool) or not isinstance(budget, int) \
-            or not 1 <= budget < max(num_blocks, 2):
-        raise ValueError(f"'budget' must be an int between 1 and "
-                         f"{num_blocks - 1} (got {budget!r})")
+    budget = _check_budget(default if budget is None else budget,
+                           num_blocks)
     if score == 'reverse':
         return list(range(num_blocks - budget, num_blocks))
     if score == 'random':
@@ -239,10 +250,7 @@ def report_from_scan(scan: BlockScan, labels: Optional[Tensor] = None,
     r"""The :func:`layer_redundancy_report` of a :class:`BlockScan` (see
     there for the columns), so that one pass serves several budgets."""
     num_blocks = len(scan.names)
-    if isinstance(budget, bool) or not isinstance(budget, int) \
-            or not 1 <= budget < max(num_blocks, 2):
-        raise ValueError(f"'budget' must be an int between 1 and "
-                         f"{num_blocks - 1} (got {budget!r})")
+    _check_budget(budget, num_blocks)
     num_samples = scan.pooled[0].size(0)
     if isinstance(k, bool) or not isinstance(k, int) \
             or not 1 <= k < num_samples:
@@ -367,9 +375,9 @@ def score_agreement(report: pd.DataFrame) -> pd.DataFrame:
         >>> score_agreement(report).round(2).values.tolist()
         [[1.0, 1.0, 0.5], [1.0, 1.0, 0.5], [0.5, 0.5, 1.0]]
     """
-    columns = {'block_influence': -1, 'angular_distance': -1,
-               'mutual_knn': 1, 'cka': 1, 'modularity_gain': -1,
-               'knn_overlap_gain': -1}
+    # The scores' columns and signs, single blocks for the angular distance.
+    columns = {('angular_distance' if name == 'run_angular_distance'
+                else name): sign for name, sign in REDUNDANCY_SCORES.values()}
     oriented = pd.DataFrame({name: sign * report[name]
                              for name, sign in columns.items()
                              if name in report})

@@ -18,13 +18,16 @@ from typing import Any
 
 from pyg_dnnmod.cli import _common as common
 from pyg_dnnmod.cli._common import CLIError
+from pyg_dnnmod.names import (
+    BASELINE_CHOICES,
+    REDUNDANCY_SCORE_NAMES,
+    TOKEN_POOLINGS,
+)
 
 NAME = 'redundancy'
 _DEFAULT_MODEL = 'vit-fashion-mnist'
 _DEFAULT_DATASET = 'fashion-mnist'
-_POOLINGS = ('mean', 'last', 'cls')
-_CHOICES = ('modularity_gain', 'block_influence', 'angular_distance',
-            'mutual_knn', 'cka', 'knn_overlap_gain', 'reverse', 'random')
+_CHOICES = REDUNDANCY_SCORE_NAMES + BASELINE_CHOICES
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -54,7 +57,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                             '(default: %(default)s)')
     group.add_argument('--budget', type=int, default=2,
                        help='blocks to remove (default: %(default)s)')
-    group.add_argument('--pooling', default='mean', choices=_POOLINGS,
+    group.add_argument('--pooling', default='mean', choices=TOKEN_POOLINGS,
                        help='how the tokens of a sample become one vector '
                             'for the per-sample scores: the mean, the last '
                             'token or the first (class) token '

@@ -34,6 +34,7 @@ transformers = ['transformers>=4.40']
 test = [
     'pytest',
     'pytest-timeout',
+    'pytest-xdist',
     'psutil',
     'networkx',
     'timm',

@@ -1,9 +1,15 @@
-r"""Writes the notebooks from the cell lists below, without outputs.
+r"""Writes the notebooks from their cell lists (``cells/nbXX.py``, one
+module per notebook), without outputs.
 
 Notebooks are kept as code here so that their diffs are readable; run
-``python notebooks/make_notebooks.py`` after editing, and commit both. The
-test suite executes every ``notebooks/*.ipynb`` top to bottom.
+``python notebooks/make_notebooks.py`` after editing, and commit both (an
+unchanged notebook is not rewritten; cell ids are stable). The test suite
+(``tests/test_notebooks.py``) executes every ``notebooks/*.ipynb`` top to
+bottom, checks that each is what this script writes, and counts its
+``plot_*`` cells (a new notebook adds its count to ``PLOT_CELLS`` there).
 """
+import hashlib
+import importlib.util
 from pathlib import Path
 
 import nbformat
@@ -11,143 +17,61 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).parent
 
-NOTEBOOKS = {}
 
-NOTEBOOKS['01_quick_start.ipynb'] = [
-    ('md', '''# 01: Quick start: a network's modularity curve, t-SNE per layer, ablations
+def _load_cells() -> dict:
+    r"""The cell lists of ``cells/nbXX.py``, one module per notebook, by
+    notebook name in file order (the folder is not a package)."""
+    notebooks = {}
+    for path in sorted((HERE / 'cells').glob('nb*.py')):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        notebooks[module.NAME] = module.CELLS
+    return notebooks
 
-Lu et al. (ECCV 2022) read a trained network as a dynamic graph: at every
-layer, N labelled samples become the nodes of a k-NN graph of their
-features, and the modularity of the class partition tells how well the layer
-separates the classes. This notebook runs the embedded default (a small CNN
-trained on scikit-learn's bundled digits, translated in a 16x16 canvas; no
-download), the same as `pyg-dnnmod curve`.'''),
-    ('code', '''from pyg_dnnmod.experiments import modularity_curves, summarize, tsne_panels
-from pyg_dnnmod.plotting import plot_modularity_curve, plot_tsne_grid
-from pyg_dnnmod.pretrained import digits_data, digits_model, pretrained_digits_cnn
 
-model, info = pretrained_digits_cnn()   # trained once (about 20 s), then cached
-x, y = digits_data('test')
-print(f"test accuracy {info['test_acc']:.3f}")'''),
-    ('md', '''## The curve: 5 random draws of N = 500 samples, k = 3, cosine'''),
-    ('code', '''curves = modularity_curves(model, x, y, k=3, num_samples=500, repeats=5)
-summary = summarize(curves)
-summary'''),
-    ('code', '''plot_modularity_curve(summary, model='DigitsCNN', data='translated digits')'''),
-    ('md', '''## t-SNE of every layer, titled with its modularity (Fig. 1, left)'''),
-    ('code', '''points = tsne_panels(model, x, y, num_samples=300)
-plot_tsne_grid(points)'''),
-    ('md', '''## Ablations: k, and a random-init network (appendix A)
+#: The cells of every notebook, by file name: kind ('md' or 'code') and
+#: source.
+NOTEBOOKS = _load_cells()
 
-One parameter at a time may take several values; several models go in a
-dict, whose keys label the curves. Colours follow k, and every model has its
-own line style and marker (here the trained network solid with circles, the
-random-init one dashed with squares). At random initialisation the curve
-stays flat near the raw-pixel value.'''),
-    ('code', '''ablation = modularity_curves(
-    {'trained': model, 'random init': digits_model(random_init=True)},
-    x, y, k=[3, 5, 10], num_samples=300, repeats=2)
-plot_modularity_curve(summarize(ablation), model='DigitsCNN',
-                      data='translated digits')'''),
-    ('code', '''summarize(ablation).pivot_table(index=['init', 'k'], columns='layer',
-                                values='mean', sort=False).round(3)'''),
-]
 
-NOTEBOOKS['02_snapshots_as_pyg_dataset.ipynb'] = [
-    ('md', '''# 02: Layer snapshots as a PyG dataset, and a GNN on them
+def cell_id(name: str, index: int) -> str:
+    r"""A stable cell id (nbformat's are random), so that regenerating a
+    notebook changes only what its cells changed."""
+    return hashlib.sha1(f'{name}:{index}'.encode()).hexdigest()[:8]
 
-Every layer of a network, read over N labelled samples, becomes a k-NN graph
-of the samples (a PyG `Data` snapshot). Over depth the snapshots form an
-edge-dynamic graph on a fixed node set. This notebook loads them as a PyG
-dataset, batches them with PyG's `DataLoader`, computes modularity inside
-that pipeline, and trains GNNs on them: does a GNN classify the samples
-better on the layers where modularity is high?'''),
-    ('code', '''import tempfile
 
-import torch
-from torch_geometric.loader import DataLoader
+def build(name: str) -> nbformat.NotebookNode:
+    r"""The notebook :obj:`name` of :data:`NOTEBOOKS`, without outputs."""
+    cells = []
+    for index, (kind, src) in enumerate(NOTEBOOKS[name]):
+        cell = new_markdown_cell(src) if kind == 'md' else new_code_cell(src)
+        cell.id = cell_id(name, index)
+        cells.append(cell)
+    nb = new_notebook(cells=cells)
+    nb.metadata['kernelspec'] = {'name': 'python3',
+                                 'display_name': 'Python 3',
+                                 'language': 'python'}
+    return nb
 
-from pyg_dnnmod import LayerGraphDataset, layer_graphs, modularity
-from pyg_dnnmod.pretrained import digits_data, pretrained_digits_cnn
 
-model, info = pretrained_digits_cnn()   # trained once (about 20 s), then cached
-x, y = digits_data('test')              # translated digits, offline
-print(f"test accuracy {info['test_acc']:.3f}, {len(x)} samples")'''),
-    ('code', '''graphs = layer_graphs(model, x, y, k=3, num_samples=500, seed=0)
-graphs.to_dataframe()'''),
-    ('md', '''`LayerGraphs` is a sequence of `Data`: slicing gives another
-`LayerGraphs`, and a time-ordered split is two slices.'''),
-    ('code', '''early, late = graphs.split(2)
-print(early.layer_names, late.layer_names)
-graphs[-1]'''),
-    ('md', '''## On disk: `LayerGraphDataset`
-
-An `InMemoryDataset` cached under `root`, keyed by a hash of the model's
-weights, the inputs and every parameter: a second call loads the file, a
-changed parameter builds a new one.'''),
-    ('code', '''root = tempfile.mkdtemp()
-dataset = LayerGraphDataset(root, model, x, y, k=3, num_samples=500, seed=0)
-print(dataset, dataset.layer_names)
-loader = DataLoader(dataset, batch_size=2)
-for batch in loader:
-    print(batch.num_graphs, modularity(batch.edge_index, batch.y,
-                                       batch.edge_weight, batch=batch.batch))
-torch.allclose(dataset.modularity(), graphs.modularity())'''),
-    ('md', '''## Modularity as a differentiable loss
-
-`modularity` also takes soft assignments `S` (`[N, C]` probabilities) and
-is differentiable in `S` and in `edge_weight`: a DMoN-style clustering of
-the last layer's graph, without labels.'''),
-    ('code', '''from torch_geometric.nn import GCNConv
-
-from pyg_dnnmod.nn import ModularityLoss
-from pyg_dnnmod.experiments.gnn import project_features
-
-data = graphs[-1]
-torch.manual_seed(0)
-feats = torch.eye(data.num_nodes)
-conv1, conv2 = GCNConv(data.num_nodes, 64), GCNConv(64, 10)
-opt = torch.optim.Adam([*conv1.parameters(), *conv2.parameters()], lr=0.01)
-loss_fn = ModularityLoss()
-for step in range(100):
-    h = conv1(feats, data.edge_index, data.edge_weight).relu()
-    s = conv2(h, data.edge_index, data.edge_weight).softmax(dim=-1)
-    loss = loss_fn(s, data.edge_index, data.edge_weight)
-    opt.zero_grad(); loss.backward(); opt.step()
-found = s.argmax(dim=-1)
-print('Q of the found clusters', modularity(data.edge_index, found, data.edge_weight))
-print('Q of the classes      ', modularity(data.edge_index, data.y, data.edge_weight))'''),
-    ('md', '''## A GNN on the dynamic graph
-
-A GCN per snapshot classifies the samples (half of them labelled), label
-propagation does the same without learning, and a GCN-GRU reads the depth
-sequence up to each layer. Their accuracy follows the modularity curve.'''),
-    ('code', '''from pyg_dnnmod.experiments.gnn import gnn_on_snapshots
-
-graphs_x = layer_graphs(model, x, y, k=3, num_samples=500, seed=0,
-                        keep_features=True)
-table = gnn_on_snapshots(graphs_x, epochs=100)
-print(table.attrs['spearman'])
-table'''),
-    ('code', '''import matplotlib.pyplot as plt
-
-fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(table['layer'], table['modularity'], 'o-', label='modularity')
-for col in ('gcn_acc', 'label_prop_acc', 'gru_acc'):
-    ax.plot(table['layer'], table[col], 's--', label=col)
-ax.set_xlabel('layer'); ax.set_ylabel('value'); ax.legend(); fig.tight_layout()'''),
-]
+def same_cells(a: nbformat.NotebookNode, b: nbformat.NotebookNode) -> bool:
+    r"""Whether two notebooks hold the same cells (kind and source) and
+    metadata, whatever their cell ids."""
+    def key(nb: nbformat.NotebookNode) -> list:
+        return [(c.cell_type, c.source) for c in nb.cells]
+    return key(a) == key(b) and a.metadata == b.metadata
 
 
 def write_all() -> None:
-    for name, cells in NOTEBOOKS.items():
-        nb = new_notebook(cells=[
-            new_markdown_cell(src) if kind == 'md' else new_code_cell(src)
-            for kind, src in cells])
-        nb.metadata['kernelspec'] = {'name': 'python3',
-                                     'display_name': 'Python 3',
-                                     'language': 'python'}
-        nbformat.write(nb, HERE / name)
+    r"""Writes every notebook whose cells changed; an unchanged one is left
+    as it is, byte for byte."""
+    for name in NOTEBOOKS:
+        nb, path = build(name), HERE / name
+        if path.exists() and same_cells(nbformat.read(path, as_version=4),
+                                        nb):
+            continue
+        nbformat.write(nb, path)
 
 
 if __name__ == '__main__':

@@ -49,6 +49,7 @@ _EXPORTS = {
     'feature_knn_graph': 'pyg_dnnmod.utils',
     'modularity': 'pyg_dnnmod.utils',
     'WeightGraphDataset': 'pyg_dnnmod.weights',
+    'DNNDynamicsDataset': 'pyg_dnnmod.weights',
     'weight_graph': 'pyg_dnnmod.weights',
 }
 # Subpackages outside __all__, also loaded on first access
@@ -112,6 +113,7 @@ __all__ = [
     'EpochLayerGraphs',
     'weight_graph',
     'WeightGraphDataset',
+    'DNNDynamicsDataset',
     'select_layers',
     'utils',
     'transforms',

@@ -30,6 +30,9 @@ __all__ = [
     'NODE_STATISTICS',
     'ZOO_ARCHITECTURES',
     'ZOO_OPTIMIZERS',
+    'ZOO_DATA',
+    'BENCHMARK_SPLITS',
+    'BENCHMARK_BASELINES',
     'TOKEN_POOLINGS',
     'REDUNDANCY_SCORE_NAMES',
     'BASELINE_CHOICES',
@@ -91,6 +94,16 @@ ZOO_ARCHITECTURES = ('lenet5', 'small_vgg')
 #: The optimizers of the zoo: SGD without momentum, with heavy-ball momentum
 #: 0.9, and with Nesterov momentum 0.9.
 ZOO_OPTIMIZERS = ('sgd', 'momentum', 'nesterov')
+#: The data a zoo trains on (:data:`~pyg_dnnmod.weights.zoo.ZOO_DATA`).
+ZOO_DATA = ('translated-digits', 'centred-digits', 'fashion-mnist')
+
+# -- the population benchmark (pyg_dnnmod.weights.DNNDynamicsDataset) -------
+
+#: The splits of :meth:`~pyg_dnnmod.weights.DNNDynamicsDataset.get_idx_split`.
+BENCHMARK_SPLITS = ('seed', 'width')
+#: The baselines of :func:`~pyg_dnnmod.experiments.run_benchmark`.
+BENCHMARK_BASELINES = ('mean', 'hyperparameters', 'weight_statistics',
+                       'graph_statistics', 'gcn_gru')
 
 # -- transformers (pyg_dnnmod.features, pyg_dnnmod.redundancy) ---------------
 

@@ -16,7 +16,10 @@ name does not start with ``_`` and that defines both
   exit code (0 on success),
 
 is found automatically and becomes ``pyg-dnnmod <name>``; nothing else
-needs registering. ``--debug`` is added to every command. Keep imports of
+needs registering. ``--debug`` is added to every command. A parser's
+default ``_prepare(args)``, if it sets one, runs after parsing and before
+``run`` (the model options fill ``--model`` and ``--dataset`` from what
+``--checkpoint`` records there). Keep imports of
 torch and the package's heavy modules inside ``run``, so that ``--help``
 and the errors found by parsing stay fast: choices and defaults that come
 from the library are read from :mod:`pyg_dnnmod.names`, which imports
@@ -174,6 +177,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     debug = getattr(args, 'debug', False)
     command = getattr(args, 'command', None)
     try:
+        prepare = getattr(args, '_prepare', None)
+        if prepare is not None:  # defaults read from files, e.g. a checkpoint
+            prepare(args)
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         print(f'{PROG}: interrupted', file=sys.stderr)

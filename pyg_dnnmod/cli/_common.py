@@ -20,10 +20,20 @@ module (and building the parser) does not import torch.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from pyg_dnnmod.cli._errors import (
     CLIError,
@@ -50,7 +60,9 @@ from pyg_dnnmod.cli._options import (
     add_snapshot_arguments,
     check_permutations,
     check_positive,
+    checkpoint_defaults,
     choice_values,
+    given,
     int_values,
     layers_text,
     list_of,
@@ -69,6 +81,7 @@ from pyg_dnnmod.cli._output import (
     Timer,
     check_ours,
     check_writable,
+    checkpoint_part,
     environment,
     finish,
     plan_output,
@@ -92,7 +105,8 @@ __all__ = [  # noqa: F822
     'add_data_arguments', 'add_graph_arguments', 'add_layer_arguments',
     'add_model_arguments', 'add_output_arguments', 'add_progress_argument',
     'add_recipe_arguments', 'add_runtime_arguments', 'add_snapshot_arguments',
-    'check_positive', 'choice_values', 'int_values', 'layers_text',
+    'check_positive', 'checkpoint_defaults', 'given', 'checkpoint_part',
+    'choice_values', 'int_values', 'layers_text',
     'list_of', 'milestones', 'parse_choice_list', 'parse_float_list',
     'parse_int_list', 'parse_layers', 'parse_names', 'show_progress',
     'slug', 'values_slug',
@@ -192,6 +206,10 @@ def load_data(name: str, root: Any = None, split: str = 'test',
         Traceback (most recent call last):
         ...
         pyg_dnnmod.cli._errors.CLIError: --dataset folder reads a folder of ...
+        >>> load_data('digits', root='data')  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        pyg_dnnmod.cli._errors.CLIError: --data-root data: --dataset digits ...
     """
     from pyg_dnnmod.datasets import load_dataset
 
@@ -199,10 +217,16 @@ def load_data(name: str, root: Any = None, split: str = 'test',
     with options_named(name='--dataset', root='--data-root',
                        split='--split', image_size='--image-size'):
         try:
-            return load_dataset(name, root, split, shape=shape,
+            data = load_dataset(name, root, split, shape=shape,
                                 image_size=image_size)
         except FileNotFoundError as e:  # the loader names what is missing
             raise CLIError(f"--data-root: {one_line(e)}") from e
+    if root is not None and 'root' not in data.info:
+        # The data source records the folder it read; this one read none.
+        raise CLIError(f"--data-root {root}: --dataset {name} reads no "
+                       f"folder, so --data-root would be ignored; drop it, "
+                       f"or pass the --dataset whose files are there")
+    return data
 
 
 def _cwd_on_path() -> None:
@@ -234,12 +258,36 @@ def resolve_model(args: argparse.Namespace, data: DataSource,
     from pyg_dnnmod.pretrained import load_model
 
     _cwd_on_path()
-    with options_named(**_MODEL_OPTIONS):
+    with options_named(**_MODEL_OPTIONS), offered_only(args):
         return load_model(args.model, data,
                           checkpoint=getattr(args, 'checkpoint', None),
                           random_init=random_init,
                           num_classes=args.num_classes, seed=args.seed,
                           progress=progress)
+
+
+@contextlib.contextmanager
+def offered_only(args: argparse.Namespace) -> Iterator[None]:
+    r"""Drops from the library's errors raised in the block the hints at
+    options the command does not have: a command without
+    ``--random-init`` (``prune``) is not told to pass it.
+
+    Example:
+        >>> with offered_only(argparse.Namespace()):
+        ...     raise ValueError("pass checkpoint=FILE or random_init=True "
+        ...                      "for the untrained model")
+        Traceback (most recent call last):
+        ...
+        ValueError: pass checkpoint=FILE
+    """
+    from pyg_dnnmod.pretrained import RANDOM_INIT_HINT
+
+    try:
+        yield
+    except ValueError as e:
+        if hasattr(args, 'random_init') or RANDOM_INIT_HINT not in str(e):
+            raise
+        raise ValueError(str(e).replace(RANDOM_INIT_HINT, '')) from e
 
 
 def check_model_input(model: Any, data: DataSource, spec: str) -> None:
@@ -268,8 +316,10 @@ def check_layers(model: Any, layers: Any, post_activation: bool,
 
 
 def check_samples(labels: Any, sizes: Sequence[int], balanced: bool,
-                  data: DataSource) -> None:
-    r"""Fails early when ``--num-samples`` cannot be drawn."""
+                  data: DataSource, unbalanced_option: bool = True) -> None:
+    r"""Fails early when ``--num-samples`` cannot be drawn; the hint
+    offers ``--unbalanced`` only to a command that has it
+    (:obj:`unbalanced_option`)."""
     from pyg_dnnmod.datasets import sample_indices
 
     total = int(labels.numel())
@@ -280,8 +330,11 @@ def check_samples(labels: Any, sizes: Sequence[int], balanced: bool,
         try:
             sample_indices(labels, n, balanced=balanced)
         except ValueError as e:
-            message = one_line(e).replace("pass 'balanced=False'",
-                                          'pass --unbalanced')
+            message = one_line(e)
+            message = message.replace("pass 'balanced=False'",
+                                      'pass --unbalanced') \
+                if unbalanced_option else \
+                message.replace("pass 'balanced=False' or ", 'pass ')
             raise CLIError(f"--num-samples {n}: {message}") from e
 
 
@@ -358,22 +411,27 @@ def model_title(args: argparse.Namespace, info: Dict[str, Any]) -> str:
     return title
 
 
-def make_config(args: argparse.Namespace) -> Tuple[Any, str]:
+def make_config(args: argparse.Namespace,
+                scale_milestones: bool = False) -> Tuple[Any, str]:
     r"""The :class:`~pyg_dnnmod.training.TrainConfig` of ``--recipe`` with
     every option given on the command line on top, and the recipe's name:
     by default :obj:`"digits"` (the default model's) for the digits and
     synthetic data, :obj:`"fashion"` for Fashion-MNIST and MNIST,
     :obj:`"paper"` otherwise
-    (:func:`~pyg_dnnmod.pretrained.default_train_recipe`)."""
+    (:func:`~pyg_dnnmod.pretrained.default_train_recipe`); with
+    :obj:`scale_milestones`, ``--epochs`` without ``--milestones`` moves
+    the recipe's milestones with the budget
+    (:func:`~pyg_dnnmod.pretrained.scaled_milestones`)."""
     from pyg_dnnmod.pretrained import default_train_recipe, train_config
 
     recipe = args.recipe or default_train_recipe(args.dataset)
-    given = {name: getattr(args, name) for name in _TRAIN_FIELDS
-             if getattr(args, name, None) is not None}
-    if 'milestones' in given:
-        given['milestones'] = tuple(given['milestones'])
+    values = {name: getattr(args, name) for name in _TRAIN_FIELDS
+              if getattr(args, name, None) is not None}
+    if 'milestones' in values:
+        values['milestones'] = tuple(values['milestones'])
     try:
-        return train_config(recipe, **given), recipe
+        return train_config(recipe, scale_milestones=scale_milestones,
+                            **values), recipe
     except (TypeError, ValueError) as e:
         options = {name: '--' + name.replace('_', '-')
                    for name in _TRAIN_FIELDS}

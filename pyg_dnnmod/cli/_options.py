@@ -252,16 +252,72 @@ def values_slug(values: Any) -> str:
     return '-'.join(slug(v) for v in values)
 
 
+# -- options given or defaulted ----------------------------------------------
+
+class _Given(argparse.Action):
+    r"""Stores the value like the default action and notes the option's
+    :obj:`dest` in :obj:`args._given`, so that a default can be told from
+    a value on the command line (:func:`given`)."""
+
+    def __call__(self, parser: argparse.ArgumentParser,
+                 namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace._given = set(getattr(namespace, '_given', ())) | \
+            {self.dest}
+
+
+def given(args: argparse.Namespace, dest: str) -> bool:
+    r"""Whether the option of :obj:`dest` (``--model``, ``--dataset``) was
+    on the command line rather than defaulted.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> _ = add_model_arguments(parser)
+        >>> given(parser.parse_args([]), 'model')
+        False
+        >>> given(parser.parse_args(['--model', 'vgg11']), 'model')
+        True
+    """
+    return dest in getattr(args, '_given', ())
+
+
+def checkpoint_defaults(args: argparse.Namespace) -> None:
+    r"""With ``--checkpoint`` and without ``--model`` (or ``--dataset``),
+    the model (the data set) the file records
+    (:func:`~pyg_dnnmod.pretrained.checkpoint_record`); run after parsing,
+    before the command (it reads the file, with :obj:`weights_only=True`).
+    A file that cannot be read is left to the command, whose error names
+    it."""
+    path = getattr(args, 'checkpoint', None)
+    wanted = [dest for dest in ('model', 'dataset')
+              if hasattr(args, dest) and not given(args, dest)]
+    if path is None or not wanted:
+        return
+    from pyg_dnnmod.pretrained import checkpoint_record
+
+    try:
+        record = checkpoint_record(path)
+    except (OSError, ValueError):
+        return
+    if 'model' in wanted and isinstance(record.get('model'), str):
+        args.model = record['model']
+    if 'dataset' in wanted and record.get('dataset') in DATASETS:
+        args.dataset = record['dataset']
+
+
 # -- option groups -----------------------------------------------------------
 
 def add_model_arguments(parser: argparse.ArgumentParser,
                         checkpoint: bool = True,
                         random_init: bool = True) -> Any:
     r"""Adds ``--model``, ``--checkpoint``, ``--random-init`` and
-    ``--num-classes``; returns their argument group."""
+    ``--num-classes``; returns their argument group. With ``--checkpoint``
+    the parser runs :func:`checkpoint_defaults` before the command (its
+    :obj:`_prepare`)."""
     group = parser.add_argument_group('model')
     group.add_argument(
-        '--model', default=DEFAULT_MODEL, metavar='NAME',
+        '--model', default=DEFAULT_MODEL, metavar='NAME', action=_Given,
         help="a shipped trained network (resnet20a-fashion-mnist, "
              "vgg16-fashion-mnist, vit-fashion-mnist, lenet5-mnist-clean, "
              "lenet5-mnist-advtrained; see "
@@ -273,15 +329,23 @@ def add_model_arguments(parser: argparse.ArgumentParser,
              "pretrained weights, nothing is downloaded, normalisation of "
              "--dataset inside) or 'package.module:factory' (an importable "
              "function called with no arguments that returns the model, "
-             "inputs in [0, 1]) (default: %(default)s)")
+             "inputs in [0, 1]) (default: %(default)s, or the model "
+             "--checkpoint records)")
     if checkpoint:
         group.add_argument(
             '--checkpoint', metavar='FILE',
-            help="weights to load: an epoch_XXX.pt of 'pyg-dnnmod train' or "
-                 "a state_dict file (loaded with weights_only=True). Without "
-                 "it, only the default (digits_cnn on translated-digits, "
-                 "trained once and cached) and the shipped networks have "
-                 "trained weights")
+            help="weights to load, any file this tool writes: an "
+                 "epoch_XXX.pt of 'pyg-dnnmod train' or 'pyg-dnnmod "
+                 "dynamics', a cached model (under $PYG_DNNMOD_CACHE), a "
+                 "shipped network's file, or a state_dict "
+                 "(torch.save(model.state_dict(), FILE)); loaded with "
+                 "weights_only=True, so a whole pickled model is refused. "
+                 "The model and data set it records are the defaults of "
+                 "--model and --dataset, and it must have been trained on "
+                 "--dataset. Without it, only the default (digits_cnn on "
+                 "translated-digits, trained once and cached) and the "
+                 "shipped networks have trained weights")
+        parser.set_defaults(_prepare=checkpoint_defaults)
     if random_init:
         group.add_argument(
             '--random-init', action='store_true',
@@ -315,7 +379,7 @@ def add_data_arguments(parser: argparse.ArgumentParser,
     """
     group = parser.add_argument_group('data')
     group.add_argument(
-        '--dataset', default=DEFAULT_DATASET, choices=DATASETS,
+        '--dataset', default=DEFAULT_DATASET, choices=DATASETS, action=_Given,
         help="translated-digits: scikit-learn's digits at random offsets in "
              "16x16 (offline); digits: the plain 8x8 digits; cifar10, "
              "cifar100: the python pickles under --data-root; imagenet50: "
@@ -329,13 +393,15 @@ def add_data_arguments(parser: argparse.ArgumentParser,
              "one sub-folder of images per class (its train/ and test/ or "
              "val/ folders are the splits when both are there), normalised "
              "with the statistics of its training images "
-             "(default: %(default)s)")
+             "(default: %(default)s, or with --checkpoint the data set it "
+             "records)")
     group.add_argument(
         '--data-root', metavar='DIR',
         help="the folder holding cifar-10-batches-py/, cifar-100-python/, "
              "the ImageNet split folders (val/<wnid>/...), the "
              "(Fashion-)MNIST IDX files or, for --dataset folder, the class "
-             "sub-folders; nothing is downloaded")
+             "sub-folders; nothing is downloaded (an error with a --dataset "
+             "that reads no folder)")
     if image_size is None:
         image_size = split is not None
     if image_size:

@@ -76,16 +76,48 @@ def check_writable(path: Path, option: str = '--out',
                            f"({problem}); pass a folder you can write to")
 
 
+def checkpoint_part(args: argparse.Namespace,
+                    option: str = 'checkpoint') -> List[str]:
+    r"""The part of a default output folder name that says which
+    checkpoint (or folder of checkpoints) the weights came from:
+    :obj:`["ckpt-<stem>"]`, the file's stem or the folder's name (at most
+    40 characters), or nothing without one.
+
+    Example:
+        >>> checkpoint_part(argparse.Namespace(
+        ...     checkpoint='runs/train-vgg11/epoch_010.pt'))
+        ['ckpt-epoch_010']
+        >>> checkpoint_part(argparse.Namespace(checkpoint=None))
+        []
+    """
+    path = getattr(args, option, None)
+    if path is None:
+        return []
+    path = Path(str(path))
+    stem = path.name if path.is_dir() else path.stem
+    return [f"ckpt-{slug(stem)[:40].rstrip('-.')}"]
+
+
 def run_name(command: str, args: argparse.Namespace, *extra: str) -> str:
     r"""The default output folder name of a command that reads one model
     on one data set: command, model, data, N, k, :obj:`extra`, then the
-    metric when it is not cosine and ``random`` for a random-init model."""
+    metric when it is not cosine, ``random`` for a random-init model and
+    the checkpoint's :func:`checkpoint_part`.
+
+    Example:
+        >>> args = argparse.Namespace(model='vgg11', dataset='cifar10',
+        ...                           num_samples=500, k=3,
+        ...                           checkpoint='run/epoch_150.pt')
+        >>> run_name('cka', args)
+        'cka-vgg11-cifar10-N500-k3-ckpt-epoch_150'
+    """
     parts = [command, slug(args.model), args.dataset,
              f'N{args.num_samples}', f'k{args.k}', *extra]
     if getattr(args, 'metric', 'cosine') != 'cosine':
         parts.append(args.metric)
     if getattr(args, 'random_init', False):
         parts.append('random')
+    parts += checkpoint_part(args)
     return '-'.join(parts)
 
 

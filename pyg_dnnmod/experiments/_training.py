@@ -1,7 +1,7 @@
 r"""Training with an accuracy log on disk: the Python twin of
 ``pyg-dnnmod train``."""
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 import pandas as pd
 import torch
@@ -40,6 +40,7 @@ def train_model(
     device: Union[str, torch.device, None] = None,
     augment: Optional[Callable[[Tensor], Tensor]] = None,
     progress: bool = True,
+    info: Optional[Dict[str, Any]] = None,
 ) -> pd.DataFrame:
     r"""Trains :obj:`model` with :func:`~pyg_dnnmod.training.train` (the
     paper's SGD recipe, see :class:`~pyg_dnnmod.training.TrainConfig`),
@@ -68,6 +69,11 @@ def train_model(
             (default: :obj:`None`)
         progress (bool, optional): Show a progress bar on stderr.
             (default: :obj:`True`)
+        info (dict, optional): What the weights are, kept in every
+            checkpoint (the model's spec under :obj:`"model"`, the training
+            data's name under :obj:`"dataset"`; see
+            :func:`~pyg_dnnmod.training.checkpoint_info`).
+            (default: :obj:`None`)
 
     Returns:
         pandas.DataFrame: The history of
@@ -103,7 +109,8 @@ def train_model(
 
     history = train(model, train_data, test_data, config,
                     checkpoint_dir=folder, resume=resume, device=device,
-                    callback=callback, progress=progress, augment=augment)
+                    callback=callback, progress=progress, augment=augment,
+                    info=info)
     if folder is not None:
         write_csv_atomic(history, folder / HISTORY_FILE)
     return history

@@ -137,9 +137,14 @@ def training_dynamics(
         and the epoch's :obj:`train_loss`, :obj:`train_acc`,
         :obj:`test_loss`, :obj:`test_acc` (NaN without test data) and
         :obj:`lr` (calibrated: and the
-        :data:`~pyg_dnnmod.snapshots.CALIBRATION_COLUMNS`). :obj:`df.attrs` holds :obj:`k`, :obj:`num_samples`,
-        :obj:`metric`, :obj:`seed`, :obj:`train_seconds` and
-        :obj:`snapshot_seconds`.
+        :data:`~pyg_dnnmod.snapshots.CALIBRATION_COLUMNS`). :obj:`df.attrs`
+        holds :obj:`k`, :obj:`num_samples`, :obj:`metric`, :obj:`seed`,
+        :obj:`train_seconds`, :obj:`snapshot_seconds` and :obj:`history`
+        (the rows of :func:`~pyg_dnnmod.training.train`'s history, every
+        epoch, as a checkpoint of
+        :func:`~pyg_dnnmod.training.save_model_checkpoint` keeps them). The
+        model ends trained: save it with
+        :func:`~pyg_dnnmod.training.save_model_checkpoint`.
 
     Example:
         >>> from torch import nn
@@ -187,7 +192,8 @@ def training_dynamics(
     df.attrs.update(k=snapshots.k, num_samples=n, metric=snapshots.metric,
                     seed=snapshots.seed,
                     train_seconds=total - snapshot_seconds,
-                    snapshot_seconds=snapshot_seconds)
+                    snapshot_seconds=snapshot_seconds,
+                    history=history.to_dict('records'))
     return df
 
 

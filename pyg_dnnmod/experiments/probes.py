@@ -74,6 +74,11 @@ def probe_accuracy(
     same optimisation problem with :math:`n` features, which costs
     :math:`O(n^2 D)` instead of :math:`O(n D)` per solver iteration.
 
+    With :math:`D \geq n - 1` the :math:`n` training samples (in general
+    position) are linearly separable whatever their labels, so the train
+    accuracy is (close to) 1 for any moderate :obj:`C`: it says nothing
+    about the features; the test accuracy does.
+
     Example:
         >>> x = torch.tensor([[0.], [1.], [2.], [10.], [11.], [12.]])
         >>> y = torch.tensor([0, 0, 0, 1, 1, 1])
@@ -136,6 +141,21 @@ def linear_probes(
     :obj:`spearman` column holds Spearman's :math:`\rho` between
     :math:`Q_\ell` and the probe's test accuracy over the layers.
 
+    **Train accuracy.** A layer of a convolutional network easily has more
+    features than the probe has training samples (:math:`D = 8192` against
+    :math:`n = 250` for the default model and :math:`N = 500`). With
+    :math:`D \geq n - 1` any labels of the training samples are linearly
+    separable, so :obj:`probe_train_acc` is 1 there by construction and
+    only :obj:`probe_test_acc` compares the layers;
+    :obj:`df.attrs["separable_layers"]` lists those layers and
+    :func:`~pyg_dnnmod.plotting.plot_linear_probes` notes it under its
+    axes. The L2 penalty is kept weak (:obj:`C = 1` on standardised
+    features) on purpose: on the default model, a penalty strong enough to
+    bring the train accuracy below 1 (:obj:`C = 1 / D`: train accuracy 0.60
+    to 0.99) lowers the test accuracy at every layer (e.g. from 0.76 to
+    0.57 at :obj:`features.7`): it would measure the penalty, not the
+    features.
+
     Args:
         model (torch.nn.Module): The model.
         inputs (torch.Tensor or torch.utils.data.Dataset): Samples
@@ -164,7 +184,9 @@ def linear_probes(
         :obj:`spearman` (the same in every row; NaN for fewer than two
         layers or a constant column). :obj:`df.attrs` holds
         :obj:`spearman`, :obj:`k`, :obj:`num_samples`, :obj:`num_train`,
-        :obj:`num_test`, :obj:`metric`, :obj:`seed` and :obj:`seconds`.
+        :obj:`num_test`, :obj:`separable_layers` (the layers with
+        :math:`D \geq n - 1`), :obj:`metric`, :obj:`seed` and
+        :obj:`seconds`.
 
     Example:
         >>> from torch import nn
@@ -177,6 +199,8 @@ def linear_probes(
         [['0', 16], ['2', 16]]
         >>> df.attrs['num_train'], df.attrs['num_test']
         (20, 20)
+        >>> df.attrs['separable_layers']  # 16 features >= 20 - 1? no
+        []
     """
     from scipy.stats import spearmanr
     from sklearn.model_selection import train_test_split
@@ -240,8 +264,11 @@ def linear_probes(
         warnings.warn(f"the linear probe did not converge within "
                       f"max_iter={max_iter} iterations at layer(s) {bad}; "
                       f"raise 'max_iter'", stacklevel=2)
+    separable = df.loc[df['num_features'] >= len(train_index) - 1,
+                       'layer'].astype(str).tolist()
     df.attrs.update(spearman=rho, k=config.k, num_samples=n,
                     num_train=len(train_index), num_test=len(test_index),
+                    separable_layers=separable,
                     metric=config.metric, seed=seed,
                     seconds=time.perf_counter() - start)
     return df

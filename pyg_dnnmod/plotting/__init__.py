@@ -19,9 +19,12 @@ text, :obj:`<Figure size 600x466 with 1 Axes>`).
   model or across two, with its z against chance
 * :func:`plot_training_dynamics`: modularity per epoch and layer (Fig. 6b)
 * :func:`plot_linear_probes`: linear-probe accuracy beside the curve
+  (:func:`separable_note`: where its train accuracy means little)
 * :func:`plot_predicted_vs_true`, :func:`plot_confusion` and
   :func:`plot_metric_vs_T`: predicting the final accuracy from the first
   epochs (Vahedian et al., 2021)
+* :func:`plot_benchmark`: the population benchmark's metrics per baseline
+  and split
 * :func:`plot_redundancy_report` and :func:`plot_block_removal`: which
   transformer blocks each score would remove, and the accuracy after
   removing them
@@ -49,12 +52,17 @@ from pyg_dnnmod.plotting._dynamics import (
     default_dynamics_layers,
     plot_training_dynamics,
 )
-from pyg_dnnmod.plotting._probes import plot_linear_probes
+from pyg_dnnmod.plotting._probes import (
+    plot_linear_probes,
+    separable_layers,
+    separable_note,
+)
 from pyg_dnnmod.plotting._save import save_figure
 from pyg_dnnmod.plotting._redundancy import (
     plot_block_removal,
     plot_redundancy_report,
 )
+from pyg_dnnmod.plotting._benchmark import plot_benchmark
 from pyg_dnnmod.plotting._accuracy_prediction import (
     plot_confusion,
     plot_metric_vs_T,
@@ -74,9 +82,12 @@ __all__ = [
     'alignment_title',
     'plot_training_dynamics',
     'plot_linear_probes',
+    'separable_layers',
+    'separable_note',
     'plot_predicted_vs_true',
     'plot_confusion',
     'plot_metric_vs_T',
+    'plot_benchmark',
     'plot_redundancy_report',
     'plot_block_removal',
     'cka_title',

@@ -1,8 +1,8 @@
 r"""What the figures of :mod:`pyg_dnnmod.plotting` share: the figure class that
 shows itself in Jupyter and the one place that makes new figures, the check
 of an input frame, a new figure or the caller's axes, the size of a figure
-over depth, layer names on the x axis, and the default titles' first
-line."""
+over depth, layer names on the x axis, the legend entry of a shaded
+band, and the default titles' first line."""
 import io
 from typing import Any, Optional, Sequence, Tuple
 
@@ -126,6 +126,37 @@ def layer_ticks(ax: Any, positions: Any, names: Sequence[str],
                        rotation_mode='anchor',
                        fontsize=9 if len(names) <= 20 else 7)
     ax.set_xlabel(xlabel)
+
+
+def band_handle(over: str = 'the repeats', colour: Any = '0.5',
+                alpha: float = 0.2) -> Any:
+    r"""A legend handle that says what a shaded band is: a patch of the
+    band's :obj:`colour` and :obj:`alpha` labelled
+    :obj:`"shaded: ±1 std over <over>"`.
+
+    Example:
+        >>> band_handle('3 seeds').get_label()
+        'shaded: ±1 std over 3 seeds'
+    """
+    from matplotlib.patches import Patch
+    return Patch(facecolor=colour, alpha=alpha, linewidth=0,
+                 label=f'shaded: \u00b11 std over {over}')
+
+
+def repeats_text(summary: pd.DataFrame) -> str:
+    r"""What the standard deviation of :obj:`summary` is over:
+    :obj:`"5 repeats"` when its :obj:`count` column holds one value, else
+    :obj:`"the repeats"`.
+
+    Example:
+        >>> repeats_text(pd.DataFrame({'count': [5, 5]}))
+        '5 repeats'
+        >>> repeats_text(pd.DataFrame({'mean': [0.5]}))
+        'the repeats'
+    """
+    if 'count' in summary.columns and summary['count'].nunique() == 1:
+        return f"{int(summary['count'].iloc[0])} repeats"
+    return 'the repeats'
 
 
 def model_on_data(model: Optional[str] = None,

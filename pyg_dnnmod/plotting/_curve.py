@@ -10,12 +10,14 @@ import pandas as pd
 
 from pyg_dnnmod.experiments import SETTING_COLUMNS
 from pyg_dnnmod.plotting._axes import (
+    band_handle,
     check_frame,
     depth_figsize,
     figure_axes,
     layer_ticks,
     model_on_data,
     new_figure,
+    repeats_text,
 )
 
 _SYMBOLS = {'k': 'k', 'num_samples': 'N', 'metric': 'metric'}
@@ -183,7 +185,8 @@ def plot_modularity_curve(
     `"Understanding the Dynamics of DNNs Using Graph Modularity"
     <https://arxiv.org/abs/2111.12485>`_: for every curve the mean over
     repeats as a line with markers and a band of :math:`\pm 1` standard
-    deviation, layer names rotated on the x axis.
+    deviation, layer names rotated on the x axis. The legend's title says
+    what the shading is (:obj:`"shaded: ±1 std over 5 repeats"`).
 
     Every curve is told apart and named in the legend (when there is more
     than one), whatever its labels: each model label (the :obj:`init`
@@ -271,7 +274,7 @@ def plot_modularity_curve(
         for setting, _ in groups))
     colour_of = dict(zip(colour_keys, _colours(len(colour_keys))))
     inits = list(dict.fromkeys(setting.get('init') for setting, _ in groups))
-    drawn = False
+    drawn = banded = False
     for (setting, group), label in zip(groups, labels):
         group = group.sort_values('layer_index')
         colour = colour_of[tuple(setting.get(c) for c in colour_columns)]
@@ -286,6 +289,7 @@ def plot_modularity_curve(
             if (std > 0).any():
                 ax.fill_between(x, mean - std, mean + std, color=colour,
                                 alpha=0.2, linewidth=0)
+                banded = True
         if calibrated:
             _null_band(ax, z_ax, group, x, colour, style, first=not drawn)
             drawn = True
@@ -301,13 +305,21 @@ def plot_modularity_curve(
     ax.set_ylabel('modularity Q')
     ax.grid(True, alpha=0.3)
     _min_span(ax)
-    if len(columns) > 0 or calibrated:
+    if len(columns) > 0 or calibrated or banded:
+        # The legend's title says what the shading is.
+        shading = dict(title=band_handle(repeats_text(summary)).get_label(),
+                       title_fontsize=8) if banded else {}
         if len(groups) > 4:
             # Many curves: beside the axes, where it hides none of them.
-            ax.legend(fontsize=9, loc='upper left',
-                      bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+            ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.01, 1.0),
+                      borderaxespad=0.0, **shading)
         else:
-            ax.legend(fontsize=9, loc='best')
+            ax.legend(fontsize=9, loc='best', **shading)
+    if z_ax is not None and 'z_low' in summary.columns:
+        z_ax.legend(handles=[band_handle(colour='0.5', alpha=0.15)],
+                    labels=['shaded: 2.5-97.5 percentile of z over '
+                            + repeats_text(summary)], fontsize=8,
+                    loc='best')
     ax.set_title(title if title is not None else
                  curve_title(summary, model, data), fontsize=11)
     return fig

@@ -10,7 +10,10 @@ r"""Trained models and the recipes that reproduce them.
   installation, trained on Fashion-MNIST and MNIST (:func:`list_pretrained`,
   :func:`load_pretrained`).
 * :mod:`pyg_dnnmod.pretrained.load`: a model by spec with its weights (a
-  checkpoint, the embedded default, a random init) (:func:`load_model`).
+  checkpoint, the embedded default, a random init) (:func:`load_model`),
+  and the model of a checkpoint file of any format this package writes,
+  checked against the data it was trained on
+  (:func:`load_model_checkpoint`).
 * :mod:`pyg_dnnmod.pretrained.recipes`: training and fine-tuning recipes
   by name (:data:`TRAIN_RECIPES`, :func:`train_config`,
   :data:`FINETUNE_RECIPES`, :func:`finetune_config`).
@@ -41,13 +44,19 @@ from pyg_dnnmod.pretrained.shipped import (
     list_pretrained,
     load_pretrained,
     pretrained_entry,
+    pretrained_of_digest,
     pretrained_path,
 )
 from pyg_dnnmod.pretrained.load import (
     DEFAULT_MODEL,
+    RANDOM_INIT_HINT,
+    SAME_IMAGES,
+    checkpoint_record,
     is_default_model,
     load_model,
+    load_model_checkpoint,
     load_weights,
+    trained_on_data,
 )
 from pyg_dnnmod.pretrained.recipes import (
     DIGITS_FINETUNE,
@@ -63,6 +72,7 @@ from pyg_dnnmod.pretrained.recipes import (
     default_train_recipe,
     digits_finetune_config,
     finetune_config,
+    scaled_milestones,
     train_config,
 )
 
@@ -89,10 +99,16 @@ __all__ = [
     'load_pretrained',
     'pretrained_entry',
     'pretrained_path',
+    'pretrained_of_digest',
     'DEFAULT_MODEL',
     'is_default_model',
     'load_model',
+    'load_model_checkpoint',
     'load_weights',
+    'checkpoint_record',
+    'trained_on_data',
+    'SAME_IMAGES',
+    'RANDOM_INIT_HINT',
     'DIGITS_FINETUNE',
     'DIGITS_FULL_FINETUNE',
     'DIGITS_RECIPE_DATASETS',
@@ -107,4 +123,5 @@ __all__ = [
     'default_augment',
     'default_train_recipe',
     'train_config',
+    'scaled_milestones',
 ]

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from pyg_dnnmod._version import __version__
 from pyg_dnnmod.datasets.registry import TRANSLATED_DIGITS
 from pyg_dnnmod.io import DamagedFileError, atomic_save, load_tensors
-from pyg_dnnmod.names import DEFAULT_MODEL
+from pyg_dnnmod.names import DEFAULT_DATASET, DEFAULT_MODEL
 from pyg_dnnmod.training import check_threads, fixed_threads
 
 if TYPE_CHECKING:
@@ -152,8 +152,8 @@ def pretrained_digits_cnn(
     return train_cached(folder / f'digits_cnn_{key}.pt',
                         lambda: digits_model(seed=DIGITS_RECIPE['seed']),
                         recipe_config(DIGITS_RECIPE),
-                        dict(key=key, **training_environment(num_threads,
-                                                             device)),
+                        dict(key=key, model=DEFAULT_MODEL,
+                             **training_environment(num_threads, device)),
                         retrain=retrain, progress=progress, device=device,
                         num_threads=num_threads)
 
@@ -188,10 +188,13 @@ def train_cached(
     :obj:`path` by :func:`training_environment`), loaded from :obj:`path`
     when it is there.
 
-    An unusable file (truncated, or of another architecture) is never
-    reused silently: it is reported and the model trained again. A new
-    file is written atomically, with :obj:`info` plus :obj:`test_acc`,
-    :obj:`seconds` and :obj:`epochs`.
+    A new file is written atomically as :obj:`{'state_dict': ...,
+    'info': ...}`, with :obj:`info` plus :obj:`dataset` (the name of the
+    translated digits, what the weights were trained on), :obj:`test_acc`,
+    :obj:`seconds` and :obj:`epochs`: a checkpoint ``--checkpoint`` reads
+    back (:func:`~pyg_dnnmod.training.read_checkpoint`). An unusable file
+    (truncated, or of another architecture) is never reused silently: it is
+    reported and the model trained again.
 
     Returns:
         (torch.nn.Module, dict): The model in eval mode, and its summary
@@ -232,7 +235,8 @@ def train_cached(
                         device=device if device is not None else 'cpu')
     model = model.cpu().eval()
     last = history.iloc[-1]
-    info = dict(info, test_acc=float(last['test_acc']),
+    info = dict(info, dataset=DEFAULT_DATASET,
+                test_acc=float(last['test_acc']),
                 seconds=float(history['seconds'].sum()),
                 epochs=int(last['epoch']))
     path.parent.mkdir(parents=True, exist_ok=True)

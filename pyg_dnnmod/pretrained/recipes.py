@@ -12,7 +12,7 @@ network is repaired after the cut (``pyg-dnnmod prune --recipe``,
   :class:`~pyg_dnnmod.training.TrainConfig`.
 """
 import dataclasses
-from typing import Any, Dict
+from typing import Any, Dict, Sequence, Tuple
 
 from pyg_dnnmod.names import (
     FINETUNE_RECIPE_NAMES,
@@ -143,21 +143,59 @@ def default_augment(dataset: str) -> bool:
     return dataset in AUGMENTED_DATASETS
 
 
-def train_config(name: str, **overrides: Any) -> TrainConfig:
+def scaled_milestones(milestones: Sequence[int], recipe_epochs: int,
+                      epochs: int) -> Tuple[int, ...]:
+    r"""The learning-rate milestones of a recipe of :obj:`recipe_epochs`
+    epochs moved to the same fractions of :obj:`epochs`: every milestone
+    :math:`m` becomes :math:`\mathrm{round}(m \cdot E / E_0)`, and those
+    outside :math:`(0, E)` are dropped. The weight zoo's rule
+    (:func:`~pyg_dnnmod.weights.zoo.zoo_spec` puts its milestone at two thirds
+    of the budget, where the digits recipe has its own: 8 of 12 epochs).
+
+    Example:
+        >>> scaled_milestones((8, ), 12, 30), scaled_milestones((8, ), 12, 12)
+        ((20,), (8,))
+        >>> scaled_milestones((5, 8), 10, 20), scaled_milestones((8, ), 12, 1)
+        ((10, 16), ())
+    """
+    if recipe_epochs < 1:
+        return tuple(m for m in milestones if 0 < m < epochs)
+    moved = {int(round(m * epochs / recipe_epochs)) for m in milestones}
+    return tuple(sorted(m for m in moved if 0 < m < epochs))
+
+
+def train_config(name: str, scale_milestones: bool = False,
+                 **overrides: Any) -> TrainConfig:
     r"""The training recipe :obj:`name` of :data:`TRAIN_RECIPES` as a
     :class:`~pyg_dnnmod.training.TrainConfig`, with fields replaced by
     :obj:`overrides`.
+
+    With :obj:`scale_milestones`, an :obj:`epochs` override without a
+    :obj:`milestones` one moves the recipe's milestones to the same
+    fractions of the new budget (:func:`scaled_milestones`), so that a
+    longer run drops the learning rate as late, relatively, as the recipe
+    does. (``pyg-dnnmod train`` keeps them, so that ``--resume`` with more
+    ``--epochs`` continues the same run.)
 
     Example:
         >>> config = train_config('fashion')
         >>> config.epochs, config.batch_size, config.milestones
         (10, 128, (5, 8))
+        >>> train_config('digits', epochs=30).milestones
+        (8,)
+        >>> train_config('digits', scale_milestones=True, epochs=30).milestones
+        (20,)
     """
     if name not in TRAIN_RECIPES:
         raise ValueError(f"unknown training recipe {name!r}; the recipes "
                          f"are {', '.join(map(repr, TRAIN_RECIPES))}")
-    return dataclasses.replace(recipe_config(TRAIN_RECIPES[name]),
-                               **overrides)
+    config = recipe_config(TRAIN_RECIPES[name])
+    if scale_milestones and 'milestones' not in overrides and \
+            isinstance(overrides.get('epochs'), int) and \
+            not isinstance(overrides.get('epochs'), bool):
+        overrides = dict(overrides, milestones=scaled_milestones(
+            config.milestones, config.epochs, overrides['epochs']))
+    return dataclasses.replace(config, **overrides)
 
 
 def finetune_config(name: str, **overrides: Any) -> TrainConfig:

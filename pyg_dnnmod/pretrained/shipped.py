@@ -49,7 +49,7 @@ from pyg_dnnmod.models import build_model
 
 __all__ = ['PretrainedEntry', 'PRETRAINED', 'list_pretrained',
            'describe_pretrained', 'pretrained_entry', 'pretrained_path',
-           'load_pretrained', 'architecture_of']
+           'load_pretrained', 'architecture_of', 'pretrained_of_digest']
 
 _WEIGHTS = Path(__file__).with_name('weights')
 _FASHION = ((0.2860, ), (0.3530, ))
@@ -183,6 +183,23 @@ def architecture_of(spec: str) -> str:
     """
     key = spec.strip().lower() if isinstance(spec, str) else spec
     return PRETRAINED[key].architecture if key in PRETRAINED else spec
+
+
+def pretrained_of_digest(digest: str) -> Optional[PretrainedEntry]:
+    r"""The shipped network whose file has the SHA-256 :obj:`digest` (see
+    :func:`~pyg_dnnmod.io.file_digest`), or :obj:`None`: how a copy of a
+    shipped file passed as a checkpoint is recognised, with the data it
+    was trained on.
+
+    Example:
+        >>> entry = pretrained_of_digest(PRETRAINED['vgg16-fashion-mnist']
+        ...                              .sha256)
+        >>> entry.name, entry.dataset
+        ('vgg16-fashion-mnist', 'fashion-mnist')
+        >>> pretrained_of_digest('0' * 64) is None
+        True
+    """
+    return next((e for e in PRETRAINED.values() if e.sha256 == digest), None)
 
 
 def pretrained_path(name: str) -> Path:

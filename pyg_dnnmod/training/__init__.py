@@ -11,11 +11,15 @@ a training run does not depend on the machine's thread count.
 """
 from pyg_dnnmod.training._augment import random_crop_flip
 from pyg_dnnmod.training._checkpoint import (
+    check_state_dict,
+    checkpoint_info,
     checkpoint_path,
+    describe_checkpoint,
     list_checkpoints,
     load_checkpoint,
     read_checkpoint,
     save_checkpoint,
+    save_model_checkpoint,
 )
 from pyg_dnnmod.training._config import (
     OPTIMIZERS,
@@ -36,6 +40,10 @@ __all__ = [
     'load_checkpoint',
     'read_checkpoint',
     'save_checkpoint',
+    'save_model_checkpoint',
+    'checkpoint_info',
+    'check_state_dict',
+    'describe_checkpoint',
     'list_checkpoints',
     'checkpoint_path',
     'random_crop_flip',

@@ -4,7 +4,8 @@ from typing import Any, Dict, List, Tuple
 
 # Fields that change the sequence of weights; a resumed run must agree on
 # them with the checkpoint it resumes from. `epochs` may grow, and the others
-# only change speed or evaluation batching.
+# only change speed, evaluation batching or what epoch 0 reports
+# (`eval_train_at_start`).
 TRAJECTORY_FIELDS = ('batch_size', 'lr', 'momentum', 'weight_decay',
                      'nesterov', 'milestones', 'gamma', 'seed', 'optimizer')
 #: The optimizers of :class:`TrainConfig`.
@@ -53,6 +54,13 @@ class TrainConfig:
             :obj:`(0.9, 0.999)` and decoupled :obj:`weight_decay`, as
             transformers are trained; :obj:`momentum` and :obj:`nesterov`
             are not used). (default: :obj:`"sgd"`)
+        eval_train_at_start (bool, optional): Evaluate the untrained model
+            (epoch 0) on the whole training set; with :obj:`False` its
+            :obj:`train_loss` and :obj:`train_acc` are NaN, which saves a
+            pass over the training data (a fifth of a 5-epoch run on
+            Fashion-MNIST). The test set is evaluated either way. Changes
+            no weight, so a run may resume with another value.
+            (default: :obj:`True`)
 
     Example:
         >>> TrainConfig(epochs=5, milestones=[3]).milestones
@@ -74,6 +82,7 @@ class TrainConfig:
     eval_batch_size: int = 1024
     num_workers: int = 0
     optimizer: str = 'sgd'
+    eval_train_at_start: bool = True
 
     def __post_init__(self) -> None:
         for name, low in (('epochs', 0), ('batch_size', 1), ('seed', 0),
@@ -96,6 +105,9 @@ class TrainConfig:
             name = 'momentum' if self.momentum < 0 else 'weight_decay'
             raise ValueError(f"'{name}' must be >= 0 "
                              f"(got {getattr(self, name)})")
+        if not isinstance(self.eval_train_at_start, bool):
+            raise TypeError(f"'eval_train_at_start' must be a bool (got "
+                            f"{self.eval_train_at_start!r})")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"'optimizer' must be one of {OPTIMIZERS} (got "
                              f"{self.optimizer!r})")
@@ -133,6 +145,10 @@ def config_differences(config: TrainConfig, stored: Dict[str, Any]
         []
         >>> config_differences(TrainConfig(optimizer='adamw'), stored)
         [('lr', 0.1, 0.01), ('optimizer', 'sgd', 'adamw')]
+        >>> # What epoch 0 reports changes no weight: never a difference.
+        >>> config_differences(TrainConfig(lr=0.1, eval_train_at_start=False),
+        ...                    stored)
+        []
     """
     defaults = TrainConfig().to_dict()
     current = config.to_dict()

@@ -208,15 +208,19 @@ def train(
     callback: Optional[Callable[[int, nn.Module], None]] = None,
     progress: bool = True,
     augment: Optional[Callable[[Tensor], Tensor]] = None,
+    info: Optional[Dict[str, Any]] = None,
 ) -> pd.DataFrame:
     r"""Trains a classifier with SGD and cross-entropy, one checkpoint per
     epoch.
 
     Epoch 0 is the model as given (e.g. at random initialisation): it is
-    evaluated, saved as ``epoch_000.pt`` and passed to :obj:`callback` like
-    every later epoch, so that dynamics over training start at the random
-    init. Each epoch :math:`e \geq 1` shuffles the training data, takes SGD
-    steps (see :class:`TrainConfig`), evaluates on :obj:`test_data`, writes
+    evaluated (on the training data only if
+    :obj:`config.eval_train_at_start`, a whole pass over it; else its
+    training columns are NaN), saved as ``epoch_000.pt`` and passed to
+    :obj:`callback` like every later epoch, so that dynamics over training
+    start at the random init. Each epoch :math:`e \geq 1` shuffles the
+    training data, takes SGD steps (see :class:`TrainConfig`), evaluates on
+    :obj:`test_data`, writes
     ``epoch_XXX.pt`` atomically (model ``state_dict``, optimizer and
     scheduler state, history and configuration; loadable with
     :obj:`weights_only=True`) and calls :obj:`callback(e, model)`.
@@ -259,13 +263,20 @@ def train(
         augment (callable, optional): Applied to every training input batch
             on the device, e.g. :func:`random_crop_flip`.
             (default: :obj:`None`)
+        info (dict, optional): What the weights are, plain values kept in
+            every checkpoint under :obj:`"info"` (see
+            :func:`~pyg_dnnmod.training.checkpoint_info`): the model's spec
+            under :obj:`"model"` and the training data's name under
+            :obj:`"dataset"`.
+            (default: :obj:`None`)
 
     Returns:
         pandas.DataFrame: One row per epoch from 0 with columns
         :obj:`epoch`, :obj:`train_loss`, :obj:`train_acc`, :obj:`test_loss`,
         :obj:`test_acc`, :obj:`lr` and :obj:`seconds`. The training columns
         of epochs :math:`\geq 1` are averages over the epoch's batches in
-        training mode; those of epoch 0 come from :func:`evaluate`.
+        training mode; those of epoch 0 come from :func:`evaluate` (NaN
+        unless :obj:`config.eval_train_at_start`).
 
     Example:
         >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
@@ -321,6 +332,7 @@ def train(
                     'history': [dict(row) for row in history],
                     'config': config.to_dict(),
                     'environment': environment,
+                    **({'info': dict(info)} if info is not None else {}),
                 }, checkpoint_path(checkpoint_dir, epoch))
         if callback is not None:
             callback(epoch, model)
@@ -363,9 +375,10 @@ def train(
         with torch.random.fork_rng(devices=devices):
             if start_epoch == 0:
                 start = time.perf_counter()
-                train_loss, train_acc = _evaluate(model, train_data,
-                                                  config.eval_batch_size,
-                                                  device)
+                train_loss, train_acc = math.nan, math.nan
+                if config.eval_train_at_start:
+                    train_loss, train_acc = _evaluate(
+                        model, train_data, config.eval_batch_size, device)
                 test_loss, test_acc = test_metrics()
                 history.append(
                     dict(epoch=0, train_loss=train_loss, train_acc=train_acc,

@@ -48,6 +48,11 @@ from pyg_dnnmod.weights.dataset import (
     temporal_summary,
     weight_graph_sequence,
 )
+from pyg_dnnmod.weights.dynamics_dataset import (
+    SPLITS,
+    DNNDynamicsDataset,
+    dynamics_node_features,
+)
 from pyg_dnnmod.weights import predict
 
 # Moved to pyg_dnnmod.experiments (a higher floor), so resolved on access.
@@ -80,6 +85,9 @@ __all__ = [
     'epoch_aggregates',
     'temporal_summary',
     'WeightGraphDataset',
+    'DNNDynamicsDataset',
+    'SPLITS',
+    'dynamics_node_features',
     'ZooSpace',
     'WeightRecorder',
     'generate_zoo',

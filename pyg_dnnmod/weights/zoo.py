@@ -46,6 +46,7 @@ from pyg_dnnmod.weights._zoo_records import (
 from pyg_dnnmod.weights._zoo_space import (
     ZOO_ARCHITECTURES,
     ZOO_DATA,
+    ZOO_FASHION_SUBSET,
     ZOO_INPUT_SHAPE,
     ZOO_OPTIMIZERS,
     OLD_ZOO_DEFAULTS,
@@ -61,6 +62,7 @@ __all__ = [
     'ZOO_OPTIMIZERS',
     'ZOO_INPUT_SHAPE',
     'ZOO_DATA',
+    'ZOO_FASHION_SUBSET',
     'ZooSpace',
     'zoo_model',
     'zoo_spec',
@@ -73,6 +75,7 @@ __all__ = [
     'repair_records',
     'zoo_summary',
     'generate_zoo',
+    'zoo_settings',
     'tiny_zoo',
 ]
 
@@ -126,6 +129,10 @@ def _zoo_data(data: str, max_train_samples: Optional[int]
         from pyg_dnnmod.pretrained import DIGITS_DATA, digits_data
         if data == 'translated-digits':
             train, test = digits_data('train'), digits_data('test')
+        elif data == 'fashion-mnist':
+            train, test = (_fashion_subset(part == 'train',
+                                           ZOO_FASHION_SUBSET[part])
+                           for part in ('train', 'test'))
         else:
             import torch.nn.functional as F
 
@@ -145,6 +152,17 @@ def _zoo_data(data: str, max_train_samples: Optional[int]
             x, y = x[keep], y[keep]
         _DATA_CACHE[key] = ((x, y), test)
     return _DATA_CACHE[key]
+
+
+def _fashion_subset(train: bool, size: int) -> Tuple[Any, Any]:
+    r"""A class-balanced subset of :obj:`size` Fashion-MNIST images of
+    one split, resized to 16x16 (see :data:`ZOO_FASHION_SUBSET`)."""
+    from pyg_dnnmod.datasets import load_fashion_mnist, resize_images
+    from pyg_dnnmod.utils import sample_indices
+    x, y = load_fashion_mnist(train=train)
+    keep = sample_indices(y, size, balanced=True,
+                          seed=ZOO_FASHION_SUBSET['seed'])
+    return resize_images(x[keep], ZOO_INPUT_SHAPE[-1]), y[keep]
 
 
 def train_network(index: int, spec: Dict[str, Any],
@@ -177,12 +195,12 @@ def train_network(index: int, spec: Dict[str, Any],
     from pyg_dnnmod.training import train
     space = ZooSpace(**spec['space'])
     hparams = space.sample(index, spec['seed'])
-    train_data, test_data = _zoo_data(spec.get('data', 'translated-digits'),
-                                      spec['max_train_samples'])
+    data = spec.get('data', 'translated-digits')
+    train_data, test_data = _zoo_data(data, spec['max_train_samples'])
     with torch.random.fork_rng():
         torch.manual_seed(hparams['seed'])
         model = zoo_model(hparams['architecture'], hparams['width'],
-                          hparams['dropout'], spec['num_classes'])
+                          hparams['dropout'], spec['num_classes'], data)
     recorder = WeightRecorder(spec['snapshot_epochs'])
     start = time.perf_counter()
     with _warnings_quiet(), fixed_threads(spec.get('threads', 1)):
@@ -375,11 +393,14 @@ def generate_zoo(root: PathLike, num_networks: int, epochs: int = 15,
         seed (int, optional): The zoo seed. (default: :obj:`0`)
         max_train_samples (int, optional): Train on a seeded random subset
             of this many training images (for quick tests).
-            (default: :obj:`None`, all 899)
-        data (str, optional): :obj:`'centred-digits'` or
+            (default: :obj:`None`, all 899 digits, or the 2,000 images of
+            the Fashion-MNIST subset)
+        data (str, optional): :obj:`'centred-digits'`,
             :obj:`'translated-digits'` (the package's default data, which
-            the zoo's networks barely learn; see :data:`ZOO_DATA`).
-            (default: :obj:`'centred-digits'`)
+            the zoo's networks barely learn) or :obj:`'fashion-mnist'` (a
+            class-balanced subset of the real Fashion-MNIST resized to
+            16x16, see :data:`ZOO_FASHION_SUBSET`; needs its local IDX
+            files); see :data:`ZOO_DATA`. (default: :obj:`'centred-digits'`)
         num_workers (int, optional): Processes that train networks at the
             same time; :obj:`1` trains in this process.
             (default: :obj:`1`)
@@ -443,6 +464,29 @@ def generate_zoo(root: PathLike, num_networks: int, epochs: int = 15,
         finally:
             bar.close()
     return zoo_summary(root)
+
+
+def zoo_settings(root: PathLike) -> Dict[str, Any]:
+    r"""The settings stored with the zoo at :obj:`root`, as keyword
+    arguments of :func:`generate_zoo`, so that a zoo made with any settings
+    is resumed or extended with the same ones:
+    :obj:`generate_zoo(root, n, **zoo_settings(root))`.
+
+    Example:
+        >>> root = tiny_zoo(num_networks=1)
+        >>> settings = zoo_settings(root)
+        >>> settings['epochs'], settings['data'], settings['space'].widths
+        (2, 'centred-digits', (0.5,))
+        >>> len(generate_zoo(root, 2, **settings))  # one more network
+        2
+    """
+    spec = read_spec(root)
+    return dict(epochs=spec['epochs'],
+                snapshot_epochs=spec['snapshot_epochs'],
+                milestones=spec['milestones'], gamma=spec['gamma'],
+                space=ZooSpace(**spec['space']), seed=spec['seed'],
+                max_train_samples=spec['max_train_samples'],
+                data=spec['data'], threads_per_worker=spec['threads'])
 
 
 def tiny_zoo(root: Optional[PathLike] = None, num_networks: int = 4,

@@ -118,8 +118,8 @@ ERRORS = [
      "--k 20 must be smaller than --num-samples 20"),
     (['--attack-batch-size', '0'], "--attack-batch-size must be >= 1"),
     (['--dataset', 'synthetic', '--model', 'digits_cnn', '--random-init',
-      '--num-samples', '20'],
-     "must lie in [clip_min, clip_max] = [0.0, 1.0] for attack 'fgsm'"),
+      '--num-samples', '20', '--param', 'fgsm.clip_max=0.5'],
+     "must lie in [clip_min, clip_max] = [0.0, 0.5] for attack 'fgsm'"),
 ]
 
 

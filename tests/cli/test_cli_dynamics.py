@@ -23,7 +23,7 @@ def test_acceptance_on_the_default(dynamics_run):
     the first layer stays within 0.1 of its epoch-0 value."""
     out = dynamics_run
     assert sorted(p.name for p in out.iterdir()) == [
-        'dynamics.csv', 'dynamics.png', 'run.json']
+        'dynamics.csv', 'dynamics.png', 'epoch_003.pt', 'run.json']
     df = pd.read_csv(out / 'dynamics.csv')
     assert df.columns.tolist() == [
         'epoch', 'layer_index', 'layer', 'modularity', 'train_loss',

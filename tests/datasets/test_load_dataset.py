@@ -50,9 +50,9 @@ def test_plain_digits_halves():
 def test_synthetic_shaped_as_asked():
     data = load_dataset('synthetic', shape=(1, 16, 16))
     assert data.inputs.shape == (1000, 1, 16, 16)
-    assert data.input_shape == (1, 16, 16) and data.mean is None
+    assert data.input_shape == (1, 16, 16) and data.mean == (0.5, )
     assert torch.bincount(data.labels).tolist() == [100] * 10
-    assert data.info == dict(separation=16.0, seed=0)
+    assert data.info == dict(separation=3.0, grid=4, seed=0, template_seed=0)
     train = load_dataset('synthetic', split='train', shape=(1, 16, 16))
     assert train.info['seed'] == 1
     assert not torch.equal(train.inputs, data.inputs)

@@ -83,6 +83,7 @@ def run_name(args: argparse.Namespace) -> str:
     model = common.slug(args.model)
     if args.random_init:
         model += '-random'
+    model += ''.join('-' + part for part in common.checkpoint_part(args))
     if _second(args):
         b = common.slug(args.model_b or args.model)
         if args.checkpoint_b is not None:
@@ -129,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         except CLIError as e:
             raise CLIError(str(e).replace('--model', '--model-b')
                            .replace('--checkpoint', '--checkpoint-b')
+                           .replace('--random-init', '--random-init-b')
                            .replace('--layers', '--layers-b')) from e
 
     with timer('alignment'):

@@ -137,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
                      'all' if attacks == list(_ALL) else
                      common.values_slug(attacks)] +
                     (['random'] if args.random_init else []) +
+                    common.checkpoint_part(args) +
                     (['calibrated'] if args.calibrate else []))
     out = common.plan_output(args.out, name, args.overwrite)
 

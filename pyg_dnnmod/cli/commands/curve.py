@@ -74,6 +74,7 @@ def run_name(args: argparse.Namespace) -> str:
         parts.append(common.values_slug(args.metric))
     if args.random_init:
         parts.append('random')
+    parts += common.checkpoint_part(args)
     if args.compare_random_init:
         parts.append('vs-random')
     if args.calibrate:

@@ -7,13 +7,23 @@ callback) or, with ``--checkpoints``, by
 :func:`pyg_dnnmod.experiments.dynamics.dynamics_from_checkpoints` (a run of
 ``pyg-dnnmod train``).
 
+The recipe is the one ``pyg-dnnmod train`` would use; ``--epochs``
+without ``--milestones`` moves its learning-rate milestones with the budget
+(:func:`~pyg_dnnmod.pretrained.scaled_milestones`: ``--epochs 30`` of the
+digits recipe drops the rate after epoch 20, as 8 of its 12 epochs).
+
 Writes into the output folder (default
 ``./pyg_dnnmod_out/dynamics-<model>-<dataset>-N<N>-k<k>-e<epochs>/``, with
 ``-2``, ``-3``, ... appended when taken): ``dynamics.csv`` (one row per
 epoch and layer: modularity, training and test loss and accuracy, learning
-rate), ``dynamics.png`` and ``run.json``. No checkpoints are kept: for
-those, run ``pyg-dnnmod train`` and then ``pyg-dnnmod dynamics
---checkpoints <its folder>``.
+rate), ``dynamics.png``, ``run.json`` and, after training, the trained
+model as ``epoch_XXX.pt`` of the last epoch
+(:func:`~pyg_dnnmod.training.save_model_checkpoint`: the weights, the
+model, data set and class count, the history and the recipe), which
+``--checkpoint`` of the other commands reads back. For every epoch's
+checkpoint, run ``pyg-dnnmod train`` and then ``pyg-dnnmod dynamics
+--checkpoints <its folder>`` (whose last checkpoint must have been trained
+on ``--dataset``; without ``--model``, the model it records).
 """
 import argparse
 from typing import Any, Dict
@@ -78,23 +88,26 @@ def run(args: argparse.Namespace) -> int:
     common.check_positive(args.epochs, '--epochs', 0)
     common.check_positive(args.batch_size, '--batch-size')
     common.check_permutations(args)
-    config, recipe = common.make_config(args)
+    config, recipe = common.make_config(args, scale_milestones=True)
     seed = config.seed
     progress = common.show_progress(args)
     device = common.resolve_device(args.device)
+    record: Dict[str, Any] = {}
     if args.checkpoints is not None:
         pairs = list_checkpoints(args.checkpoints)
         if not pairs:
             raise CLIError(f"--checkpoints '{args.checkpoints}' holds no "
                            f"epoch_XXX.pt checkpoint; pass the folder of a "
                            f"'pyg-dnnmod train' run")
+        record = checkpoints_record(args, pairs[-1][1])
         epochs_label = f'e{pairs[-1][0]}'
     else:
         epochs_label = f'e{config.epochs}'
     name = '-'.join([NAME, common.slug(args.model), args.dataset,
                      f'N{args.num_samples}', f'k{args.k}', epochs_label] +
                     ([args.metric] if args.metric != 'cosine' else []) +
-                    (['calibrated'] if args.calibrate else []))
+                    (['calibrated'] if args.calibrate else []) +
+                    common.checkpoint_part(args, 'checkpoints'))
     out = common.plan_output(args.out, name, args.overwrite)
 
     with timer('data'):
@@ -105,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
             common.load_data(args.dataset, args.data_root, 'train',
                              args.model,
                              image_size=args.image_size)
+    if record:
+        from pyg_dnnmod.pretrained import trained_on_data
+        with common.options_named(checkpoint='--checkpoints',
+                                  data='--dataset'):
+            trained_on_data(record, test_data, pairs[-1][1])
     balanced = not args.unbalanced
     common.check_samples(test_data.labels, [args.num_samples], balanced,
                          test_data)
@@ -114,9 +132,10 @@ def run(args: argparse.Namespace) -> int:
                        f"(translated-digits, digits, cifar10, cifar100, "
                        f"fashion-mnist, mnist, mnist-5k, synthetic; "
                        f"without --image-size)")
+    num_classes = args.num_classes or record.get('num_classes')
     with timer('model'):
-        model = common.build_model(args.model, test_data,
-                                   args.num_classes, seed=seed)
+        model = common.build_model(args.model, test_data, num_classes,
+                                   seed=seed)
         common.check_model_input(model, test_data, args.model)
     names = common.check_layers(model, args.layers, args.post_activation,
                                 args)
@@ -150,6 +169,17 @@ def run(args: argparse.Namespace) -> int:
         timer.timings['train'] = df.attrs['train_seconds']
         timer.timings['snapshots'] = df.attrs['snapshot_seconds']
         source = dict(recipe=recipe, config=config.to_dict())
+    files = {'dynamics.csv': lambda p: df.to_csv(p, index=False)}
+    kept = None
+    if args.checkpoints is None:  # the trained model, as 'train' keeps it
+        from pyg_dnnmod.training import checkpoint_path, save_model_checkpoint
+        kept = checkpoint_path('', config.epochs).name
+        info = dict(model=args.model, dataset=args.dataset,
+                    num_classes=num_classes or test_data.num_classes)
+        files[kept] = lambda p: save_model_checkpoint(
+            model, p, info, epoch=config.epochs,
+            history=df.attrs['history'], config=config.to_dict())
+        source['checkpoint'] = kept
 
     with timer('plot'):
         from pyg_dnnmod.plotting import plot_training_dynamics
@@ -158,8 +188,7 @@ def run(args: argparse.Namespace) -> int:
             data=f'{test_data.title} (test)')
 
     paths = common.finish(
-        NAME, args, out, timer, device,
-        files={'dynamics.csv': lambda p: df.to_csv(p, index=False)},
+        NAME, args, out, timer, device, files=files,
         figures={'dynamics.png': fig},
         model=dict(spec=args.model, init_seed=seed), data=test_data.describe(),
         layers=names, num_samples=args.num_samples, k=args.k, **source)
@@ -173,4 +202,24 @@ def run(args: argparse.Namespace) -> int:
           f"layer (N = {args.num_samples}, k = {args.k}) and test accuracy")
     print(table.to_string(float_format=lambda v: f'{v:.3f}'))
     common.print_written(paths)
+    if kept is not None:
+        print(f"next: pyg-dnnmod curve --checkpoint {out / kept}")
     return 0
+
+
+def checkpoints_record(args: argparse.Namespace, last: Any) -> Dict[str, Any]:
+    r"""What the last checkpoint of ``--checkpoints`` records
+    (:func:`~pyg_dnnmod.pretrained.checkpoint_record`); without ``--model``
+    (``--dataset``), the model (the data set) it records becomes the
+    option's value."""
+    from pyg_dnnmod.pretrained import checkpoint_record
+
+    with common.options_named(checkpoint='--checkpoints'):
+        record = checkpoint_record(last)
+    if not common.given(args, 'model') and \
+            isinstance(record.get('model'), str):
+        args.model = record['model']
+    if not common.given(args, 'dataset') and \
+            record.get('dataset') in common.DATASETS:
+        args.dataset = record['dataset']
+    return record

@@ -9,7 +9,10 @@ Writes into the output folder (default
 ``-3``, ... appended when taken): ``probes.csv`` (one row per layer:
 modularity, probe train and test accuracy, whether the solver converged,
 and Spearman's :math:`\rho` between modularity and probe test accuracy),
-``linear_probes.png`` and ``run.json``.
+``linear_probes.png`` and ``run.json``. Where a layer has at least as many
+features as the probe has training samples (less one), its train accuracy
+is 1 by construction (any labels are linearly separable); the figure and
+the printout say so.
 """
 import argparse
 from typing import Any
@@ -41,7 +44,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                             '(stratified) (default: %(default)s)')
     group.add_argument('--C', type=float, default=1.0, dest='C',
                        help='inverse L2 strength of the logistic regression '
-                            '(default: %(default)s)')
+                            'on standardised features; with more features '
+                            'than training samples the train accuracy is 1 '
+                            'for any moderate C, so compare the test '
+                            'accuracy (default: %(default)s)')
     group.add_argument('--max-iter', type=int, default=1000,
                        help="the solver's iteration limit "
                             "(default: %(default)s)")
@@ -98,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         num_train=df.attrs['num_train'], num_test=df.attrs['num_test'],
         probe=dict(kind='sklearn LogisticRegression (lbfgs, multinomial), '
                         'features standardised on the training part',
-                   C=args.C, max_iter=args.max_iter))
+                   C=args.C, max_iter=args.max_iter,
+                   separable_layers=df.attrs['separable_layers']))
 
     print(f"{args.model} ({model_info.get('weights', '')}) on {data.title} "
           f"({data.split}): {len(names)} layers, N = {args.num_samples} "
@@ -109,5 +116,9 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(f'Spearman rho(modularity, probe test accuracy) over the layers: '
           f'{rho:.3f}')
+    from pyg_dnnmod.plotting import separable_note
+    note = separable_note(df)
+    if note:
+        print(note.replace('\n', ' '))
     common.print_written(paths)
     return 0

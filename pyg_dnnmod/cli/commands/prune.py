@@ -257,9 +257,10 @@ def selection_slug(args: argparse.Namespace) -> str:
 
 def run_name(args: argparse.Namespace) -> str:
     r"""The default folder name, e.g.
-    :obj:`prune-digits_deep_cnn-translated-digits-gain0.01`."""
+    :obj:`prune-digits_deep_cnn-translated-digits-gain0.01` (then
+    :obj:`-ckpt-<stem>` with ``--checkpoint``)."""
     return '-'.join([NAME, common.slug(args.model), args.dataset,
-                     selection_slug(args)])
+                     selection_slug(args)] + common.checkpoint_part(args))
 
 
 def resolve_trained_model(args: argparse.Namespace, data: Any,
@@ -350,7 +351,8 @@ def run(args: argparse.Namespace) -> int:
         test = common.load_data(args.dataset, args.data_root, 'test',
                                 args.model,
                                 image_size=args.image_size)
-    common.check_samples(test.labels, [args.num_samples], True, test)
+    common.check_samples(test.labels, [args.num_samples], True, test,
+                         unbalanced_option=False)
     with timer('model'):
         model, model_info = resolve_trained_model(args, test, progress)
 

@@ -5,7 +5,9 @@ done by :func:`pyg_dnnmod.experiments.train_model`.
 
 Writes into the output folder (default
 ``./pyg_dnnmod_out/train-<model>-<dataset>/``): ``epoch_000.pt`` (the
-random init) ... ``epoch_XXX.pt``, ``history.csv`` (rewritten after every
+random init) ... ``epoch_XXX.pt`` (each records the model, the data set
+and the class count it was trained with, which ``--checkpoint`` reads
+back), ``history.csv`` (rewritten after every
 epoch), ``training_curve.png`` and ``run.json``. ``--resume`` continues an
 interrupted run in the same folder, ending with exactly the weights of an
 uninterrupted one; a folder that holds a run is otherwise never reused
@@ -50,6 +52,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     group.add_argument('--eval-batch-size', type=int)
     group.add_argument('--num-workers', type=int,
                        help='data loader workers (ImageNet50 only)')
+    group.add_argument(
+        '--eval-train-at-start', action=argparse.BooleanOptionalAction,
+        default=None,
+        help="evaluate the untrained model (epoch 0) on the whole training "
+             "set; --no-eval-train-at-start skips that pass (epoch 0's "
+             "train_loss and train_acc are then empty) (default: on)")
     group.add_argument(
         '--threads', type=int, metavar='N',
         help="CPU threads while training; the result depends on it (default: "
@@ -148,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
 
     timer = common.Timer()
     config, recipe = common.make_config(args)
+    if args.eval_train_at_start is not None:
+        import dataclasses
+        config = dataclasses.replace(
+            config, eval_train_at_start=args.eval_train_at_start)
     progress = common.show_progress(args)
     device = common.resolve_device(args.device)
     folder = plan_folder(args)
@@ -193,7 +205,9 @@ def run(args: argparse.Namespace) -> int:
             model, train_data.as_data(), test_data.as_data(), config,
             out=folder, resume=args.resume, device=device,
             augment=random_crop_flip if augment else None,
-            progress=progress)
+            progress=progress, info=dict(
+                model=args.model, dataset=args.dataset,
+                num_classes=args.num_classes or train_data.num_classes))
 
     last = history.iloc[-1]
     fig = plot_training_history(

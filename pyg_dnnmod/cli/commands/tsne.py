@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     device = common.resolve_device(args.device)
     name = '-'.join([NAME, common.slug(args.model), args.dataset,
                      f'N{args.num_samples}', f'k{args.k}'] +
-                    (['random'] if args.random_init else []))
+                    (['random'] if args.random_init else []) +
+                    common.checkpoint_part(args))
     out = common.plan_output(args.out, name, args.overwrite)
 
     data = common.read_data(args, timer)

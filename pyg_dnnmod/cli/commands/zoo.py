@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, List
 
 from pyg_dnnmod.cli import _common as common
-from pyg_dnnmod.names import ZOO_ARCHITECTURES, ZOO_OPTIMIZERS
+from pyg_dnnmod.names import ZOO_ARCHITECTURES, ZOO_DATA, ZOO_OPTIMIZERS
 
 NAME = 'zoo'
 
@@ -55,16 +55,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        help='epochs after which the learning rate is divided '
                             'by 10 (default: after two thirds of --epochs)')
     group.add_argument('--data', default='centred-digits',
-                       choices=('centred-digits', 'translated-digits'),
+                       choices=ZOO_DATA,
                        help="centred-digits: scikit-learn's 8x8 digits "
                             "centred on a 16x16 canvas; translated-digits: "
                             "the package's default data, the same digits "
                             "at random offsets, which the zoo's networks "
                             "barely learn in 15 epochs (zoos made before "
-                            "issue 20 used it) (default: %(default)s)")
+                            "issue 20 used it); fashion-mnist: a class-"
+                            "balanced subset of 2,000 training and 2,000 "
+                            "test images of the real Fashion-MNIST resized "
+                            "to 16x16, from its local IDX files "
+                            "(default: %(default)s)")
     group.add_argument('--max-train-samples', type=int, metavar='M',
                        help='train on a random subset of M images (default: '
-                            'all 899)')
+                            'all 899 digits, or the 2,000 Fashion-MNIST '
+                            'images)')
     space = parser.add_argument_group('hyperparameter space')
     space.add_argument('--architectures', default='lenet5,small_vgg',
                        type=common.list_of(common.parse_choice_list,

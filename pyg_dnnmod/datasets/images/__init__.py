@@ -19,6 +19,8 @@ downloaded: the digits ship with scikit-learn, CIFAR, ImageNet50 and
 * :class:`ImageFolderImages`, :func:`image_statistics`: any folder of
   class sub-folders of images, read lazily, and its mean and std
 * :func:`make_gaussian_clusters`: synthetic features with a known answer
+* :func:`make_gaussian_images`: the same clusters as smooth images of a
+  chosen difficulty
 * :func:`sample_indices`: balanced or random, reproducible draws
 """
 from pyg_dnnmod.datasets.images.cifar import (
@@ -64,7 +66,10 @@ from pyg_dnnmod.datasets.images.mnist import (
     read_idx,
 )
 from pyg_dnnmod.utils.sampling import sample_indices
-from pyg_dnnmod.datasets.images.synthetic import make_gaussian_clusters
+from pyg_dnnmod.datasets.images.synthetic import (
+    make_gaussian_clusters,
+    make_gaussian_images,
+)
 
 __all__ = [
     'load_digits_images',
@@ -89,6 +94,7 @@ __all__ = [
     'ImageFolderImages',
     'image_statistics',
     'make_gaussian_clusters',
+    'make_gaussian_images',
     'load_mnist',
     'load_fashion_mnist',
     'load_mnist_5k',

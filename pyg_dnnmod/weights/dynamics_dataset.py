@@ -14,10 +14,10 @@ features per epoch (:func:`dynamics_node_features`) and the targets, and
 :func:`~pyg_dnnmod.experiments.run_benchmark`'s.
 
 The graphs are built by :class:`~pyg_dnnmod.weights.WeightGraphDataset`
-(the same processed file that ``pyg-dnnmod predict`` reads), imported when
-a dataset is made: the weight graphs are a higher floor of the package
-than :mod:`pyg_dnnmod.datasets`, so nothing of theirs is imported with
-this module.
+(the same processed file that ``pyg-dnnmod predict`` reads). The class
+lives here, beside the weight graphs it reads, rather than in
+:mod:`pyg_dnnmod.datasets`: that is a lower floor of the package and may
+not import :mod:`pyg_dnnmod.weights`.
 """
 import hashlib
 import json

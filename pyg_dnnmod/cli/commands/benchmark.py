@@ -87,6 +87,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Bad values are refused before the heavy imports.
+    common.check_positive(args.num_networks, '--num-networks', 2)
+    common.check_positive(args.T, '--T')
+    common.check_positive(args.bins, '--bins', 2)
+    common.check_positive(args.workers, '--workers')
+    if not args.narrow_max > 0:
+        raise CLIError(f"--narrow-max must be > 0 (got {args.narrow_max})")
     import pandas as pd
 
     from pyg_dnnmod import plotting
@@ -100,12 +107,6 @@ def run(args: argparse.Namespace) -> int:
     from pyg_dnnmod.weights.zoo import generate_zoo, zoo_settings
 
     timer = common.Timer()
-    common.check_positive(args.num_networks, '--num-networks', 2)
-    common.check_positive(args.T, '--T')
-    common.check_positive(args.bins, '--bins', 2)
-    common.check_positive(args.workers, '--workers')
-    if not args.narrow_max > 0:
-        raise CLIError(f"--narrow-max must be > 0 (got {args.narrow_max})")
     progress = common.show_progress(args)
     zoo = Path(args.zoo).expanduser()
     common.check_writable(zoo, '--zoo', replace=False)

@@ -287,15 +287,12 @@ class DNNDynamicsDataset(SafeInMemoryDataset):
                 item[name] = graph[name][:, :T + 1]
             items.append(item)
         meta = dict(key=self.key, T=T, num_bins=self.num_bins,
-                    bin_edges=[float(e) for e in edges],
-                    networks=graphs.meta['networks'], spec=graphs.spec)
+                    bin_edges=[float(e) for e in edges])
         return items, meta
 
     def check_processed(self) -> None:
-        networks = self.meta.get('networks')
         if self.meta.get('key') != self.key or \
-                not isinstance(networks, list) or \
-                len(networks) != len(self) or \
+                len(self) != len(self.weight_graphs) or \
                 not isinstance(self.meta.get('bin_edges'), list):
             raise DamagedFileError(
                 f"processed files of key {self.key} in "
@@ -305,13 +302,14 @@ class DNNDynamicsDataset(SafeInMemoryDataset):
     @property
     def hparams(self) -> pd.DataFrame:
         r"""One row per item: :obj:`index` (in the zoo), the
-        hyperparameters, :obj:`final_test_acc` and :obj:`train_seconds`."""
-        return pd.DataFrame(self.meta['networks'])
+        hyperparameters, :obj:`final_test_acc` and :obj:`train_seconds`
+        (those of :attr:`weight_graphs`, item for item)."""
+        return self.weight_graphs.hparams
 
     @property
     def spec(self) -> Dict[str, Any]:
         r"""The zoo's settings (its :obj:`raw/zoo.json`)."""
-        return dict(self.meta['spec'])
+        return dict(self.weight_graphs.spec)
 
     @property
     def bin_edges(self) -> List[float]:
